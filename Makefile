@@ -1,0 +1,109 @@
+# etrn - see README.  Targets: all check demo install uninstall clean deps.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
+CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
+CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+
+# The project's own flags; CFLAGS stays the user's.
+ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS)
+LIBS = $(CARES_LIBS) -pthread
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+SRCS = etrn.c resolve.c connect.c conn.c smtp.c util.c
+LIB_OBJS = resolve.o connect.o conn.o smtp.o util.o
+UNITS = unit_smtp unit_etrn unit_resolve
+SUITES = integration dns_tests postfix_tests
+
+# Debian packages the build and the tests need; postfix is added by
+# deps only when no other mail server is installed.
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
+	dnsmasq-base mandoc
+OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
+
+all: etrn
+
+etrn: $(SRCS:.c=.o)
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ $(SRCS:.c=.o) $(LIBS)
+
+.c.o:
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
+
+$(SRCS:.c=.o): etrn.h
+
+# Unit tests link everything but main(), which etrn.c gives up here.
+build/etrn_lib.o: etrn.c etrn.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -Dmain=etrn_main -c etrn.c -o $@
+
+build/unit_%: test/unit_%.c build/etrn_lib.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -I. -o $@ $< build/etrn_lib.o \
+	    $(LIB_OBJS) $(LIBS) $(CMOCKA_LIBS)
+
+# The same unit tests under AddressSanitizer and UBSan, built apart.
+build/asan/unit_%: test/unit_%.c $(SRCS) etrn.h
+	@mkdir -p build/asan
+	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -I. -Dmain=etrn_main \
+	    -o $@ $< $(SRCS) $(LIBS) $(CMOCKA_LIBS)
+
+unit: $(UNITS:%=build/unit_%) $(UNITS:%=build/asan/unit_%)
+	@for t in $(UNITS); do \
+	    echo "== $$t"; build/unit_$$t || exit 1; \
+	    echo "== $$t (ASan+UBSan)"; build/asan/unit_$$t || exit 1; \
+	done
+
+integration: etrn
+	python3 test/run.py $(SUITES)
+
+check: deps
+	$(MAKE) unit
+	$(MAKE) integration
+	mandoc -Tlint etrn.1
+
+demo: deps
+	$(MAKE) etrn
+	@sh test/demo.sh ./etrn
+
+deps:
+	@missing=; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	mta=; \
+	for p in postfix $(OTHER_MTAS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	        grep -q 'ok installed' && mta=$$p; \
+	done; \
+	[ -n "$$mta" ] || missing="$$missing postfix"; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y$$missing; \
+	else \
+	    echo "deps: missing Debian packages; as root run:"; \
+	    echo "    apt-get update && apt-get install -y$$missing"; \
+	    exit 1; \
+	fi
+
+install: etrn
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	cp etrn $(DESTDIR)$(BINDIR)/etrn
+	cp etrn.1 $(DESTDIR)$(MANDIR)/man1/etrn.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/etrn $(DESTDIR)$(MANDIR)/man1/etrn.1
+
+clean:
+	rm -rf etrn *.o build test/__pycache__
+
+.PHONY: all check demo deps install uninstall clean unit integration

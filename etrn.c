@@ -1,0 +1,749 @@
+/*
+ * etrn: ask a mail server to start delivering the mail it holds for a node
+ * (RFC 1985), and say what happened through the exit status.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "etrn.h"
+
+#define DEFAULT_PORT 25
+#define DEFAULT_TIMEOUT_SEC 30
+#define DEFAULT_MAX_TIME_SEC 120
+/* Longest --timeout or --max-time: a day is more than any run needs. */
+#define SECONDS_MAX 86400
+/* options_parse: --help or --version was answered. */
+#define OPTIONS_DONE (-1)
+
+/* Every outcome: its exit status, its word in result lines, its meaning. */
+static const struct {
+	int		 status;
+	const char	*word;
+	const char	*meaning;
+} outcome_table[] = {
+	{ ST_STARTED, "started", "queue run started (250, 252, 253)" },
+	{ ST_EMPTY, "empty", "nothing waiting for the node (251)" },
+	{ ST_NOT_STORED, "not-stored",
+	    "the server cannot queue for this node (458)" },
+	{ ST_REFUSED, "refused", "the server refused the node or client "
+	    "(459, 5xx)" },
+	{ ST_NOT_OFFERED, "not-offered", "ETRN not offered (not in EHLO, "
+	    "EHLO rejected, 500, 502, 504)" },
+	{ ST_TLS, "tls-failed", "TLS required and not possible" },
+	{ ST_USAGE, "usage", "usage error" },
+	{ ST_NOHOST, "no-such-host", "no such host, no address, null MX" },
+	{ ST_UNAVAILABLE, "unavailable",
+	    "no server accepted a connection or a session" },
+	{ ST_SOFTWARE, "internal-error", "internal error" },
+	{ ST_OSERR, "system-error", "system error" },
+	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx" },
+	{ ST_PROTOCOL, "protocol-error", "malformed reply or connection "
+	    "closed mid-dialogue" },
+	{ ST_NOPERM, "auth-failed", "authentication failed or required" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: etrn [-46acfqvx] [-d servers] [-H name] "
+	    "[-m seconds] [-p port]\n"
+	    "            [-t seconds] [--syslog] server node ...\n"
+	    "       etrn -c [options] server\n");
+}
+
+static void
+help(void)
+{
+	size_t i;
+
+	usage(stdout);
+	printf("\nAsk an SMTP server to start delivering the mail it holds "
+	    "for each node (ETRN).\n\n"
+	    "  -x, --mx               server is a mail domain: use its MX hosts\n"
+	    "  -a, --all              with --mx: trigger every MX host\n"
+	    "  -p, --port PORT        TCP port (default 25; a port in server "
+	    "wins)\n"
+	    "  -4, -6                 use only IPv4 / only IPv6\n"
+	    "  -H, --helo NAME        name sent with EHLO\n"
+	    "  -c, --check            only report whether ETRN is offered\n"
+	    "  -f, --force            send ETRN even if EHLO does not offer it\n"
+	    "  -t, --timeout SECONDS  limit for each network step (default 30)\n"
+	    "  -m, --max-time SECONDS limit for the whole run (default 120)\n"
+	    "  -d, --dns-server LIST  resolvers: ip, ip:port, [ip6]:port, "
+	    "comma-separated\n"
+	    "  -v, --verbose          show the dialogue on standard error\n"
+	    "  -q, --quiet            print nothing on standard output\n"
+	    "      --syslog           also log each outcome to syslog (mail)\n"
+	    "  -V, --version          print the version\n"
+	    "  -h, --help             print this help\n\n"
+	    "Result line: NODE STATUS WORD SERVER CODE TEXT\n\n"
+	    "Exit status:\n");
+	for (i = 0; i < sizeof(outcome_table) / sizeof(outcome_table[0]); i++)
+		printf("  %3d %-15s %s\n", outcome_table[i].status,
+		    outcome_table[i].word, outcome_table[i].meaning);
+}
+
+const char *
+status_word(int status, bool check)
+{
+	size_t i;
+
+	if (check && (status == ST_STARTED || status == ST_NOT_OFFERED))
+		return status == ST_STARTED ? "offered" : "not-offered";
+	for (i = 0; i < sizeof(outcome_table) / sizeof(outcome_table[0]); i++)
+		if (outcome_table[i].status == status)
+			return outcome_table[i].word;
+	return "internal-error";
+}
+
+/*
+ * The status of a node from the reply to its ETRN (RFC 1985 section 5,
+ * RFC 4954 section 6 for the AUTH codes).
+ */
+int
+status_of_etrn_reply(int code, bool authenticated)
+{
+	switch (code) {
+	case 251:
+		return ST_EMPTY;
+	case 458:
+		return ST_NOT_STORED;
+	case 459:
+		return ST_REFUSED;
+	case 500:
+	case 502:
+	case 504:
+		return ST_NOT_OFFERED;
+	case 530:
+		return authenticated ? ST_REFUSED : ST_NOPERM;
+	case 534:
+	case 535:
+	case 538:
+		return ST_NOPERM;
+	}
+	switch (code / 100) {
+	case 2:
+		return ST_STARTED;
+	case 4:
+		return ST_TEMPFAIL;
+	case 5:
+		return ST_REFUSED;
+	}
+	return ST_PROTOCOL;
+}
+
+/*
+ * The run's status from every node's: 0 when each got 0 or 1 and one got
+ * 0, 1 when each got 1, else that of the first node that got neither.
+ */
+int
+status_combine(const struct outcome *out, size_t n)
+{
+	bool started = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (out[i].status == ST_STARTED)
+			started = true;
+		else if (out[i].status != ST_EMPTY)
+			return out[i].status;
+	}
+	return started ? ST_STARTED : ST_EMPTY;
+}
+
+/* Record a reply: "CODE text", lines joined by " / ", escaped. */
+void
+outcome_reply(struct outcome *out, int status, const char *server,
+    const struct reply *r)
+{
+	char shown[OUTCOME_TEXT_MAX];
+	size_t i, n;
+
+	out->status = status;
+	out->code = r->code;
+	snprintf(out->server, sizeof(out->server), "%s", server);
+	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
+	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
+		size_t line = strcspn(r->text + i, "\n");
+
+		escape(shown, sizeof(shown), r->text + i, line);
+		n += (size_t)snprintf(out->text + n, sizeof(out->text) - n,
+		    "%s%s", i == 0 ? " " : " / ", shown);
+		i += line + 1;
+	}
+	if (n >= sizeof(out->text))
+		out->text[sizeof(out->text) - 1] = '\0';
+}
+
+/* Record an outcome no reply decided: "- reason". */
+void
+outcome_reason(struct outcome *out, int status, const char *server,
+    const char *reason)
+{
+	out->status = status;
+	out->code = 0;
+	snprintf(out->server, sizeof(out->server), "%s", server);
+	snprintf(out->text, sizeof(out->text), "- %s", reason);
+}
+
+/* Parse seconds with a fraction, in (0, SECONDS_MAX]. */
+static bool
+parse_seconds(const char *s, int64_t *ns)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) ||
+	    d <= 0 || d > SECONDS_MAX)
+		return false;
+	*ns = (int64_t)(d * NS_PER_SEC);
+	return *ns > 0;
+}
+
+static bool
+parse_port(const char *s, unsigned int *port)
+{
+	char *end;
+	long l;
+
+	errno = 0;
+	l = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || l < 1 || l > 65535 ||
+	    s[0] == '+' || s[0] == '-' || s[0] == ' ')
+		return false;
+	*port = (unsigned int)l;
+	return true;
+}
+
+/*
+ * Whether s is a domain name: printable ASCII without spaces, labels of
+ * 1 to LABEL_MAX octets, DOMAIN_MAX in all.  A final dot is allowed only
+ * where the name is looked up, never where it is sent.
+ */
+static bool
+domain_valid(const char *s, bool final_dot, const char **why)
+{
+	const char *p, *label = s;
+	size_t len = strlen(s);
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			return *why = "contains a space", false;
+		if (c < 0x20 || c == 0x7f)
+			return *why = "contains a control character", false;
+		if (c > 0x7f)
+			return *why = "contains a non-ASCII byte", false;
+	}
+	if (final_dot && len > 1 && s[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return *why = "is empty", false;
+	if (len > DOMAIN_MAX)
+		return *why = "is longer than 253 octets", false;
+	for (p = s; p <= s + len; p++) {
+		if (p < s + len && *p != '.')
+			continue;
+		if (p == label)
+			return *why = "has an empty label", false;
+		if (p - label > LABEL_MAX)
+			return *why = "has a label longer than 63 octets", false;
+		label = p + 1;
+	}
+	return true;
+}
+
+/*
+ * Whether node can follow ETRN (RFC 1985 section 3): a domain, @domain
+ * for its subdomains too, or #queue; the command fits in
+ * COMMAND_LINE_MAX.
+ */
+bool
+node_valid(const char *node, const char **why)
+{
+	const char *dummy;
+	const char *p;
+
+	if (why == NULL)
+		why = &dummy;
+	if (strlen("ETRN ") + strlen(node) + strlen("\r\n") > COMMAND_LINE_MAX)
+		return *why = "makes a command longer than 512 octets", false;
+	if (node[0] != '#')
+		return domain_valid(node[0] == '@' ? node + 1 : node, false,
+		    why);
+	for (p = node; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			return *why = "contains a space", false;
+		if (c < 0x20 || c == 0x7f)
+			return *why = "contains a control character", false;
+		if (c > 0x7f)
+			return *why = "contains a non-ASCII byte", false;
+	}
+	if (node[1] == '\0')
+		return *why = "names no queue after #", false;
+	return true;
+}
+
+/* Whether name can follow EHLO: a domain or an address literal. */
+bool
+helo_valid(const char *name, const char **why)
+{
+	char addr[INET6_ADDRSTRLEN + sizeof("IPv6:")];
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t len = strlen(name);
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (name[0] != '[')
+		return domain_valid(name, false, why);
+	if (len < 3 || name[len - 1] != ']' || len - 2 >= sizeof(addr))
+		return *why = "is not an address literal", false;
+	memcpy(addr, name + 1, len - 2);
+	addr[len - 2] = '\0';
+	if (strncmp(addr, "IPv6:", 5) == 0 ?
+	    inet_pton(AF_INET6, addr + 5, buf) == 1 :
+	    inet_pton(AF_INET, addr, buf) == 1)
+		return true;
+	return *why = "is not an address literal", false;
+}
+
+/*
+ * Split server into host and port: "host", "host:port", an IPv4 or IPv6
+ * literal, "[ipv6]" or "[ipv6]:port".  A port given here wins over -p.
+ */
+int
+server_parse(const char *s, struct options *o)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *port = NULL, *colon, *why = "is not a host name";
+	size_t hostlen;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			goto bad;
+		hostlen = (size_t)(close - s - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		s++;
+	} else if ((colon = strchr(s, ':')) != NULL &&
+	    strchr(colon + 1, ':') == NULL) {
+		hostlen = (size_t)(colon - s);
+		port = colon + 1;
+	} else
+		hostlen = strlen(s);
+	if (hostlen == 0 || hostlen >= sizeof(o->host))
+		goto bad;
+	memcpy(o->host, s, hostlen);
+	o->host[hostlen] = '\0';
+	if (port != NULL && !parse_port(port, &o->port)) {
+		diag("bad port in server \"%s\"", port);
+		return ST_USAGE;
+	}
+
+	if (inet_pton(AF_INET6, o->host, buf) == 1) {
+		o->host_is_literal = true;
+		if (o->family == AF_INET) {
+			diag("%s: an IPv6 address, but -4 was given", o->host);
+			return ST_USAGE;
+		}
+	} else if (s[-1] == '[')
+		goto bad;
+	else if (inet_pton(AF_INET, o->host, buf) == 1) {
+		o->host_is_literal = true;
+		if (o->family == AF_INET6) {
+			diag("%s: an IPv4 address, but -6 was given", o->host);
+			return ST_USAGE;
+		}
+	} else if (!domain_valid(o->host, true, &why))
+		goto bad;
+	if (o->mx && o->host_is_literal) {
+		diag("%s: --mx needs a mail domain, not an address", o->host);
+		return ST_USAGE;
+	}
+	return 0;
+bad:
+	{
+		char shown[4 * DOMAIN_MAX + 1];
+
+		escape(shown, sizeof(shown), s, strlen(s));
+		diag("bad server \"%s\": %s", shown, why);
+	}
+	return ST_USAGE;
+}
+
+/*
+ * Fill o from the command line and check every value, so that nothing
+ * bad reaches the network.  Returns 0, ST_USAGE with a message printed,
+ * or OPTIONS_DONE after --help or --version.
+ */
+int
+options_parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "mx", no_argument, NULL, 'x' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "helo", required_argument, NULL, 'H' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max-time", required_argument, NULL, 'm' },
+		{ "dns-server", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "syslog", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char shown[4 * COMMAND_LINE_MAX + 1];
+	const char *why;
+	size_t i;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->port = DEFAULT_PORT;
+	o->family = AF_UNSPEC;
+	o->timeout_ns = DEFAULT_TIMEOUT_SEC * NS_PER_SEC;
+	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qt:vVx", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			o->family = AF_INET;
+			break;
+		case '6':
+			o->family = AF_INET6;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'c':
+			o->check = true;
+			break;
+		case 'd':
+			o->dns_servers = optarg;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case 'h':
+			help();
+			return OPTIONS_DONE;
+		case 'H':
+			if (!helo_valid(optarg, &why)) {
+				escape(shown, sizeof(shown), optarg,
+				    strlen(optarg));
+				diag("bad --helo name \"%s\": %s", shown, why);
+				return ST_USAGE;
+			}
+			o->helo = optarg;
+			break;
+		case 'L':
+			o->syslog = true;
+			break;
+		case 'm':
+			if (!parse_seconds(optarg, &o->max_time_ns)) {
+				diag("bad --max-time \"%s\": not a number of "
+				    "seconds from 0 to 86400", optarg);
+				return ST_USAGE;
+			}
+			break;
+		case 'p':
+			if (!parse_port(optarg, &o->port)) {
+				diag("bad port \"%s\": not a number from 1 to "
+				    "65535", optarg);
+				return ST_USAGE;
+			}
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 't':
+			if (!parse_seconds(optarg, &o->timeout_ns)) {
+				diag("bad --timeout \"%s\": not a number of "
+				    "seconds from 0 to 86400", optarg);
+				return ST_USAGE;
+			}
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'V':
+			printf("etrn %s\n", ETRN_VERSION);
+			return OPTIONS_DONE;
+		case 'x':
+			o->mx = true;
+			break;
+		case ':':
+			diag("option %s needs a value", argv[optind - 1]);
+			usage(stderr);
+			return ST_USAGE;
+		default:
+			if (optopt != 0)
+				diag("unknown option -%c", optopt);
+			else
+				diag("unknown option %s", argv[optind - 1]);
+			usage(stderr);
+			return ST_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc < 1 || (o->check ? argc != 1 : argc < 2)) {
+		diag(argc < 1 ? "no server given" : o->check ?
+		    "--check takes a server and no node" : "no node given");
+		usage(stderr);
+		return ST_USAGE;
+	}
+	if (o->all && !o->mx) {
+		diag("--all needs --mx");
+		return ST_USAGE;
+	}
+	if (server_parse(argv[0], o) != 0)
+		return ST_USAGE;
+	o->nodes = argv + 1;
+	o->nnodes = (size_t)argc - 1;
+	for (i = 0; i < o->nnodes; i++) {
+		if (!node_valid(o->nodes[i], &why)) {
+			escape(shown, sizeof(shown), o->nodes[i],
+			    strlen(o->nodes[i]));
+			diag("bad node \"%s\": %s", shown, why);
+			return ST_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* Status of a run whose sessions all failed before EHLO. */
+static int
+worst(int a, int b)
+{
+	if (a == ST_TEMPFAIL || b == ST_TEMPFAIL)
+		return ST_TEMPFAIL;
+	if (a == ST_OSERR || b == ST_OSERR)
+		return ST_OSERR;
+	if (a == ST_PROTOCOL || b == ST_PROTOCOL)
+		return ST_PROTOCOL;
+	return ST_UNAVAILABLE;
+}
+
+/*
+ * Try the candidates in order until one session gets past its greeting,
+ * and fill one outcome per node (one with --check).
+ */
+static void
+run_candidates(const struct options *o, const struct candidates *cs,
+    int64_t deadline_ns, struct outcome *out)
+{
+	size_t i, n = o->check ? 1 : o->nnodes, next = 0;
+	char why[PEER_NAME_MAX + 128];
+	int failure = 0, st;
+	enum session done;
+	struct conn c;
+
+	while (next < cs->n) {
+		st = connect_first(cs, &next, o, deadline_ns, &c, why,
+		    sizeof(why));
+		if (st != 0) {
+			/* Say why unless an earlier greeting says more. */
+			if (worst(failure, st) != failure)
+				for (i = 0; i < n; i++)
+					outcome_reason(&out[i], st, o->host,
+					    why);
+			failure = worst(failure, st);
+			break;
+		}
+		done = smtp_session(&c, o, deadline_ns, out);
+		conn_close(&c);
+		if (done == SESSION_DONE)
+			return;
+		failure = worst(failure, out[0].status);
+	}
+	for (i = 0; i < n; i++)
+		out[i].status = failure;
+}
+
+struct host_run {
+	const struct options	*o;
+	struct candidates	 cs;
+	int64_t			 deadline_ns;
+	struct outcome		*out;
+	pthread_t		 thread;
+	bool			 started;
+};
+
+static void *
+host_run(void *arg)
+{
+	struct host_run *h = arg;
+
+	run_candidates(h->o, &h->cs, h->deadline_ns, h->out);
+	return NULL;
+}
+
+/*
+ * The best outcome any host gave a node: 0, then 1, else that of the
+ * most preferred host that answered, else of the most preferred host.
+ */
+static const struct outcome *
+best_outcome(const struct outcome *per_host, size_t nhosts, size_t stride)
+{
+	const struct outcome *best = &per_host[0], *o;
+	size_t h;
+
+	for (h = 0; h < nhosts; h++) {
+		o = &per_host[h * stride];
+		if (o->status == ST_STARTED ||
+		    (o->status == ST_EMPTY && best->status != ST_STARTED) ||
+		    (best->status != ST_STARTED && best->status != ST_EMPTY &&
+		    best->code == 0 && o->code != 0))
+			best = o;
+		if (best->status == ST_STARTED)
+			break;
+	}
+	return best;
+}
+
+/* --all: one session per MX host, all at once, then the best per node. */
+static int
+run_all(const struct options *o, const struct candidates *cs,
+    int64_t deadline_ns, struct outcome *out)
+{
+	size_t i, n = o->check ? 1 : o->nnodes, h;
+	struct outcome *per_host;
+	struct host_run *runs;
+
+	per_host = calloc((size_t)cs->nhosts * n, sizeof(*per_host));
+	runs = calloc(cs->nhosts, sizeof(*runs));
+	if (per_host == NULL || runs == NULL) {
+		free(per_host);
+		free(runs);
+		return ST_OSERR;
+	}
+	for (h = 0; h < cs->nhosts; h++) {
+		runs[h].o = o;
+		runs[h].deadline_ns = deadline_ns;
+		runs[h].out = &per_host[h * n];
+		for (i = 0; i < cs->n; i++)
+			if (cs->v[i].mx_index == h)
+				runs[h].cs.v[runs[h].cs.n++] = cs->v[i];
+		runs[h].cs.nhosts = 1;
+		runs[h].started = pthread_create(&runs[h].thread, NULL,
+		    host_run, &runs[h]) == 0;
+		if (!runs[h].started)
+			host_run(&runs[h]);
+	}
+	for (h = 0; h < cs->nhosts; h++)
+		if (runs[h].started)
+			pthread_join(runs[h].thread, NULL);
+	for (i = 0; i < n; i++)
+		out[i] = *best_outcome(&per_host[i], cs->nhosts, n);
+	free(per_host);
+	free(runs);
+	return 0;
+}
+
+/* Result lines on standard output, syslog, and one diagnostic per failure. */
+static void
+report(const struct options *o, const struct outcome *out, size_t n)
+{
+	const char *node, *word, *last = "";
+	size_t i;
+
+	if (o->syslog)
+		openlog("etrn", LOG_PID, LOG_MAIL);
+	for (i = 0; i < n; i++) {
+		node = o->check ? "-" : o->nodes[i];
+		word = status_word(out[i].status, o->check);
+		if (!o->quiet)
+			printf("%s %d %s %s %s\n", node, out[i].status, word,
+			    out[i].server, out[i].text);
+		if (o->syslog)
+			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
+			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
+			    word, out[i].server, out[i].text);
+		if (out[i].code == 0 && out[i].status >= ST_USAGE &&
+		    strcmp(out[i].text, last) != 0) {
+			diag("%s: %s", out[i].server, out[i].text + 2);
+			last = out[i].text;
+		}
+	}
+	if (o->syslog)
+		closelog();
+	fflush(stdout);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct candidates cs;
+	struct outcome *out;
+	struct options o;
+	int64_t deadline_ns;
+	size_t i, n;
+	int st;
+
+	deadline_ns = now_ns();
+	signal(SIGPIPE, SIG_IGN);
+	if ((st = options_parse(argc, argv, &o)) != 0)
+		return st == OPTIONS_DONE ? 0 : st;
+	verbose = o.verbose;
+	deadline_ns += o.max_time_ns;
+	n = o.check ? 1 : o.nnodes;
+	if ((out = calloc(n, sizeof(*out))) == NULL) {
+		diag("out of memory");
+		return ST_OSERR;
+	}
+
+	if ((st = resolve(&o, &cs, deadline_ns)) != 0) {
+		if (st == ST_USAGE) {
+			free(out);
+			return st;
+		}
+		for (i = 0; i < n; i++) {
+			outcome_reason(&out[i], st, o.host, st == ST_NOHOST ?
+			    "no such host" : "name lookup failed");
+			out[i].code = -1;	/* resolve() has said why */
+		}
+	} else if (o.all && cs.nhosts > 1)
+		st = run_all(&o, &cs, deadline_ns, out);
+	else
+		run_candidates(&o, &cs, deadline_ns, out);
+	if (st == ST_OSERR) {
+		diag("out of memory");
+		free(out);
+		return st;
+	}
+
+	report(&o, out, n);
+	st = status_combine(out, n);
+	free(out);
+	return st;
+}

@@ -1,0 +1,209 @@
+/*
+ * etrn: ask a mail server to start delivering the mail it holds for a node
+ * (SMTP ETRN, RFC 1985), and report the outcome through the exit status.
+ *
+ * The types that cross files and the functions each file exports.
+ */
+#ifndef ETRN_H
+#define ETRN_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ETRN_VERSION "1.0"
+
+/*
+ * Exit statuses, one per outcome; the man page's EXIT STATUS table copies
+ * outcome_table in etrn.c.  The sysexits values keep their usual meaning.
+ */
+enum status {
+	ST_STARTED = 0,		/* 2xx other than 251 */
+	ST_EMPTY = 1,		/* 251: nothing waiting */
+	ST_NOT_STORED = 2,	/* 458: cannot queue for this node */
+	ST_REFUSED = 3,		/* 459 and 5xx not listed elsewhere */
+	ST_NOT_OFFERED = 4,	/* no ETRN in EHLO, EHLO rejected, 500/502/504 */
+	ST_TLS = 5,		/* TLS required and not possible */
+	ST_USAGE = 64,		/* EX_USAGE */
+	ST_NOHOST = 68,		/* EX_NOHOST */
+	ST_UNAVAILABLE = 69,	/* EX_UNAVAILABLE */
+	ST_SOFTWARE = 70,	/* EX_SOFTWARE */
+	ST_OSERR = 71,		/* EX_OSERR */
+	ST_TEMPFAIL = 75,	/* EX_TEMPFAIL */
+	ST_PROTOCOL = 76,	/* EX_PROTOCOL */
+	ST_NOPERM = 77,		/* EX_NOPERM */
+};
+
+/* RFC 5321 section 4.5.3.1.2: a domain is at most 255 octets on the wire. */
+#define DOMAIN_MAX 253
+/* RFC 1035 section 2.3.4. */
+#define LABEL_MAX 63
+/* RFC 5321 section 4.5.3.1.4: a command line, CRLF included. */
+#define COMMAND_LINE_MAX 512
+/*
+ * RFC 5321 section 4.5.3.1.5 allows reply lines of 512 octets; servers
+ * exceed that in EHLO lists and texts, so twice as much is accepted.
+ */
+#define REPLY_LINE_MAX 1024
+/* Lines in one reply: a long EHLO list has about 20. */
+#define REPLY_LINES_MAX 64
+/* All the text of one reply, lines joined by '\n'. */
+#define REPLY_TEXT_MAX 8192
+/* Addresses tried for one run: every MX host with a few addresses each. */
+#define CANDIDATES_MAX 64
+/* MX hosts used from one answer (RFC 5321 section 5.1 sets no limit). */
+#define MX_HOSTS_MAX 16
+/* "host[address]:port", as named in messages and result lines. */
+#define PEER_NAME_MAX (DOMAIN_MAX + 64)
+/* What a result line shows of a reply or a reason, after escaping. */
+#define OUTCOME_TEXT_MAX 1024
+/* RFC 8305 section 5: the recommended Connection Attempt Delay. */
+#define CONNECT_STAGGER_NS (250 * NS_PER_MS)
+
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_SEC INT64_C(1000000000)
+
+/* What the command line asked for. */
+struct options {
+	char		 host[DOMAIN_MAX + 1];	/* server, without port or [] */
+	bool		 host_is_literal;	/* an IPv4 or IPv6 address */
+	unsigned int	 port;			/* from server, -p, or 25 */
+	int		 family;		/* AF_UNSPEC, AF_INET, AF_INET6 */
+	bool		 mx;
+	bool		 all;
+	bool		 check;
+	bool		 force;
+	bool		 verbose;
+	bool		 quiet;
+	bool		 syslog;
+	const char	*helo;			/* NULL: derived at connect */
+	const char	*dns_servers;		/* NULL: /etc/resolv.conf */
+	int64_t		 timeout_ns;		/* each network step */
+	int64_t		 max_time_ns;		/* the whole run */
+	char	       **nodes;
+	size_t		 nnodes;
+};
+
+/* One address to try, in the order to try it. */
+struct candidate {
+	char			host[DOMAIN_MAX + 1];	/* name it came from */
+	unsigned int		mx_index;	/* which MX host; 0 without --mx */
+	struct sockaddr_storage	addr;		/* port set */
+	socklen_t		addrlen;
+};
+
+struct candidates {
+	struct candidate	v[CANDIDATES_MAX];
+	size_t			n;
+	unsigned int		nhosts;		/* distinct mx_index values */
+};
+
+/* One parsed reply line (RFC 5321 section 4.2). */
+struct reply_line {
+	int		 code;
+	bool		 more;		/* '-' separator: lines follow */
+	const char	*text;		/* after the separator, not terminated */
+	size_t		 textlen;
+};
+
+/* A complete reply: the code and each line's text, joined by '\n'. */
+struct reply {
+	int	code;
+	size_t	nlines;
+	size_t	len;
+	char	text[REPLY_TEXT_MAX];
+};
+
+enum reply_error {
+	REPLY_OK = 0,
+	REPLY_MALFORMED,	/* not "ddd", "ddd-text" or "ddd text" */
+	REPLY_BAD_CODE,		/* RFC 5321 section 4.2: [2-5][0-5][0-9] */
+	REPLY_MISMATCH,		/* a continuation line with another code */
+	REPLY_TOO_LONG,		/* line over REPLY_LINE_MAX */
+	REPLY_TOO_MANY,		/* over REPLY_LINES_MAX lines or REPLY_TEXT_MAX */
+};
+
+/* How a read or write on a connection ended. */
+enum io {
+	IO_OK = 0,
+	IO_TIMEOUT,		/* the deadline passed */
+	IO_CLOSED,		/* the server closed the connection */
+	IO_BAD_REPLY,		/* see conn.reply_error */
+	IO_UNEXPECTED,		/* the server spoke out of turn */
+	IO_ERROR,		/* see conn.error */
+};
+
+/* A connection: a socket and the bytes read but not yet used. */
+struct conn {
+	int		 fd;
+	char		 peer[PEER_NAME_MAX];	/* "host[address]:port" */
+	char		 host[DOMAIN_MAX + 1];	/* name it was reached by */
+	char		 prefix[PEER_NAME_MAX + 2]; /* transcript: "" or "peer: " */
+	char		 buf[REPLY_LINE_MAX];
+	size_t		 len;			/* bytes held in buf */
+	enum reply_error reply_error;		/* with IO_BAD_REPLY */
+	int		 error;			/* errno, with IO_ERROR */
+};
+
+/* The outcome for one node: status, who gave it, and what was said. */
+struct outcome {
+	int	status;
+	char	server[PEER_NAME_MAX];
+	int	code;			/* the reply's; 0 when none */
+	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
+};
+
+/* etrn.c */
+int	 options_parse(int, char **, struct options *);
+bool	 node_valid(const char *, const char **);
+bool	 helo_valid(const char *, const char **);
+int	 server_parse(const char *, struct options *);
+int	 status_of_etrn_reply(int, bool);
+int	 status_combine(const struct outcome *, size_t);
+const char *status_word(int, bool);
+void	 outcome_reply(struct outcome *, int, const char *, const struct reply *);
+void	 outcome_reason(struct outcome *, int, const char *, const char *);
+
+/* resolve.c */
+int	 resolve(const struct options *, struct candidates *, int64_t);
+
+/* connect.c */
+int	 connect_first(const struct candidates *, size_t *, const struct options *,
+	    int64_t, struct conn *, char *, size_t);
+
+/* smtp.c */
+size_t	 line_split(const char *, size_t, size_t *);
+enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
+enum reply_error reply_add(struct reply *, const struct reply_line *);
+bool	 ehlo_has(const struct reply *, const char *);
+/* smtp_session: whether another candidate should be tried. */
+enum session {
+	SESSION_DONE,		/* the outcomes are final */
+	SESSION_NEXT,		/* failed before EHLO: try the next address */
+};
+enum session smtp_session(struct conn *, const struct options *, int64_t,
+	    struct outcome *);
+
+/* conn.c */
+void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
+	    bool);
+enum io	 conn_read_reply(struct conn *, struct reply *, int64_t);
+enum io	 conn_send(struct conn *, const char *, int64_t);
+const char *conn_reason(const struct conn *, enum io);
+void	 conn_close(struct conn *);
+
+/* util.c */
+int64_t	 now_ns(void);
+int64_t	 deadline_min(int64_t, int64_t);
+int	 poll_ms(int64_t);
+size_t	 escape(char *, size_t, const char *, size_t);
+void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 trace(const char *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 peer_name(char *, size_t, const char *, const struct sockaddr *);
+extern bool verbose;
+
+#endif /* ETRN_H */

@@ -1,0 +1,145 @@
+/* The clock, escaping, and the two ways etrn talks on standard error. */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "etrn.h"
+
+bool verbose;
+
+/* Lines from concurrent sessions (--all) must not interleave. */
+static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t
+deadline_min(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The poll(2) timeout that reaches deadline_ns: rounded up, so that a
+ * wait never ends a little early and spins, and 0 once it has passed.
+ */
+int
+poll_ms(int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - now_ns();
+
+	if (left <= 0)
+		return 0;
+	left = (left + NS_PER_MS - 1) / NS_PER_MS;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/*
+ * Copy src to dst as printable ASCII: bytes outside 0x20..0x7e become
+ * \xHH and a backslash becomes \\, so that nothing a server sends can
+ * reach a terminal raw.  The copy is cut at a character boundary and
+ * always terminated; returns its length.
+ */
+size_t
+escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c >= 0x20 && c <= 0x7e && c != '\\') {
+			if (n + 1 >= dstlen)
+				break;
+			dst[n++] = (char)c;
+		} else if (c == '\\') {
+			if (n + 2 >= dstlen)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = '\\';
+		} else {
+			if (n + 4 >= dstlen)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 0xf];
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static void
+emit(const char *prefix, const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&stderr_lock);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&stderr_lock);
+}
+
+/* A diagnostic: "etrn: context: reason", always shown. */
+void
+diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("etrn: ", fmt, ap);
+	va_end(ap);
+}
+
+/* A transcript line, shown with -v; prefix tells concurrent sessions apart. */
+void
+trace(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	emit(prefix, fmt, ap);
+	va_end(ap);
+}
+
+/* "host[address]:port", the name of a peer in every message. */
+void
+peer_name(char *dst, size_t dstlen, const char *host, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned int port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(sin6->sin6_port);
+	}
+	/* Cutting a name for a message is harmless; it is never parsed. */
+	if (snprintf(dst, dstlen, "%s[%s]:%u", host, addr, port) >= (int)dstlen)
+		dst[dstlen - 1] = '\0';
+}
