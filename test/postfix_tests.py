@@ -1,0 +1,537 @@
+"""etrn against a real Postfix (Debian's postfix 3.7): tracker issue 4.
+
+One private Postfix instance serves every test: its own config directory,
+queue and data directories and log file under a temporary folder, listening
+on 127.0.0.1 only. /etc/postfix is read (master.cf is copied from it) but
+never written, and the system's instance is never started. The instance
+relays example.test to a sink on 127.0.0.1 that is down at first, so a
+message waits in the deferred queue; ETRN must then bring it to the sink
+within seconds, although Postfix would not retry for 300 s on its own.
+
+Run: python3 test/run.py postfix_tests (as root; needs the postfix package).
+KEEP_POSTFIX=1 keeps the temporary folder (config, queue, maillog) after the
+run and prints where it is.
+"""
+import atexit
+import json
+import os
+import pty
+import random
+import re
+import select
+import shutil
+import signal
+import smtplib
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import harness
+from harness import Skip, expect, test
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postfix")
+SYSTEM_MASTER_CF = "/etc/postfix/master.cf"
+SBIN_PATH = os.pathsep.join(
+    [os.environ.get("PATH", os.defpath), "/usr/sbin", "/sbin"])
+
+# Bounds on every wait, in seconds.
+COMMAND_TIMEOUT = 30    # one postfix/postqueue command
+LISTEN_TIMEOUT = 15     # from "postfix start" to smtpd accepting connections
+DEFER_TIMEOUT = 20      # from injection to the message in the deferred queue
+DELIVERY_TIMEOUT = 10   # from running etrn to the message at the sink
+STOP_TIMEOUT = 10       # from "postfix stop" to the last process gone
+ETRN_ARGS = ("-t", "10", "-m", "20")
+
+# Ports below the kernel's ephemeral range (32768-60999 by default), so
+# that no outgoing connection's local port can take the sink's port while
+# the sink is down.
+PORT_RANGE = (20000, 29999)
+
+
+def find_postfix():
+    """Path of the postfix command; Skip (a failure under CI) when absent."""
+    path = shutil.which("postfix", path=SBIN_PATH)
+    if path is None:
+        raise Skip("postfix not installed: no postfix command in PATH, "
+                   "/usr/sbin or /sbin (apt-get install postfix)")
+    if not os.path.exists(SYSTEM_MASTER_CF):
+        raise Skip("postfix not installed: %s is missing" % SYSTEM_MASTER_CF)
+    if os.geteuid() != 0:
+        raise Skip("postfix tests need root (postfix start runs as root)")
+    return path
+
+
+def run_tty(argv, env=None, timeout=COMMAND_TIMEOUT):
+    """Run argv with a pty as stdout and stderr; returns (status, text).
+
+    Postfix commands report errors on stderr only when it is a terminal
+    (otherwise only to the log, which may not be set up yet)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave,
+                                stderr=slave, env=env)
+    except OSError:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: every writer has closed the pty
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                # A daemon started by the command may keep the pty open:
+                # stop once the command has exited and nothing is left.
+                break
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("%s: no exit within %d s; output: %r"
+                                 % (" ".join(argv), timeout, out))
+    finally:
+        os.close(master)
+    return proc.returncode, out.decode("utf-8", "replace").replace("\r", "")
+
+
+def pick_port(taken=()):
+    """A free TCP port on 127.0.0.1 in PORT_RANGE, not in taken."""
+    for _ in range(200):
+        port = random.randint(*PORT_RANGE)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port on 127.0.0.1 in %d-%d" % PORT_RANGE)
+
+
+def master_cf(system_text, port):
+    """The system master.cf made private: smtpd on 127.0.0.1:port only,
+    no other inet listener, no chroot (the queue is a temporary folder
+    without the files a chroot needs)."""
+    out = []
+    skipping = False
+    for line in system_text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            out.append(line)
+            continue
+        if line[0].isspace():           # continuation of the entry above
+            if not skipping:
+                out.append(line)
+            continue
+        fields = line.split(None, 7)
+        skipping = False
+        if len(fields) >= 8 and fields[1] == "inet":
+            skipping = True             # its -o lines go with it
+            if fields[0] == "smtp":
+                out.append("127.0.0.1:%d inet n - n - - smtpd" % port)
+            continue
+        if len(fields) >= 8:
+            fields[4] = "n"
+            line = " ".join(fields)
+        out.append(line)
+    text = "\n".join(out) + "\n"
+    if not re.search(r"^postlog\s+unix-dgram\s", text, re.M):
+        # maillog_file needs the postlog service (Postfix >= 3.4).
+        text += "postlog unix-dgram n - n - 1 postlogd\n"
+    return text
+
+
+class Postfix:
+    """A private Postfix instance under a temporary folder."""
+
+    def __init__(self, postfix_cmd):
+        self.cmd = postfix_cmd
+        self.postqueue = shutil.which("postqueue", path=SBIN_PATH)
+        self.dir = harness.tmpdir("etrn-postfix-")
+        os.chmod(self.dir, 0o755)       # daemons run as user postfix
+        self.conf = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "spool")
+        self.data = os.path.join(self.dir, "data")
+        self.maillog = os.path.join(self.dir, "maillog")
+        self.port = pick_port()
+        self.sink_port = pick_port(taken=(self.port,))
+        self.launched = False           # "postfix start" was run
+        self.stopped = False
+
+    def env(self):
+        return dict(os.environ, MAIL_CONFIG=self.conf, PATH=SBIN_PATH)
+
+    def run(self, *args):
+        """Run `postfix -c CONF args`; AssertionError unless it succeeds."""
+        argv = [self.cmd, "-c", self.conf] + list(args)
+        status, out = run_tty(argv, env=self.env())
+        expect(status == 0, "%s: exit %s: %s\nmaillog:\n%s" % (
+            " ".join(argv), status, out.strip(), self.log_tail()))
+        return out
+
+    def write_config(self):
+        for d in (self.conf, self.queue, self.data):
+            os.mkdir(d, 0o755)
+        shutil.chown(self.data, "postfix", "postfix")
+        with open(os.path.join(TEMPLATES, "main.cf")) as f:
+            main = f.read()
+        main = main.replace("@DIR@", self.dir)
+        main = main.replace("@SINKPORT@", str(self.sink_port))
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(main)
+        with open(SYSTEM_MASTER_CF) as f:
+            master = master_cf(f.read(), self.port)
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(master)
+
+    def start(self):
+        self.write_config()
+        self.run("check")
+        self.launched = True
+        self.run("start")
+        deadline = time.monotonic() + LISTEN_TIMEOUT
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 1) as s:
+                    s.settimeout(2)
+                    banner = s.recv(512)
+                    s.sendall(b"QUIT\r\n")
+                if banner.startswith(b"220"):
+                    return
+            except OSError:
+                pass
+            expect(time.monotonic() < deadline,
+                   "postfix smtpd on 127.0.0.1:%d not up within %d s\n%s"
+                   % (self.port, LISTEN_TIMEOUT, self.log_tail()))
+            time.sleep(0.1)
+
+    def processes(self):
+        """Pids of every process of this instance (they all carry
+        MAIL_CONFIG=CONF; their command lines do not name the folder)."""
+        mark = ("MAIL_CONFIG=" + self.conf).encode()
+        pids = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    environ = f.read().split(b"\0")
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if mark in environ and state != b"Z":
+                pids.append(int(name))
+        return pids
+
+    def stop(self):
+        """Stop the instance however the run ends, kill what is left of it
+        (by pid) and remove the folder unless KEEP_POSTFIX is set.
+        Returns the pids that "postfix stop" left behind."""
+        if self.stopped:
+            return []
+        self.stopped = True
+        leftovers = []
+        try:
+            if self.launched:
+                run_tty([self.cmd, "-c", self.conf, "stop"], env=self.env())
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            leftovers = self.processes()
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if os.environ.get("KEEP_POSTFIX"):
+                print("postfix_tests: kept %s" % self.dir)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return leftovers
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return "(no maillog: %s)" % e
+
+    def queue_entries(self):
+        """postqueue -j as a list of dicts."""
+        argv = [self.postqueue, "-c", self.conf, "-j"]
+        p = subprocess.run(argv, capture_output=True, env=self.env(),
+                           timeout=COMMAND_TIMEOUT)
+        expect(p.returncode == 0, "%s: exit %d: %r" % (
+            " ".join(argv), p.returncode, p.stderr))
+        return [json.loads(line) for line in p.stdout.splitlines() if line]
+
+    def inject(self, rcpt, message_id):
+        """Submit a message over SMTP; returns its queue id."""
+        msg = ("From: <sender@client.etrn.test>\r\n"
+               "To: <%s>\r\n"
+               "Subject: etrn end-to-end test\r\n"
+               "Message-ID: %s\r\n"
+               "\r\n"
+               "Held until ETRN.\r\n" % (rcpt, message_id))
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+            s.ehlo("client.etrn.test")
+            code, text = s.mail("sender@client.etrn.test")
+            expect(code == 250, "MAIL FROM: %d %r" % (code, text))
+            code, text = s.rcpt(rcpt)
+            expect(code == 250, "RCPT TO: %d %r" % (code, text))
+            code, text = s.data(msg)
+            expect(code == 250, "DATA: %d %r" % (code, text))
+        m = re.search(rb"queued as ([0-9A-Za-z]+)", text)
+        expect(m is not None, "no queue id in %r" % text)
+        return m.group(1).decode()
+
+    def wait_deferred(self, queue_id, timeout=DEFER_TIMEOUT):
+        """Wait until queue_id sits in the deferred queue; its entry."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for entry in self.queue_entries():
+                if (entry.get("queue_id") == queue_id
+                        and entry.get("queue_name") == "deferred"):
+                    return entry
+            expect(time.monotonic() < deadline,
+                   "%s not deferred within %d s\n%s"
+                   % (queue_id, timeout, self.log_tail()))
+            time.sleep(0.1)
+
+
+class Sink:
+    """A minimal SMTP server on 127.0.0.1 that accepts every message and
+    records (arrival time, DATA bytes)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.messages = []
+        self.cond = threading.Condition()
+        self.server = None
+
+    def start(self):
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = 30
+
+            def reply(self, line):
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self):
+                self.reply("220 sink.etrn.test ESMTP test sink")
+                while True:
+                    line = self.rfile.readline(1024)
+                    if not line:
+                        return
+                    verb = line.split(b" ", 1)[0].strip().upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.reply("250 sink.etrn.test")
+                    elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                        self.reply("250 Ok")
+                    elif verb == b"DATA":
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = self.read_data()
+                        if data is None:
+                            return
+                        with sink.cond:
+                            sink.messages.append((time.monotonic(), data))
+                            sink.cond.notify_all()
+                        self.reply("250 Ok: delivered to the sink")
+                    elif verb == b"QUIT":
+                        self.reply("221 Bye")
+                        return
+                    else:
+                        self.reply("502 Command not implemented")
+
+            def read_data(self):
+                lines = []
+                while True:
+                    line = self.rfile.readline(65536)
+                    if not line:
+                        return None
+                    if line in (b".\r\n", b".\n"):
+                        return b"".join(lines)
+                    if line.startswith(b".."):
+                        line = line[1:]
+                    lines.append(line)
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True,
+                         name="sink").start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def wait_for(self, message_id, timeout):
+        """Arrival time (monotonic) of the message with message_id, or
+        None when it has not come within timeout seconds."""
+        pattern = re.compile(rb"^Message-ID:\s*" + re.escape(
+            message_id.encode()) + rb"\s*$", re.I | re.M)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for when, data in self.messages:
+                    header = data.split(b"\r\n\r\n", 1)[0]
+                    if pattern.search(header):
+                        return when
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+
+_instance = None
+_start_error = None
+
+
+def _exit_on_signal(signum, frame):
+    sys.exit(128 + signum)      # so that atexit stops the instance
+
+
+def postfix():
+    """The suite's one instance, started on first use, stopped at exit."""
+    global _instance, _start_error
+    if _start_error is not None:
+        raise _start_error
+    if _instance is None:
+        try:
+            inst = Postfix(find_postfix())
+            atexit.register(inst.stop)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(sig) == signal.SIG_DFL:
+                    signal.signal(sig, _exit_on_signal)
+            inst.start()
+        except Exception as e:
+            _start_error = e
+            raise
+        _instance = inst
+    expect(not _instance.stopped, "the postfix instance is already stopped")
+    return _instance
+
+
+def server_of(pf):
+    return "127.0.0.1:%d" % pf.port
+
+
+def result_line(node, status, word, pf, code, text):
+    """A regex for one result line (/tmp/etrn-spec.md); the SERVER field's
+    host part is loose, its address and port are not."""
+    return re.compile(r"^%s %d %s \S*\[127\.0\.0\.1\]:%d %s %s$" % (
+        re.escape(node), status, word, pf.port, code, re.escape(text)))
+
+
+def expect_lines(result, patterns):
+    lines = result.out.decode("ascii", "replace").splitlines()
+    expect(len(lines) == len(patterns),
+           "expected %d result lines" % len(patterns), result)
+    for line, pattern in zip(lines, patterns):
+        expect(pattern.match(line), "line %r does not match %r"
+               % (line, pattern.pattern), result)
+
+
+@test
+def etrn_delivers_deferred_message():
+    pf = postfix()
+    message_id = "<etrn-e2e-%s@client.etrn.test>" % uuid.uuid4().hex
+    queue_id = pf.inject("user@example.test", message_id)
+    pf.wait_deferred(queue_id)
+    log = pf.log_tail(200)
+    expect(re.search(r"%s: .*status=deferred \(connect to 127\.0\.0\.1"
+                     r"\[127\.0\.0\.1\]:%d: Connection refused\)"
+                     % (queue_id, pf.sink_port), log),
+           "deferred for another reason than the down sink:\n" + log)
+    sink = Sink(pf.sink_port)
+    sink.start()
+    try:
+        start = time.monotonic()
+        r = harness.run_etrn(*ETRN_ARGS, server_of(pf), "example.test")
+        expect(r.status == 0, "etrn example.test: want status 0", r)
+        expect_lines(r, [result_line("example.test", 0, "started", pf, 250,
+                                     "Queuing started")])
+        arrived = sink.wait_for(message_id, DELIVERY_TIMEOUT)
+        expect(arrived is not None,
+               "%s (queue id %s) not at the sink within %d s of etrn\n%s"
+               % (message_id, queue_id, DELIVERY_TIMEOUT, pf.log_tail()), r)
+        print("  %s reached the sink %.3f s after etrn started "
+              "(etrn ran %.3f s)" % (queue_id, arrived - start, r.elapsed))
+    finally:
+        sink.stop()
+
+
+@test
+def domain_outside_fast_flush_domains_is_refused():
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, server_of(pf), "other.test")
+    expect(r.status == 3, "etrn other.test: want status 3 (459)", r)
+    expect_lines(r, [result_line("other.test", 3, "refused", pf, 459,
+                                 "<other.test>: service unavailable")])
+
+
+@test
+def check_sees_etrn_offered():
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, "--check", server_of(pf))
+    expect(r.status == 0, "etrn --check: want status 0", r)
+    expect_lines(r, [result_line("-", 0, "offered", pf, 250,
+                                 "postfix.etrn.test")])
+
+
+@test
+def queue_name_and_subdomain_forms_are_accepted():
+    # Postfix strips the leading # or @ and flushes the domain.
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, server_of(pf), "#example.test",
+                         "@example.test")
+    expect(r.status == 0, "etrn #example.test @example.test: want 0", r)
+    expect_lines(r, [
+        result_line("#example.test", 0, "started", pf, 250,
+                    "Queuing started"),
+        result_line("@example.test", 0, "started", pf, 250,
+                    "Queuing started")])
+
+
+@test
+def several_nodes_in_one_session():
+    # The status is that of the first node that got neither 0 nor 1.
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, server_of(pf), "example.test",
+                         "other.test", "example.test")
+    expect(r.status == 3, "want status 3 from other.test", r)
+    expect_lines(r, [
+        result_line("example.test", 0, "started", pf, 250, "Queuing started"),
+        result_line("other.test", 3, "refused", pf, 459,
+                    "<other.test>: service unavailable"),
+        result_line("example.test", 0, "started", pf, 250,
+                    "Queuing started")])
+
+
+@test
+def postfix_stops_without_leftovers():
+    # Last: ends the shared instance (atexit would otherwise).
+    pf = postfix()
+    leftovers = pf.stop()
+    expect(leftovers == [], "postfix stop left pids %r running" % leftovers)
