@@ -10,23 +10,25 @@ PKG_CONFIG ?= pkg-config
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+TLS_CFLAGS != $(PKG_CONFIG) --cflags libtls 2>/dev/null || true
+TLS_LIBS != $(PKG_CONFIG) --libs libtls 2>/dev/null || echo -ltls
 
 # The project's own flags; CFLAGS stays the user's.
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS)
-LIBS = $(CARES_LIBS) -pthread
+	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_CFLAGS)
+LIBS = $(CARES_LIBS) $(TLS_LIBS) -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-SRCS = etrn.c resolve.c connect.c conn.c smtp.c util.c
-LIB_OBJS = resolve.o connect.o conn.o smtp.o util.o
-UNITS = unit_smtp unit_etrn unit_resolve
+SRCS = etrn.c resolve.c connect.c conn.c smtp.c tls.c util.c
+LIB_OBJS = resolve.o connect.o conn.o smtp.o tls.o util.o
+UNITS = smtp etrn resolve
 SUITES = integration dns_tests postfix_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
-	dnsmasq-base mandoc
+	dnsmasq-base mandoc libtls-dev openssl
 OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
 
 all: etrn
@@ -39,25 +41,37 @@ etrn: $(SRCS:.c=.o)
 
 $(SRCS:.c=.o): etrn.h
 
-# Unit tests link everything but main(), which etrn.c gives up here.
+# Unit tests link an archive of everything but main(), which etrn.c gives
+# up here; a test that includes a source file takes precedence over it.
 build/etrn_lib.o: etrn.c etrn.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -Dmain=etrn_main -c etrn.c -o $@
 
-build/unit_%: test/unit_%.c build/etrn_lib.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -I. -o $@ $< build/etrn_lib.o \
-	    $(LIB_OBJS) $(LIBS) $(CMOCKA_LIBS)
+build/libetrn.a: build/etrn_lib.o $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ build/etrn_lib.o $(LIB_OBJS)
+
+build/unit_%: test/unit_%.c build/libetrn.a
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -I. -o $@ $< build/libetrn.a \
+	    $(LIBS) $(CMOCKA_LIBS)
 
 # The same unit tests under AddressSanitizer and UBSan, built apart.
-build/asan/unit_%: test/unit_%.c $(SRCS) etrn.h
+build/asan/%.o: %.c etrn.h
 	@mkdir -p build/asan
-	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -I. -Dmain=etrn_main \
-	    -o $@ $< $(SRCS) $(LIBS) $(CMOCKA_LIBS)
+	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -Dmain=etrn_main -c $< -o $@
+
+build/asan/libetrn.a: $(SRCS:%.c=build/asan/%.o)
+	rm -f $@
+	ar rcs $@ $(SRCS:%.c=build/asan/%.o)
+
+build/asan/unit_%: test/unit_%.c build/asan/libetrn.a
+	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -I. -o $@ $< \
+	    build/asan/libetrn.a $(LIBS) $(CMOCKA_LIBS)
 
 unit: $(UNITS:%=build/unit_%) $(UNITS:%=build/asan/unit_%)
 	@for t in $(UNITS); do \
-	    echo "== $$t"; build/unit_$$t || exit 1; \
-	    echo "== $$t (ASan+UBSan)"; build/asan/unit_$$t || exit 1; \
+	    echo "== unit_$$t"; build/unit_$$t || exit 1; \
+	    echo "== unit_$$t (ASan+UBSan)"; build/asan/unit_$$t || exit 1; \
 	done
 
 integration: etrn

@@ -18,6 +18,7 @@ conn_init(struct conn *c, int fd, const char *host, const struct sockaddr *sa,
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->tls = NULL;
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	peer_name(c->peer, sizeof(c->peer), host, sa);
 	if (prefixed)
@@ -27,14 +28,15 @@ conn_init(struct conn *c, int fd, const char *host, const struct sockaddr *sa,
 void
 conn_close(struct conn *c)
 {
+	secure_end(c);
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 }
 
-/* Wait until fd is ready for events, or the deadline passes. */
-static enum io
-wait_fd(struct conn *c, short events, int64_t deadline_ns)
+/* Wait until the socket is ready for events, or the deadline passes. */
+enum io
+conn_wait(struct conn *c, short events, int64_t deadline_ns)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
 	int n;
@@ -52,27 +54,71 @@ wait_fd(struct conn *c, short events, int64_t deadline_ns)
 	}
 }
 
-/* Append what the socket has to buf; at least one byte, or a reason. */
+/* One non-blocking read, through TLS once it is on. */
+static ssize_t
+recv_some(struct conn *c, void *buf, size_t len, short *events)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return secure_read(c, buf, len, events);
+	*events = POLLIN;
+	if ((n = read(c->fd, buf, len)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return CONN_AGAIN;
+		c->error = errno;
+	}
+	return n;
+}
+
+/* One non-blocking write, through TLS once it is on. */
+static ssize_t
+send_some(struct conn *c, const void *buf, size_t len, short *events)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return secure_write(c, buf, len, events);
+	*events = POLLOUT;
+	if ((n = send(c->fd, buf, len, MSG_NOSIGNAL)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return CONN_AGAIN;
+		c->error = errno;
+	}
+	return n;
+}
+
+/* Why a read or write returned -1. */
+static enum io
+failure(const struct conn *c)
+{
+	if (c->tls != NULL)
+		return IO_TLS;
+	return c->error == ECONNRESET || c->error == EPIPE ? IO_CLOSED :
+	    IO_ERROR;
+}
+
+/* Append what the server sent to buf: at least one byte, or a reason. */
 static enum io
 fill(struct conn *c, int64_t deadline_ns)
 {
 	enum io r;
 	ssize_t n;
+	short events;
 
 	for (;;) {
-		if ((r = wait_fd(c, POLLIN, deadline_ns)) != IO_OK)
-			return r;
-		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		n = recv_some(c, c->buf + c->len, sizeof(c->buf) - c->len,
+		    &events);
 		if (n > 0) {
 			c->len += (size_t)n;
 			return IO_OK;
 		}
 		if (n == 0)
 			return IO_CLOSED;
-		if (errno != EINTR && errno != EAGAIN) {
-			c->error = errno;
-			return errno == ECONNRESET ? IO_CLOSED : IO_ERROR;
-		}
+		if (n != CONN_AGAIN)
+			return failure(c);
+		if ((r = conn_wait(c, events, deadline_ns)) != IO_OK)
+			return r;
 	}
 }
 
@@ -127,38 +173,44 @@ conn_read_reply(struct conn *c, struct reply *r, int64_t deadline_ns)
 }
 
 /*
- * Send one command line.  Bytes already waiting mean the server spoke out
- * of turn; they are never taken as the reply to this command.
+ * Send one command line; the transcript shows it as shown (the command
+ * itself when NULL), so that secrets stay out of it.  Bytes already
+ * waiting mean the server spoke out of turn: they are never taken as the
+ * reply to this command.
  */
 enum io
-conn_send(struct conn *c, const char *cmd, int64_t deadline_ns)
+conn_send(struct conn *c, const char *cmd, const char *shown,
+    int64_t deadline_ns)
 {
-	char line[COMMAND_LINE_MAX];
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	char line[COMMAND_LINE_MAX + 1];
 	size_t len, off = 0;
 	enum io r;
 	ssize_t n;
+	short events;
 
-	if (c->len > 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)))
+	if (c->len == 0) {
+		n = recv_some(c, c->buf, sizeof(c->buf), &events);
+		if (n == 0)
+			return IO_CLOSED;
+		if (n > 0)
+			c->len = (size_t)n;
+	}
+	if (c->len > 0)
 		return IO_UNEXPECTED;
 	len = (size_t)snprintf(line, sizeof(line), "%s\r\n", cmd);
 	if (len >= sizeof(line))
 		return IO_ERROR;	/* nodes and names are checked before */
-	trace(c->prefix, ">>> %s", cmd);
+	trace(c->prefix, ">>> %s", shown != NULL ? shown : cmd);
 	while (off < len) {
-		if ((r = wait_fd(c, POLLOUT, deadline_ns)) != IO_OK)
-			return r;
-		n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
+		n = send_some(c, line + off, len - off, &events);
 		if (n >= 0) {
 			off += (size_t)n;
 			continue;
 		}
-		if (errno == EPIPE || errno == ECONNRESET)
-			return IO_CLOSED;
-		if (errno != EINTR && errno != EAGAIN) {
-			c->error = errno;
-			return IO_ERROR;
-		}
+		if (n != CONN_AGAIN)
+			return failure(c);
+		if ((r = conn_wait(c, events, deadline_ns)) != IO_OK)
+			return r;
 	}
 	return IO_OK;
 }
@@ -187,6 +239,8 @@ conn_reason(const struct conn *c, enum io io)
 		return bad_reply[c->reply_error];
 	case IO_UNEXPECTED:
 		return "server sent data out of turn";
+	case IO_TLS:
+		return c->tls_error;
 	case IO_ERROR:
 		break;
 	}

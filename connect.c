@@ -55,6 +55,7 @@ worse(int a, int b)
 	return ST_UNAVAILABLE;
 }
 
+/* Note why an attempt failed: in why, and in the transcript. */
 static int
 failed(const struct candidate *cand, int err, char *why, size_t whylen,
     int *status)
@@ -63,9 +64,12 @@ failed(const struct candidate *cand, int err, char *why, size_t whylen,
 
 	peer_name(peer, sizeof(peer), cand->host,
 	    (const struct sockaddr *)&cand->addr);
-	snprintf(why, whylen, "%s: %s", peer, err == ETIMEDOUT ?
-	    "connection timed out" : strerror(err));
-	trace("", "etrn: %s", why);
+	snprintf(why, whylen, "%s", err == ETIMEDOUT ? "connection timed out" :
+	    strerror(err));
+	/* strerror() capitalises; messages here are lower case. */
+	if (why[0] >= 'A' && why[0] <= 'Z')
+		why[0] = (char)(why[0] - 'A' + 'a');
+	trace("", "etrn: %s: %s", peer, why);
 	*status = worse(*status, err == ETIMEDOUT ? ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM ? ST_OSERR : ST_UNAVAILABLE);
@@ -94,6 +98,12 @@ connect_first(const struct candidates *cs, size_t *next,
 	snprintf(why, whylen, "no address to connect to");
 	for (;;) {
 		now = now_ns();
+		if (now >= run_deadline_ns) {
+			snprintf(why, whylen, "run time limit reached");
+			while (na > 0)
+				drop(a, &na, 0);
+			return ST_TEMPFAIL;
+		}
 		if (*next < cs->n && (na == 0 || now >= next_start_ns)) {
 			const struct candidate *cand = &cs->v[*next];
 
@@ -116,13 +126,6 @@ connect_first(const struct candidates *cs, size_t *next,
 		}
 		if (na == 0)
 			return status;
-		if (now >= run_deadline_ns) {
-			snprintf(why, whylen, "%s: run time limit reached",
-			    o->host);
-			while (na > 0)
-				drop(a, &na, 0);
-			return ST_TEMPFAIL;
-		}
 
 		wake_ns = run_deadline_ns;
 		if (*next < cs->n)

@@ -24,6 +24,10 @@
 #define DEFAULT_MAX_TIME_SEC 120
 /* Longest --timeout or --max-time: a day is more than any run needs. */
 #define SECONDS_MAX 86400
+/* RFC 8314 section 7.3: submissions over implicit TLS. */
+#define IMPLICIT_TLS_PORT 465
+/* A password whose AUTH PLAIN line still fits in COMMAND_LINE_MAX. */
+#define PASSWORD_MAX 255
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
 
@@ -57,9 +61,12 @@ static const struct {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: etrn [-46acfqvx] [-d servers] [-H name] "
-	    "[-m seconds] [-p port]\n"
-	    "            [-t seconds] [--syslog] server node ...\n"
+	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
+	    "[-m seconds] [-p port] [-t seconds]\n"
+	    "            [-u user] [--cafile file] [--insecure] "
+	    "[--insecure-auth]\n"
+	    "            [--password-file file] [--syslog] [--tls] "
+	    "server node ...\n"
 	    "       etrn -c [options] server\n");
 }
 
@@ -86,6 +93,14 @@ help(void)
 	    "  -v, --verbose          show the dialogue on standard error\n"
 	    "  -q, --quiet            print nothing on standard output\n"
 	    "      --syslog           also log each outcome to syslog (mail)\n"
+	    "  -S, --starttls         require STARTTLS before trusting EHLO\n"
+	    "      --tls              TLS from the first byte (default port "
+	    "465)\n"
+	    "      --cafile FILE      trust these CA certificates\n"
+	    "      --insecure         do not verify the certificate\n"
+	    "  -u, --user NAME        AUTH as NAME; password from ETRN_PASSWORD\n"
+	    "      --password-file F  or from the first line of F\n"
+	    "      --insecure-auth    allow AUTH without TLS\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             print this help\n\n"
 	    "Result line: NODE STATUS WORD SERVER CODE TEXT\n\n"
@@ -179,8 +194,10 @@ outcome_reply(struct outcome *out, int status, const char *server,
 		size_t line = strcspn(r->text + i, "\n");
 
 		escape(shown, sizeof(shown), r->text + i, line);
-		n += (size_t)snprintf(out->text + n, sizeof(out->text) - n,
-		    "%s%s", i == 0 ? " " : " / ", shown);
+		if (i > 0 || line > 0)
+			n += (size_t)snprintf(out->text + n,
+			    sizeof(out->text) - n, "%s%s", i == 0 ? " " : " / ",
+			    shown);
 		i += line + 1;
 	}
 	if (n >= sizeof(out->text))
@@ -337,9 +354,10 @@ server_parse(const char *s, struct options *o)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 	const char *port = NULL, *colon, *why = "is not a host name";
+	bool bracketed = s[0] == '[';
 	size_t hostlen;
 
-	if (s[0] == '[') {
+	if (bracketed) {
 		const char *close = strchr(s, ']');
 
 		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
@@ -347,7 +365,6 @@ server_parse(const char *s, struct options *o)
 		hostlen = (size_t)(close - s - 1);
 		if (close[1] == ':')
 			port = close + 2;
-		s++;
 	} else if ((colon = strchr(s, ':')) != NULL &&
 	    strchr(colon + 1, ':') == NULL) {
 		hostlen = (size_t)(colon - s);
@@ -356,12 +373,13 @@ server_parse(const char *s, struct options *o)
 		hostlen = strlen(s);
 	if (hostlen == 0 || hostlen >= sizeof(o->host))
 		goto bad;
-	memcpy(o->host, s, hostlen);
+	memcpy(o->host, s + bracketed, hostlen);
 	o->host[hostlen] = '\0';
 	if (port != NULL && !parse_port(port, &o->port)) {
 		diag("bad port in server \"%s\"", port);
 		return ST_USAGE;
 	}
+	o->port_given |= port != NULL;
 
 	if (inet_pton(AF_INET6, o->host, buf) == 1) {
 		o->host_is_literal = true;
@@ -369,7 +387,7 @@ server_parse(const char *s, struct options *o)
 			diag("%s: an IPv6 address, but -4 was given", o->host);
 			return ST_USAGE;
 		}
-	} else if (s[-1] == '[')
+	} else if (bracketed)
 		goto bad;
 	else if (inet_pton(AF_INET, o->host, buf) == 1) {
 		o->host_is_literal = true;
@@ -392,6 +410,50 @@ bad:
 		diag("bad server \"%s\": %s", shown, why);
 	}
 	return ST_USAGE;
+}
+
+/* An AUTH name: something, printable, no spaces (it is base64'd anyway). */
+static bool
+auth_user_valid(const char *s)
+{
+	if (*s == '\0' || strlen(s) > DOMAIN_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * The password for AUTH: the first line of file, else ETRN_PASSWORD.
+ * Never from the command line, where ps(1) would show it.
+ */
+static bool
+password_load(struct options *o, const char *file)
+{
+	const char *env = getenv("ETRN_PASSWORD");
+	size_t len;
+	FILE *f;
+
+	if (file != NULL) {
+		if ((f = fopen(file, "r")) == NULL) {
+			diag("%s: %s", file, strerror(errno));
+			return false;
+		}
+		if (fgets(o->password, sizeof(o->password), f) == NULL)
+			o->password[0] = '\0';
+		fclose(f);
+	} else if (env != NULL && strlen(env) < sizeof(o->password))
+		memcpy(o->password, env, strlen(env) + 1);
+	len = strcspn(o->password, "\r\n");
+	o->password[len] = '\0';
+	if (len == 0 || len > PASSWORD_MAX) {
+		diag("no usable password for --user: set ETRN_PASSWORD or "
+		    "give --password-file (one line, at most %d octets)",
+		    PASSWORD_MAX);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -417,10 +479,17 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "syslog", no_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "starttls", no_argument, NULL, 'S' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "cafile", required_argument, NULL, 'C' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "insecure-auth", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char shown[4 * COMMAND_LINE_MAX + 1];
-	const char *why;
+	const char *why, *password_file = NULL;
 	size_t i;
 	int ch;
 
@@ -431,7 +500,7 @@ options_parse(int argc, char **argv, struct options *o)
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qt:vVx", longopts,
+	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qSt:u:vVx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -442,6 +511,33 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'a':
 			o->all = true;
+			break;
+		case 'A':
+			o->insecure_auth = true;
+			break;
+		case 'C':
+			o->cafile = optarg;
+			break;
+		case 'I':
+			o->insecure = true;
+			break;
+		case 'P':
+			password_file = optarg;
+			break;
+		case 'S':
+			o->starttls = true;
+			break;
+		case 'T':
+			o->tls = true;
+			break;
+		case 'u':
+			if (!auth_user_valid(optarg)) {
+				diag("bad --user: empty or with control "
+				    "characters");
+				usage(stderr);
+				return ST_USAGE;
+			}
+			o->user = optarg;
 			break;
 		case 'c':
 			o->check = true;
@@ -460,6 +556,7 @@ options_parse(int argc, char **argv, struct options *o)
 				escape(shown, sizeof(shown), optarg,
 				    strlen(optarg));
 				diag("bad --helo name \"%s\": %s", shown, why);
+				usage(stderr);
 				return ST_USAGE;
 			}
 			o->helo = optarg;
@@ -471,6 +568,7 @@ options_parse(int argc, char **argv, struct options *o)
 			if (!parse_seconds(optarg, &o->max_time_ns)) {
 				diag("bad --max-time \"%s\": not a number of "
 				    "seconds from 0 to 86400", optarg);
+				usage(stderr);
 				return ST_USAGE;
 			}
 			break;
@@ -478,8 +576,10 @@ options_parse(int argc, char **argv, struct options *o)
 			if (!parse_port(optarg, &o->port)) {
 				diag("bad port \"%s\": not a number from 1 to "
 				    "65535", optarg);
+				usage(stderr);
 				return ST_USAGE;
 			}
+			o->port_given = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -488,6 +588,7 @@ options_parse(int argc, char **argv, struct options *o)
 			if (!parse_seconds(optarg, &o->timeout_ns)) {
 				diag("bad --timeout \"%s\": not a number of "
 				    "seconds from 0 to 86400", optarg);
+				usage(stderr);
 				return ST_USAGE;
 			}
 			break;
@@ -522,12 +623,26 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return ST_USAGE;
 	}
-	if (o->all && !o->mx) {
-		diag("--all needs --mx");
+	if ((o->all && !o->mx) || (o->tls && o->starttls) ||
+	    ((o->cafile != NULL || o->insecure) && !o->tls && !o->starttls) ||
+	    ((password_file != NULL || o->insecure_auth) && o->user == NULL)) {
+		diag("%s", o->all && !o->mx ? "--all needs --mx" :
+		    o->tls && o->starttls ? "--tls and --starttls exclude "
+		    "each other" : o->user == NULL && (password_file != NULL ||
+		    o->insecure_auth) ? "--password-file and --insecure-auth "
+		    "need --user" : "--cafile and --insecure need --tls or "
+		    "--starttls");
+		usage(stderr);
 		return ST_USAGE;
 	}
-	if (server_parse(argv[0], o) != 0)
+	if (o->user != NULL && !password_load(o, password_file))
 		return ST_USAGE;
+	if (o->tls && !o->port_given)
+		o->port = IMPLICIT_TLS_PORT;
+	if (server_parse(argv[0], o) != 0) {
+		usage(stderr);
+		return ST_USAGE;
+	}
 	o->nodes = argv + 1;
 	o->nnodes = (size_t)argc - 1;
 	for (i = 0; i < o->nnodes; i++) {
@@ -535,6 +650,7 @@ options_parse(int argc, char **argv, struct options *o)
 			escape(shown, sizeof(shown), o->nodes[i],
 			    strlen(o->nodes[i]));
 			diag("bad node \"%s\": %s", shown, why);
+			usage(stderr);
 			return ST_USAGE;
 		}
 	}
@@ -610,12 +726,15 @@ host_run(void *arg)
 
 /*
  * The best outcome any host gave a node: 0, then 1, else that of the
- * most preferred host that answered, else of the most preferred host.
+ * most preferred host that answered; when none answered, the status is
+ * the one a single server's failures would give.
  */
-static const struct outcome *
+static struct outcome
 best_outcome(const struct outcome *per_host, size_t nhosts, size_t stride)
 {
 	const struct outcome *best = &per_host[0], *o;
+	struct outcome result;
+	int failure = 0;
 	size_t h;
 
 	for (h = 0; h < nhosts; h++) {
@@ -625,10 +744,13 @@ best_outcome(const struct outcome *per_host, size_t nhosts, size_t stride)
 		    (best->status != ST_STARTED && best->status != ST_EMPTY &&
 		    best->code == 0 && o->code != 0))
 			best = o;
-		if (best->status == ST_STARTED)
-			break;
+		if (o->code == 0)
+			failure = worst(failure, o->status);
 	}
-	return best;
+	result = *best;
+	if (result.code == 0)
+		result.status = failure;
+	return result;
 }
 
 /* --all: one session per MX host, all at once, then the best per node. */
@@ -664,7 +786,7 @@ run_all(const struct options *o, const struct candidates *cs,
 		if (runs[h].started)
 			pthread_join(runs[h].thread, NULL);
 	for (i = 0; i < n; i++)
-		out[i] = *best_outcome(&per_host[i], cs->nhosts, n);
+		out[i] = best_outcome(&per_host[i], cs->nhosts, n);
 	free(per_host);
 	free(runs);
 	return 0;
@@ -716,6 +838,8 @@ main(int argc, char *argv[])
 		return st == OPTIONS_DONE ? 0 : st;
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
+	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
+		return st;
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
@@ -745,5 +869,7 @@ main(int argc, char *argv[])
 	report(&o, out, n);
 	st = status_combine(out, n);
 	free(out);
+	secure_cleanup();
+	explicit_bzero(o.password, sizeof(o.password));
 	return st;
 }

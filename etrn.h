@@ -81,6 +81,14 @@ struct options {
 	bool		 syslog;
 	const char	*helo;			/* NULL: derived at connect */
 	const char	*dns_servers;		/* NULL: /etc/resolv.conf */
+	bool		 port_given;		/* by -p or in server */
+	bool		 starttls;		/* -S: STARTTLS required */
+	bool		 tls;			/* implicit TLS */
+	bool		 insecure;		/* no certificate checks */
+	const char	*cafile;
+	const char	*user;			/* -u: AUTH as this user */
+	char		 password[COMMAND_LINE_MAX];
+	bool		 insecure_auth;		/* AUTH without TLS */
 	int64_t		 timeout_ns;		/* each network step */
 	int64_t		 max_time_ns;		/* the whole run */
 	char	       **nodes;
@@ -120,7 +128,7 @@ struct reply {
 enum reply_error {
 	REPLY_OK = 0,
 	REPLY_MALFORMED,	/* not "ddd", "ddd-text" or "ddd text" */
-	REPLY_BAD_CODE,		/* RFC 5321 section 4.2: [2-5][0-5][0-9] */
+	REPLY_BAD_CODE,		/* RFC 5321 section 4.2: [2-5][0-9][0-9] */
 	REPLY_MISMATCH,		/* a continuation line with another code */
 	REPLY_TOO_LONG,		/* line over REPLY_LINE_MAX */
 	REPLY_TOO_MANY,		/* over REPLY_LINES_MAX lines or REPLY_TEXT_MAX */
@@ -134,7 +142,13 @@ enum io {
 	IO_BAD_REPLY,		/* see conn.reply_error */
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
+	IO_TLS,			/* see conn.tls_error */
 };
+
+/* From a non-blocking read or write: wait for the events asked, retry. */
+#define CONN_AGAIN (-2)
+
+struct tls;
 
 /* A connection: a socket and the bytes read but not yet used. */
 struct conn {
@@ -146,6 +160,8 @@ struct conn {
 	size_t		 len;			/* bytes held in buf */
 	enum reply_error reply_error;		/* with IO_BAD_REPLY */
 	int		 error;			/* errno, with IO_ERROR */
+	struct tls	*tls;			/* NULL until TLS starts */
+	char		 tls_error[256];	/* with IO_TLS */
 };
 
 /* The outcome for one node: status, who gave it, and what was said. */
@@ -179,6 +195,8 @@ size_t	 line_split(const char *, size_t, size_t *);
 enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
 enum reply_error reply_add(struct reply *, const struct reply_line *);
 bool	 ehlo_has(const struct reply *, const char *);
+bool	 ehlo_param(const struct reply *, const char *, const char *);
+bool	 base64_encode(char *, size_t, const void *, size_t);
 /* smtp_session: whether another candidate should be tried. */
 enum session {
 	SESSION_DONE,		/* the outcomes are final */
@@ -191,9 +209,18 @@ enum session smtp_session(struct conn *, const struct options *, int64_t,
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
 	    bool);
 enum io	 conn_read_reply(struct conn *, struct reply *, int64_t);
-enum io	 conn_send(struct conn *, const char *, int64_t);
+enum io	 conn_send(struct conn *, const char *, const char *, int64_t);
+enum io	 conn_wait(struct conn *, short, int64_t);
 const char *conn_reason(const struct conn *, enum io);
 void	 conn_close(struct conn *);
+
+/* tls.c */
+int	 secure_setup(const struct options *);
+void	 secure_cleanup(void);
+enum io	 secure_start(struct conn *, int64_t);
+ssize_t	 secure_read(struct conn *, void *, size_t, short *);
+ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
+void	 secure_end(struct conn *);
 
 /* util.c */
 int64_t	 now_ns(void);

@@ -35,8 +35,9 @@ line_split(const char *buf, size_t len, size_t *linelen)
 
 /*
  * Parse one reply line, without its line ending: "ddd", "ddd text" (the
- * last line) or "ddd-text" (more follow).  RFC 5321 section 4.2 allows a
- * first digit of 2 to 5 (1yz is never used) and a second of 0 to 5.
+ * last line) or "ddd-text" (more follow).  RFC 5321 section 4.2 gives
+ * the first digit 2 to 5 (1yz is never used in SMTP); the others are
+ * taken as they come, so an unlisted 599 is still a refusal.
  */
 enum reply_error
 reply_line_parse(const char *s, size_t len, struct reply_line *rl)
@@ -46,7 +47,7 @@ reply_line_parse(const char *s, size_t len, struct reply_line *rl)
 	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
 	    s[2] < '0' || s[2] > '9')
 		return REPLY_MALFORMED;
-	if (s[0] < '2' || s[0] > '5' || s[1] > '5')
+	if (s[0] < '2' || s[0] > '5')
 		return REPLY_BAD_CODE;
 	if (len > 3 && s[3] != ' ' && s[3] != '-')
 		return REPLY_MALFORMED;
@@ -105,27 +106,126 @@ ehlo_has(const struct reply *r, const char *keyword)
 	return false;
 }
 
+/*
+ * Whether the EHLO reply's line for keyword lists param among its
+ * parameters, in any case: "AUTH PLAIN LOGIN" has PLAIN.
+ */
+bool
+ehlo_param(const struct reply *r, const char *keyword, const char *param)
+{
+	size_t klen = strlen(keyword), plen = strlen(param);
+	const char *line, *end = r->text + r->len, *nl, *p, *w;
+
+	if (r->nlines < 2)
+		return false;
+	line = (const char *)memchr(r->text, '\n', r->len) + 1;
+	for (; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			nl = end;
+		if ((size_t)(nl - line) <= klen || line[klen] != ' ' ||
+		    strncasecmp(line, keyword, klen) != 0)
+			continue;
+		for (p = line + klen; p < nl; p = w) {
+			while (p < nl && *p == ' ')
+				p++;
+			for (w = p; w < nl && *w != ' '; w++)
+				;
+			if ((size_t)(w - p) == plen &&
+			    strncasecmp(p, param, plen) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* RFC 4648 section 4 base64 of src into dst; false if it does not fit. */
+bool
+base64_encode(char *dst, size_t dstlen, const void *src, size_t len)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = src;
+	size_t i, n = 0;
+
+	if (dstlen < (len + 2) / 3 * 4 + 1)
+		return false;
+	for (i = 0; i + 2 < len; i += 3) {
+		dst[n++] = b64[s[i] >> 2];
+		dst[n++] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
+		dst[n++] = b64[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
+		dst[n++] = b64[s[i + 2] & 63];
+	}
+	if (i < len) {
+		dst[n++] = b64[s[i] >> 2];
+		if (i + 1 < len) {
+			dst[n++] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
+			dst[n++] = b64[(s[i + 1] & 15) << 2];
+		} else {
+			dst[n++] = b64[(s[i] & 3) << 4];
+			dst[n++] = '=';
+		}
+		dst[n++] = '=';
+	}
+	dst[n] = '\0';
+	return true;
+}
+
 /* The status a failed read or write leaves the remaining nodes with. */
 static int
 io_status(enum io io)
 {
+	if (io == IO_TLS)
+		return ST_TLS;
 	return io == IO_TIMEOUT || io == IO_ERROR ? ST_TEMPFAIL : ST_PROTOCOL;
 }
 
-static void
-fail_from(struct outcome *out, size_t from, size_t n, int status,
-    const char *server, const char *reason)
+/* The status of a reply that stops the session before ETRN. */
+static int
+early_status(int code, int permanent)
 {
-	for (; from < n; from++)
-		outcome_reason(&out[from], status, server, reason);
+	if (code / 100 == 4)
+		return ST_TEMPFAIL;
+	return code / 100 == 5 ? permanent : ST_PROTOCOL;
 }
 
+/* One session's state, so that each step reads like the RFC. */
+struct dialogue {
+	struct conn		*c;
+	const struct options	*o;
+	int64_t			 deadline_ns;	/* the run's */
+	struct outcome		*out;
+	size_t			 n;		/* outcomes */
+	size_t			 done;		/* outcomes already final */
+	struct reply		 r;		/* the last reply */
+	bool			 authenticated;
+};
+
 static void
-reply_from(struct outcome *out, size_t from, size_t n, int status,
-    const char *server, const struct reply *r)
+fail_from(struct dialogue *s, size_t from, int status, const char *reason)
 {
-	for (; from < n; from++)
-		outcome_reply(&out[from], status, server, r);
+	for (; from < s->n; from++)
+		outcome_reason(&s->out[from], status, s->c->peer, reason);
+}
+
+/* Every node gets the last reply as its outcome. */
+static void
+fail_reply(struct dialogue *s, int status)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		outcome_reply(&s->out[i], status, s->c->peer, &s->r);
+}
+
+/* The reason a command failed, e.g. "ETRN: timed out". */
+static void
+fail_io(struct dialogue *s, size_t from, const char *cmd, enum io io)
+{
+	char why[sizeof(s->c->tls_error) + 16];
+
+	snprintf(why, sizeof(why), "%.*s: %s", (int)strcspn(cmd, " "), cmd,
+	    conn_reason(s->c, io));
+	fail_from(s, from, io_status(io), why);
 }
 
 /*
@@ -151,6 +251,7 @@ helo_name(const struct conn *c, const struct options *o, char *name,
 		snprintf(name, len, "%s", host);
 		return;
 	}
+	memset(&ss, 0, sizeof(ss));
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0 &&
 	    ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
@@ -164,125 +265,223 @@ helo_name(const struct conn *c, const struct options *o, char *name,
 	snprintf(name, len, "[%s]", addr);
 }
 
-/* The reason a command failed, e.g. "ETRN: timed out". */
-static void
-fail_cmd(struct outcome *out, size_t from, size_t n, const struct conn *c,
-    const char *cmd, enum io io)
+/*
+ * Send cmd (shown in the transcript as shown, when not NULL) and read its
+ * reply into s->r, each before one step's deadline.  On failure every
+ * node from the first gets the reason.
+ */
+static bool
+command(struct dialogue *s, const char *cmd, const char *shown)
 {
-	char why[128];
-
-	snprintf(why, sizeof(why), "%.4s: %s", cmd, conn_reason(c, io));
-	fail_from(out, from, n, io_status(io), c->peer, why);
-}
-
-/* Send cmd and read its reply, both before one step's deadline. */
-static enum io
-command(struct conn *c, const char *cmd, struct reply *r,
-    const struct options *o, int64_t run_deadline_ns)
-{
-	int64_t deadline_ns;
+	int64_t step_ns = s->o->timeout_ns;
 	enum io io;
 
-	deadline_ns = deadline_min(now_ns() + o->timeout_ns, run_deadline_ns);
-	if ((io = conn_send(c, cmd, deadline_ns)) != IO_OK)
-		return io;
-	deadline_ns = deadline_min(now_ns() + o->timeout_ns, run_deadline_ns);
-	return conn_read_reply(c, r, deadline_ns);
+	io = conn_send(s->c, cmd, shown, deadline_min(now_ns() + step_ns,
+	    s->deadline_ns));
+	if (io == IO_OK)
+		io = conn_read_reply(s->c, &s->r, deadline_min(now_ns() +
+		    step_ns, s->deadline_ns));
+	if (io != IO_OK)
+		fail_io(s, s->done, cmd, io);
+	return io == IO_OK;
 }
 
 /* End the session politely; its reply changes nothing. */
 static void
-quit(struct conn *c, const struct options *o, int64_t run_deadline_ns)
+quit(struct dialogue *s)
 {
-	struct reply r;
+	/* A failed QUIT must not touch the outcomes. */
+	s->done = s->n;
+	command(s, "QUIT", NULL);
+}
 
-	command(c, "QUIT", &r, o, run_deadline_ns);
+/* Stop before ETRN with the last reply as every node's outcome. */
+static bool
+refused(struct dialogue *s, int permanent)
+{
+	fail_reply(s, early_status(s->r.code, permanent));
+	if (s->r.code != 421)	/* RFC 5321 section 3.8: it has closed */
+		quit(s);
+	return false;
+}
+
+/* EHLO, or HELO after a rejected EHLO with --force (RFC 5321 4.1.1.1). */
+static bool
+hello(struct dialogue *s)
+{
+	char name[DOMAIN_MAX + 1], cmd[COMMAND_LINE_MAX];
+
+	helo_name(s->c, s->o, name, sizeof(name));
+	snprintf(cmd, sizeof(cmd), "EHLO %s", name);
+	if (!command(s, cmd, NULL))
+		return false;
+	if (s->r.code / 100 == 5 && s->o->force && !s->o->check &&
+	    s->o->user == NULL && !s->o->starttls) {
+		snprintf(cmd, sizeof(cmd), "HELO %s", name);
+		if (!command(s, cmd, NULL))
+			return false;
+	}
+	if (s->r.code / 100 != 2)
+		return refused(s, ST_NOT_OFFERED);
+	return true;
 }
 
 /*
- * Greeting, EHLO, ETRN for each node, QUIT.  Each command is sent only
- * after the reply to the previous one is complete: RFC 2920 section 3.1
- * does not let ETRN be pipelined.  Fills one outcome per node (one with
- * --check).
+ * RFC 3207: STARTTLS, the handshake, and EHLO again; what the server said
+ * before TLS is forgotten (section 4.2).
+ */
+static bool
+starttls(struct dialogue *s)
+{
+	enum io io;
+
+	if (!ehlo_has(&s->r, "STARTTLS")) {
+		fail_from(s, 0, ST_TLS, "STARTTLS not offered");
+		quit(s);
+		return false;
+	}
+	if (!command(s, "STARTTLS", NULL))
+		return false;
+	if (s->r.code != 220)
+		return refused(s, ST_TLS);
+	io = secure_start(s->c, deadline_min(now_ns() + s->o->timeout_ns,
+	    s->deadline_ns));
+	if (io != IO_OK) {
+		fail_from(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
+		    conn_reason(s->c, io));
+		return false;
+	}
+	return hello(s);
+}
+
+/*
+ * RFC 4954 AUTH with PLAIN (RFC 4616) or LOGIN, never over a connection
+ * without TLS unless --insecure-auth; the secrets never reach the
+ * transcript.
+ */
+static bool
+auth(struct dialogue *s)
+{
+	const struct options *o = s->o;
+	char plain[2 * COMMAND_LINE_MAX], b64[COMMAND_LINE_MAX];
+	char cmd[COMMAND_LINE_MAX];
+	size_t ulen = strlen(o->user), plen = strlen(o->password);
+
+	if (s->c->tls == NULL && !o->insecure_auth) {
+		fail_from(s, 0, ST_NOPERM, "AUTH refused on a connection "
+		    "without TLS (see --insecure-auth)");
+		quit(s);
+		return false;
+	}
+	if (ehlo_param(&s->r, "AUTH", "PLAIN")) {
+		/* authzid NUL authcid NUL passwd, authzid empty */
+		plain[0] = '\0';
+		memcpy(plain + 1, o->user, ulen + 1);
+		memcpy(plain + 2 + ulen, o->password, plen);
+		/* The command with its CRLF fits in COMMAND_LINE_MAX. */
+		memcpy(cmd, "AUTH PLAIN ", 11);
+		if (!base64_encode(cmd + 11, sizeof(cmd) - 11 - 2, plain,
+		    ulen + plen + 2)) {
+			fail_from(s, 0, ST_USAGE, "credentials too long");
+			quit(s);
+			return false;
+		}
+		explicit_bzero(plain, sizeof(plain));
+		if (!command(s, cmd, "AUTH PLAIN <redacted>"))
+			return false;
+	} else if (ehlo_param(&s->r, "AUTH", "LOGIN")) {
+		if (!command(s, "AUTH LOGIN", NULL))
+			return false;
+		if (s->r.code == 334) {
+			base64_encode(b64, sizeof(b64), o->user, ulen);
+			if (!command(s, b64, NULL))
+				return false;
+		}
+		if (s->r.code == 334) {
+			base64_encode(b64, sizeof(b64), o->password, plen);
+			if (!command(s, b64, "<redacted>"))
+				return false;
+		}
+	} else {
+		fail_from(s, 0, ST_NOPERM, ehlo_has(&s->r, "AUTH") ?
+		    "no AUTH mechanism in common (PLAIN, LOGIN)" :
+		    "AUTH not offered");
+		quit(s);
+		return false;
+	}
+	explicit_bzero(b64, sizeof(b64));
+	explicit_bzero(cmd, sizeof(cmd));
+	if (s->r.code / 100 != 2)
+		return refused(s, ST_NOPERM);
+	s->authenticated = true;
+	return true;
+}
+
+/*
+ * Greeting, EHLO, STARTTLS and AUTH when asked, ETRN for each node, QUIT.
+ * Each command is sent only after the reply to the previous one is
+ * complete: RFC 2920 section 3.1 does not let ETRN be pipelined.  Fills
+ * one outcome per node (one with --check).
  */
 enum session
 smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
     struct outcome *out)
 {
-	char name[DOMAIN_MAX + 1], cmd[COMMAND_LINE_MAX];
-	size_t i, n = o->check ? 1 : o->nnodes;
-	struct reply r;
-	enum io io;
+	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
+	    .out = out, .n = o->check ? 1 : o->nnodes };
+	char cmd[COMMAND_LINE_MAX];
+	enum io io = IO_OK;
+	size_t i;
 	int st;
 
-	io = conn_read_reply(c, &r, deadline_min(now_ns() + o->timeout_ns,
-	    run_deadline_ns));
+	if (o->tls)
+		io = secure_start(c, deadline_min(now_ns() + o->timeout_ns,
+		    run_deadline_ns));
+	if (io == IO_OK)
+		io = conn_read_reply(c, &s.r, deadline_min(now_ns() +
+		    o->timeout_ns, run_deadline_ns));
 	if (io != IO_OK) {
-		fail_from(out, 0, n, io == IO_BAD_REPLY ? ST_PROTOCOL :
-		    ST_TEMPFAIL, c->peer, io == IO_TIMEOUT ?
+		fail_from(&s, 0, io == IO_BAD_REPLY ? ST_PROTOCOL :
+		    io == IO_TLS ? ST_TLS : ST_TEMPFAIL, io == IO_TIMEOUT ?
 		    "timed out waiting for the greeting" : conn_reason(c, io));
-		return SESSION_NEXT;
+		return io == IO_TLS ? SESSION_DONE : SESSION_NEXT;
 	}
-	if (r.code / 100 != 2) {
+	if (s.r.code / 100 != 2) {
 		/* RFC 5321 section 3.1: after 554 the client sends QUIT. */
-		reply_from(out, 0, n, r.code / 100 == 5 ? ST_UNAVAILABLE :
-		    r.code / 100 == 4 ? ST_TEMPFAIL : ST_PROTOCOL, c->peer, &r);
-		if (r.code != 421)
-			quit(c, o, run_deadline_ns);
+		refused(&s, ST_UNAVAILABLE);
 		return SESSION_NEXT;
 	}
+	if (!hello(&s) || (o->starttls && !starttls(&s)) ||
+	    (o->user != NULL && !auth(&s)))
+		return SESSION_DONE;
 
-	helo_name(c, o, name, sizeof(name));
-	snprintf(cmd, sizeof(cmd), "EHLO %s", name);
-	if ((io = command(c, cmd, &r, o, run_deadline_ns)) != IO_OK) {
-		fail_cmd(out, 0, n, c, cmd, io);
-		return SESSION_DONE;
-	}
-	if (r.code / 100 == 5 && o->force && !o->check) {
-		snprintf(cmd, sizeof(cmd), "HELO %s", name);
-		if ((io = command(c, cmd, &r, o, run_deadline_ns)) != IO_OK) {
-			fail_cmd(out, 0, n, c, cmd, io);
-			return SESSION_DONE;
-		}
-	}
-	if (r.code / 100 != 2) {
-		st = r.code / 100 == 5 ? ST_NOT_OFFERED : r.code / 100 == 4 ?
-		    ST_TEMPFAIL : ST_PROTOCOL;
-		reply_from(out, 0, n, st, c->peer, &r);
-		if (r.code != 421)
-			quit(c, o, run_deadline_ns);
-		return SESSION_DONE;
-	}
 	if (o->check) {
-		st = ehlo_has(&r, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
-		r.len = strcspn(r.text, "\n");	/* the first line names it */
-		r.text[r.len] = '\0';
-		outcome_reply(out, st, c->peer, &r);
-		quit(c, o, run_deadline_ns);
+		st = ehlo_has(&s.r, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
+		s.r.len = strcspn(s.r.text, "\n");	/* the first line */
+		s.r.text[s.r.len] = '\0';
+		outcome_reply(out, st, c->peer, &s.r);
+		quit(&s);
 		return SESSION_DONE;
 	}
-	if (!o->force && !ehlo_has(&r, "ETRN")) {
-		fail_from(out, 0, n, ST_NOT_OFFERED, c->peer,
+	if (!o->force && !ehlo_has(&s.r, "ETRN")) {
+		fail_from(&s, 0, ST_NOT_OFFERED,
 		    "ETRN not advertised in the EHLO reply");
-		quit(c, o, run_deadline_ns);
+		quit(&s);
 		return SESSION_DONE;
 	}
-
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < s.n; i++) {
 		snprintf(cmd, sizeof(cmd), "ETRN %s", o->nodes[i]);
-		if ((io = command(c, cmd, &r, o, run_deadline_ns)) != IO_OK) {
-			fail_cmd(out, i, n, c, cmd, io);
+		s.done = i;
+		if (!command(&s, cmd, NULL))
 			return SESSION_DONE;
-		}
-		outcome_reply(&out[i], status_of_etrn_reply(r.code, false),
-		    c->peer, &r);
-		if (r.code == 421) {
-			/* RFC 5321 section 3.8: the server is closing. */
-			fail_from(out, i + 1, n, ST_TEMPFAIL, c->peer,
+		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
+		    s.authenticated), c->peer, &s.r);
+		if (s.r.code == 421) {
+			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");
 			return SESSION_DONE;
 		}
 	}
-	quit(c, o, run_deadline_ns);
+	quit(&s);
 	return SESSION_DONE;
 }
