@@ -27,9 +27,19 @@ thread, and stops with .stop() or at the end of a `with` block.
                 ("what" is "greeting" or the command being answered)
     .settle(t)  wait (at most t s) until pending connections are accepted and
                 every session has ended; call it after the client exited
+    .connections, .wait_connections(n, timeout)
+
+Each Session has .index, .peer, .lines, .raw (all bytes received),
+.partial (bytes after the last LF when the client closed), .events
+((monotonic time, "recv" or "send", bytes), for timing checks), .early,
+.started and .ended (monotonic times).
 
 A Script says how the server behaves.  Its attributes hold *reply values*;
-pass them as keyword arguments, or subclass and override the on_* methods:
+pass them as keyword arguments (an unknown name is a TypeError), or
+subclass: greet(session) gives the greeting, respond(session, VERB, arg)
+the reply to a command line, by default commands[VERB], else the method
+on_VERB (on_ehlo, on_helo, on_etrn, on_quit, on_noop, on_rset; a subclass
+adds a verb by defining on_starttls, on_auth, ...), else unknown.
 
     greeting        "220 mx.test ESMTP smtpd.py"  (None: never greet)
     greeting_delay  seconds to wait before greeting
@@ -93,7 +103,7 @@ prints "port N" as its first line (flushed), then serves until killed,
 until --lifetime (default 300 s) has passed, or until its standard input is
 closed when that is a pipe or a socket (so a parent that dies takes it
 along; /dev/null or a terminal is not watched).  -v logs the dialogue on
-standard error.
+standard error: "C: line" received, "S: b'bytes'" sent.
 """
 import argparse
 import os
@@ -421,7 +431,9 @@ class Session:
                 if self.buf:
                     self.partial, self.buf = self.buf, b""
                 return None
-            r, _, _ = select.select([self.sock], [], [], POLL_S)
+            # An SSL socket may hold decrypted bytes select cannot see.
+            pending = getattr(self.sock, "pending", lambda: 0)()
+            r = pending or select.select([self.sock], [], [], POLL_S)[0]
             if r:
                 self._take(self.sock.recv(65536))
         if b"\n" in self.buf:
@@ -567,7 +579,7 @@ class ScriptedServer:
                 line = session.read_line(self._stop)
                 if line is None:
                     break
-                self._note(session, "<<< " + line)
+                self._note(session, "C: " + line)
                 if session.silent:
                     continue
                 verb, _, arg = line.partition(" ")
@@ -604,10 +616,10 @@ class ScriptedServer:
 
     def _perform(self, session, a):
         if isinstance(a, Send):
-            self._note(session, ">>> %r" % a.data)
+            self._note(session, "S: %r" % a.data)
             session.send(a.data)
         elif isinstance(a, Drip):
-            self._note(session, ">>> (dripping) %r" % a.data)
+            self._note(session, "S (dripping): %r" % a.data)
             for i in range(len(a.data)):
                 if self._stop.is_set():
                     return
