@@ -476,6 +476,12 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 			return SESSION_DONE;
 		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
 		    s.authenticated), c->peer, &s.r);
+		/* Exim takes only "#domain" (notes/mail-servers.md). */
+		if (s.r.code == 501 && o->nodes[i][0] != '#' &&
+		    strstr(s.r.text, "must begin with #") != NULL)
+			diag("%s: the server wants a queue name: try \"#%s\"",
+			    c->peer, o->nodes[i][0] == '@' ? o->nodes[i] + 1 :
+			    o->nodes[i]);
 		if (s.r.code == 421) {
 			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");

@@ -837,6 +837,17 @@ def exim_replies():
 
 
 @test
+def exim_wanting_a_queue_name_gets_a_hint_to_use_hash():
+    with serve(Script.profile("exim")) as srv:
+        r = etrn(srv, addr(srv), "@ok.test")
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(b'try "#ok.test"' in r.err, "hint to use #domain", r)
+    with serve(Script.profile("exim")) as srv:
+        r = etrn(srv, addr(srv), "#ok.test")
+        expect(r.status == 0 and b"try" not in r.err, "no hint on 250", r)
+
+
+@test
 def sendmail_replies():
     profile_cases("sendmail", [
         ("ok.test", 0, "started",
