@@ -12,6 +12,7 @@
 #include <arpa/nameser.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ struct dns;
 /* One host name to look up, and what came back. */
 struct lookup {
 	struct dns		*dns;
-	char			 name[DOMAIN_MAX + 1];	/* no trailing dot */
+	char			 name[DOMAIN_MAX + 1];	/* as shown */
 	int			 status;		/* ARES_* */
 	struct sockaddr_storage	 addr[ADDRS_PER_HOST_MAX];
 	size_t			 naddr;
@@ -202,8 +203,9 @@ dns_servers_valid(const char *list, const char **why)
 		item[len] = '\0';
 		port = NULL;
 		if (item[0] == '[') {
-			if ((end = strchr(item, ']')) == NULL || end[1] != ':') {
-				*why = "an IPv6 address in brackets needs a port";
+			end = strchr(item, ']');
+			if (end == NULL || end[1] != ':') {
+				*why = "[ip6] needs a port: [ip6]:port";
 				return false;
 			}
 			*end = '\0';
@@ -296,8 +298,8 @@ mx_is_null(const struct mx_rr *v, size_t n)
 }
 
 /*
- * Keep rr among at most MX_RECORDS_MAX records: past that, it replaces
- * the least preferred one when it is preferred to it.
+ * Add the record (host, pref) to the n of v, at most MX_RECORDS_MAX: past
+ * that, it replaces the least preferred one when it is preferred to it.
  */
 static void
 mx_keep(struct mx_rr *v, size_t *n, const char *host, unsigned int pref)
@@ -447,36 +449,36 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 }
 
 /*
- * Run c-ares until every callback has come or round_ns passes; then the
- * queries still out are cancelled (their callbacks get ECANCELLED).
- * Returns 0, or ST_OSERR when poll fails.
+ * Run c-ares until every callback has come or round_deadline_ns passes;
+ * then the queries still out are cancelled (their callbacks get
+ * ECANCELLED).  Returns 0, or ST_OSERR when poll fails.
  */
 static int
-dns_wait(struct dns *d, int64_t round_ns)
+dns_wait(struct dns *d, int64_t round_deadline_ns)
 {
 	struct pollfd fds[DNS_SOCKETS_MAX];
 	struct timeval tv, *tvp;
 	ares_socket_t rfd, wfd;
-	int64_t now, wait_ns;
+	int64_t now, wake_deadline_ns;
 	size_t i, nfds;
 	int n;
 
 	while (d->pending > 0) {
 		now = now_ns();
-		if (now >= round_ns || d->fds_overflow) {
+		if (now >= round_deadline_ns || d->fds_overflow) {
 			if (d->fds_overflow)
 				diag("too many DNS sockets");
 			ares_cancel(d->ch);
 			return d->fds_overflow ? ST_OSERR : 0;
 		}
-		wait_ns = round_ns;
+		wake_deadline_ns = round_deadline_ns;
 		if ((tvp = ares_timeout(d->ch, NULL, &tv)) != NULL)
-			wait_ns = deadline_min(wait_ns, now +
-			    (int64_t)tvp->tv_sec * NS_PER_SEC +
+			wake_deadline_ns = deadline_min(wake_deadline_ns,
+			    now + (int64_t)tvp->tv_sec * NS_PER_SEC +
 			    (int64_t)tvp->tv_usec * 1000);
 		nfds = d->nfds;
 		memcpy(fds, d->fds, nfds * sizeof(fds[0]));
-		n = poll(fds, (nfds_t)nfds, poll_ms(wait_ns));
+		n = poll(fds, (nfds_t)nfds, poll_ms(wake_deadline_ns));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -514,8 +516,10 @@ addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	h->status = status;
 	for (node = ai != NULL ? ai->nodes : NULL; node != NULL;
 	    node = node->ai_next) {
-		if ((node->ai_family != AF_INET && node->ai_family != AF_INET6) ||
-		    (o->family != AF_UNSPEC && node->ai_family != o->family) ||
+		if (node->ai_family != AF_INET &&
+		    node->ai_family != AF_INET6)
+			continue;
+		if ((o->family != AF_UNSPEC && node->ai_family != o->family) ||
 		    node->ai_addrlen > sizeof(ss))
 			continue;
 		if ((node->ai_family == AF_INET ? n4 : n6) ==
@@ -795,7 +799,10 @@ resolve_mx(struct dns *d, struct candidates *out, int64_t deadline_ns)
 	return failure;
 }
 
-/* A channel that uses --dns-server if given, with our own timeouts. */
+/*
+ * A channel that uses --dns-server if given, whose tries fit a round of
+ * --timeout (or what is left of --max-time, when less).
+ */
 static int
 dns_open(struct dns *d, int64_t deadline_ns)
 {
@@ -807,7 +814,7 @@ dns_open(struct dns *d, int64_t deadline_ns)
 	round_ns = deadline_min(o->timeout_ns, deadline_ns - now_ns());
 	try_ms = round_ns / DNS_TRY_SHARES / NS_PER_MS;
 	memset(&opts, 0, sizeof(opts));
-	opts.timeout = try_ms < 1 ? 1 : try_ms > INT32_MAX ? INT32_MAX :
+	opts.timeout = try_ms < 1 ? 1 : try_ms > INT_MAX ? INT_MAX :
 	    (int)try_ms;
 	opts.tries = DNS_TRIES;
 	opts.sock_state_cb = sock_state;
@@ -832,6 +839,10 @@ dns_open(struct dns *d, int64_t deadline_ns)
 	return 0;
 }
 
+/*
+ * Fill out with the addresses to try, in order, by deadline_ns; returns 0,
+ * or the exit status of the failure after saying why on standard error.
+ */
 int
 resolve(const struct options *o, struct candidates *out, int64_t deadline_ns)
 {

@@ -6,7 +6,8 @@ upstream servers, no /etc/hosts.  Stubs from dnsstub.py stand in for
 resolvers that fail: one answers SERVFAIL, one REFUSED, one never answers;
 dnsmasq forwards servfail.test and silent.test to them, and tests also
 name them directly with --dns-server.  Everything is stopped when the
-suite ends however it ends (atexit; dnsmasq also dies with its parent).
+suite ends however it ends (atexit; dnsmasq also stops when the pipe from
+this process closes, even after SIGKILL).
 
 The MX hosts of the zone are the loopback aliases 127.0.0.2, 127.0.0.3 and
 127.0.0.4 (Linux answers on all of 127/8 without configuration).  Each
@@ -41,6 +42,13 @@ START_TIMEOUT = 5       # from starting dnsmasq to its first answer
 STOP_TIMEOUT = 5        # from SIGTERM to dnsmasq gone
 RUN_TIMEOUT = 30        # one etrn run, however it fails
 SHUFFLE_RUNS = 30       # runs that must pick each equal-preference host
+
+# Runs "$@" (dnsmasq) until this process's end of the pipe on standard input
+# closes, however this process ends: dnsmasq drops root for nobody, which
+# clears a parent-death signal, so the pipe is what ties it to the suite.
+WATCH = ('exec 3<&0 </dev/null; "$@" & pid=$!; '
+         '(read -r _ <&3; kill "$pid" 2>/dev/null) & '
+         'wait "$pid"')
 
 ZONE = """\
 # Preference order.
@@ -139,19 +147,14 @@ class Zone:
 
     def _start(self):
         """Start dnsmasq on a free port; returns the port once it answers."""
-        # setpriv: dnsmasq gets SIGTERM when this process dies, even
-        # without atexit (SIGKILL, a crash).
-        prefix = []
-        if shutil.which("setpriv"):
-            prefix = ["setpriv", "--pdeathsig", "TERM", "--"]
         for _ in range(5):
             port = free_port()
             conf = self._config(port)
             self.log = open(os.path.join(self.dir, "dnsmasq.log"), "ab")
             self.proc = subprocess.Popen(
-                prefix + [DNSMASQ, "--keep-in-foreground", "--pid-file=",
-                          "--log-facility=-", "--conf-file=" + conf],
-                stdin=subprocess.DEVNULL, stdout=self.log,
+                ["sh", "-c", WATCH, "sh", DNSMASQ, "--keep-in-foreground",
+                 "--pid-file=", "--log-facility=-", "--conf-file=" + conf],
+                stdin=subprocess.PIPE, stdout=self.log,
                 stderr=subprocess.STDOUT)
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -161,8 +164,9 @@ class Zone:
         raise RuntimeError("dnsmasq did not start; see %s" % self.dir)
 
     def _stop_dnsmasq(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        if self.proc is not None:
+            # Closing the pipe makes WATCH stop dnsmasq and end.
+            self.proc.stdin.close()
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -191,13 +195,20 @@ class Zone:
 
 
 _zone = None
+_zone_error = None
 
 
 def zone():
     """The suite's one Zone, started on first use, stopped at exit."""
-    global _zone
+    global _zone, _zone_error
+    if _zone_error is not None:
+        raise _zone_error
     if _zone is None:
-        _zone = Zone()
+        try:
+            _zone = Zone()
+        except Exception as e:
+            _zone_error = e     # every later test fails the same way, fast
+            raise
         atexit.register(_zone.stop)
     return _zone
 
@@ -360,6 +371,7 @@ def mx_verbose_shows_the_mx_set_in_order():
                b"30 mx3.pref.test\n" in r.err, "MX line in order", r)
         expect(b"etrn: mx1.pref.test: 127.0.0.2\n" in r.err,
                "address line", r)
+        expect_sessions(srv, {"127.0.0.2": [SESSION]}, r)
 
 
 @test
@@ -475,29 +487,34 @@ def refused_is_temporary():
 
 @test
 def silent_resolver_times_out_within_the_timeout():
-    for args in (("--mx", "pref.test"), ("pref.test",)):
-        r = run_etrn("-t", "1", "-d", zone().stub("silent"), *args, NODE,
-                     timeout=RUN_TIMEOUT)
-        expect_status(r, 75)
-        expect(0.8 <= r.elapsed <= 2.5, "took %.2f s with -t 1" % r.elapsed,
-               r)
-        expect(b"timed out" in r.err, "diagnostic says timed out", r)
+    with MxServers() as srv:
+        for args in (("--mx", "pref.test"), ("pref.test",)):
+            r = etrn(srv, "-t", "1", *args, NODE, dns=zone().stub("silent"))
+            expect_status(r, 75)
+            expect(0.8 <= r.elapsed <= 2.5,
+                   "took %.2f s with -t 1" % r.elapsed, r)
+            expect(b"timed out" in r.err, "diagnostic says timed out", r)
+        expect_sessions(srv, {}, r)
 
 
 @test
 def silent_forwarder_times_out_within_the_timeout():
-    r = run_etrn("-t", "1", "-d", zone().server(), "--mx", "x.silent.test",
-                 NODE, timeout=RUN_TIMEOUT)
-    expect_status(r, 75)
-    expect(0.8 <= r.elapsed <= 2.5, "took %.2f s with -t 1" % r.elapsed, r)
+    with MxServers() as srv:
+        r = etrn(srv, "-t", "1", "--mx", "x.silent.test", NODE)
+        expect_status(r, 75)
+        expect(0.8 <= r.elapsed <= 2.5, "took %.2f s with -t 1" % r.elapsed,
+               r)
+        expect_sessions(srv, {}, r)
 
 
 @test
 def max_time_bounds_dns():
-    r = run_etrn("-t", "20", "-m", "1", "-d", zone().stub("silent"), "--mx",
-                 "pref.test", NODE, timeout=RUN_TIMEOUT)
-    expect_status(r, 75)
-    expect(r.elapsed <= 2.5, "took %.2f s with -m 1" % r.elapsed, r)
+    with MxServers() as srv:
+        r = etrn(srv, "-t", "20", "-m", "1", "--mx", "pref.test", NODE,
+                 dns=zone().stub("silent"))
+        expect_status(r, 75)
+        expect(r.elapsed <= 2.5, "took %.2f s with -m 1" % r.elapsed, r)
+        expect_sessions(srv, {}, r)
 
 
 @test

@@ -298,8 +298,8 @@ test_candidates_drop_duplicates_and_number_hosts_densely(void **state)
 	assert_string_equal(out.v[2].host, "mx3.test");
 	assert_int_equal(out.v[2].mx_index, 1);
 	assert_string_equal(text_of(&out.v[2].addr), "127.0.0.4");
-	assert_int_equal(ntohs(((struct sockaddr_in *)&out.v[2].addr)->sin_port),
-	    2525);
+	assert_int_equal(
+	    ntohs(((struct sockaddr_in *)&out.v[2].addr)->sin_port), 2525);
 }
 
 static void
@@ -449,7 +449,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status_nxdomain_and_nodata_are_no_such_host),
+		cmocka_unit_test(
+		    test_status_nxdomain_and_nodata_are_no_such_host),
 		cmocka_unit_test(test_status_bad_name_is_usage_error),
 		cmocka_unit_test(test_status_out_of_memory_is_system_error),
 		cmocka_unit_test(
