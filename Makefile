@@ -23,7 +23,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 SRCS = etrn.c resolve.c connect.c conn.c smtp.c tls.c util.c
 LIB_OBJS = resolve.o connect.o conn.o smtp.o tls.o util.o
 UNITS = smtp etrn resolve
-SUITES = integration dns_tests failover_tests postfix_tests
+SUITES = integration dns_tests failover_tests tls_tests postfix_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.

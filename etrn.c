@@ -26,8 +26,11 @@
 #define SECONDS_MAX 86400
 /* RFC 8314 section 7.3: submissions over implicit TLS. */
 #define IMPLICIT_TLS_PORT 465
-/* A password whose AUTH PLAIN line still fits in COMMAND_LINE_MAX. */
-#define PASSWORD_MAX 255
+/*
+ * User and password together, with the two NULs of RFC 4616, such that
+ * "AUTH PLAIN " and their base64 and CRLF fit in COMMAND_LINE_MAX.
+ */
+#define CREDENTIALS_MAX ((COMMAND_LINE_MAX - 13) / 4 * 3 - 2)
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
 
@@ -447,10 +450,14 @@ password_load(struct options *o, const char *file)
 		memcpy(o->password, env, strlen(env) + 1);
 	len = strcspn(o->password, "\r\n");
 	o->password[len] = '\0';
-	if (len == 0 || len > PASSWORD_MAX) {
-		diag("no usable password for --user: set ETRN_PASSWORD or "
-		    "give --password-file (one line, at most %d octets)",
-		    PASSWORD_MAX);
+	if (len == 0) {
+		diag("no password for --user: set ETRN_PASSWORD or give "
+		    "--password-file");
+		return false;
+	}
+	if (len + strlen(o->user) > CREDENTIALS_MAX) {
+		diag("--user and password too long for AUTH: at most %d "
+		    "octets together", CREDENTIALS_MAX);
 		return false;
 	}
 	return true;

@@ -174,8 +174,7 @@ base64_encode(char *dst, size_t dstlen, const void *src, size_t len)
 static int
 io_status(enum io io)
 {
-	if (io == IO_TLS)
-		return ST_TLS;
+	/* A TLS error after the handshake breaks the dialogue like a close. */
 	return io == IO_TIMEOUT || io == IO_ERROR ? ST_TEMPFAIL : ST_PROTOCOL;
 }
 
@@ -197,6 +196,7 @@ struct dialogue {
 	size_t			 n;		/* outcomes */
 	size_t			 done;		/* outcomes already final */
 	struct reply		 r;		/* the last reply */
+	struct reply		 ehlo;		/* the last EHLO reply */
 	bool			 authenticated;
 };
 
@@ -282,7 +282,7 @@ command(struct dialogue *s, const char *cmd, const char *shown)
 		io = conn_read_reply(s->c, &s->r, deadline_min(now_ns() +
 		    step_ns, s->deadline_ns));
 	if (io != IO_OK)
-		fail_io(s, s->done, cmd, io);
+		fail_io(s, s->done, shown != NULL ? shown : cmd, io);
 	return io == IO_OK;
 }
 
@@ -323,6 +323,7 @@ hello(struct dialogue *s)
 	}
 	if (s->r.code / 100 != 2)
 		return refused(s, ST_NOT_OFFERED);
+	s->ehlo = s->r;
 	return true;
 }
 
@@ -335,7 +336,7 @@ starttls(struct dialogue *s)
 {
 	enum io io;
 
-	if (!ehlo_has(&s->r, "STARTTLS")) {
+	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
 		fail_from(s, 0, ST_TLS, "STARTTLS not offered");
 		quit(s);
 		return false;
@@ -347,8 +348,9 @@ starttls(struct dialogue *s)
 	io = secure_start(s->c, deadline_min(now_ns() + s->o->timeout_ns,
 	    s->deadline_ns));
 	if (io != IO_OK) {
+		fail_io(s, 0, "STARTTLS", io);
 		fail_from(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
-		    conn_reason(s->c, io));
+		    s->out[0].text + 2);
 		return false;
 	}
 	return hello(s);
@@ -363,9 +365,9 @@ static bool
 auth(struct dialogue *s)
 {
 	const struct options *o = s->o;
-	char plain[2 * COMMAND_LINE_MAX], b64[COMMAND_LINE_MAX];
-	char cmd[COMMAND_LINE_MAX];
+	char plain[2 * COMMAND_LINE_MAX], cmd[COMMAND_LINE_MAX];
 	size_t ulen = strlen(o->user), plen = strlen(o->password);
+	bool sent;
 
 	if (s->c->tls == NULL && !o->insecure_auth) {
 		fail_from(s, 0, ST_NOPERM, "AUTH refused on a connection "
@@ -373,44 +375,36 @@ auth(struct dialogue *s)
 		quit(s);
 		return false;
 	}
-	if (ehlo_param(&s->r, "AUTH", "PLAIN")) {
-		/* authzid NUL authcid NUL passwd, authzid empty */
+	if (ehlo_param(&s->ehlo, "AUTH", "PLAIN")) {
+		/* authzid NUL authcid NUL passwd, authzid empty; options_parse
+		 * made sure the command fits in COMMAND_LINE_MAX. */
 		plain[0] = '\0';
 		memcpy(plain + 1, o->user, ulen + 1);
 		memcpy(plain + 2 + ulen, o->password, plen);
-		/* The command with its CRLF fits in COMMAND_LINE_MAX. */
 		memcpy(cmd, "AUTH PLAIN ", 11);
-		if (!base64_encode(cmd + 11, sizeof(cmd) - 11 - 2, plain,
-		    ulen + plen + 2)) {
-			fail_from(s, 0, ST_USAGE, "credentials too long");
-			quit(s);
-			return false;
-		}
+		base64_encode(cmd + 11, sizeof(cmd) - 11, plain, ulen + plen + 2);
 		explicit_bzero(plain, sizeof(plain));
-		if (!command(s, cmd, "AUTH PLAIN <redacted>"))
-			return false;
-	} else if (ehlo_param(&s->r, "AUTH", "LOGIN")) {
-		if (!command(s, "AUTH LOGIN", NULL))
-			return false;
-		if (s->r.code == 334) {
-			base64_encode(b64, sizeof(b64), o->user, ulen);
-			if (!command(s, b64, NULL))
-				return false;
+		sent = command(s, cmd, "AUTH PLAIN <redacted>");
+	} else if (ehlo_param(&s->ehlo, "AUTH", "LOGIN")) {
+		sent = command(s, "AUTH LOGIN", NULL);
+		if (sent && s->r.code == 334) {
+			base64_encode(cmd, sizeof(cmd), o->user, ulen);
+			sent = command(s, cmd, "<redacted user>");
 		}
-		if (s->r.code == 334) {
-			base64_encode(b64, sizeof(b64), o->password, plen);
-			if (!command(s, b64, "<redacted>"))
-				return false;
+		if (sent && s->r.code == 334) {
+			base64_encode(cmd, sizeof(cmd), o->password, plen);
+			sent = command(s, cmd, "<redacted>");
 		}
 	} else {
-		fail_from(s, 0, ST_NOPERM, ehlo_has(&s->r, "AUTH") ?
+		fail_from(s, 0, ST_NOPERM, ehlo_has(&s->ehlo, "AUTH") ?
 		    "no AUTH mechanism in common (PLAIN, LOGIN)" :
 		    "AUTH not offered");
 		quit(s);
 		return false;
 	}
-	explicit_bzero(b64, sizeof(b64));
 	explicit_bzero(cmd, sizeof(cmd));
+	if (!sent)
+		return false;
 	if (s->r.code / 100 != 2)
 		return refused(s, ST_NOPERM);
 	s->authenticated = true;
@@ -456,14 +450,14 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 		return SESSION_DONE;
 
 	if (o->check) {
-		st = ehlo_has(&s.r, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
-		s.r.len = strcspn(s.r.text, "\n");	/* the first line */
-		s.r.text[s.r.len] = '\0';
-		outcome_reply(out, st, c->peer, &s.r);
+		st = ehlo_has(&s.ehlo, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
+		s.ehlo.len = strcspn(s.ehlo.text, "\n");	/* the first line */
+		s.ehlo.text[s.ehlo.len] = '\0';
+		outcome_reply(out, st, c->peer, &s.ehlo);
 		quit(&s);
 		return SESSION_DONE;
 	}
-	if (!o->force && !ehlo_has(&s.r, "ETRN")) {
+	if (!o->force && !ehlo_has(&s.ehlo, "ETRN")) {
 		fail_from(&s, 0, ST_NOT_OFFERED,
 		    "ETRN not advertised in the EHLO reply");
 		quit(&s);

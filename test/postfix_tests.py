@@ -8,6 +8,11 @@ relays example.test to a sink on 127.0.0.1 that is down at first, so a
 message waits in the deferred queue; ETRN must then bring it to the sink
 within seconds, although Postfix would not retry for 300 s on its own.
 
+The instance also offers STARTTLS (smtpd_tls_security_level = may) with a
+certificate for 127.0.0.1 and localhost, signed by a test CA that the
+suite makes with the openssl command in the same temporary folder; etrn
+is given that CA with --cafile (tracker issue 6).
+
 Run: python3 test/run.py postfix_tests (as root; needs the postfix package).
 KEEP_POSTFIX=1 keeps the temporary folder (config, queue, maillog) after the
 run and prints where it is.
@@ -123,6 +128,45 @@ def pick_port(taken=()):
     raise AssertionError("no free port on 127.0.0.1 in %d-%d" % PORT_RANGE)
 
 
+def openssl(cwd, *args):
+    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
+    expect(p.returncode == 0, "openssl %s: exit %d: %s" % (
+        " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+
+
+def make_tls_files(folder):
+    """A test CA (ca.pem) and a certificate it signed for 127.0.0.1 and
+    localhost (server.pem, server.key) in folder; returns their paths."""
+    if shutil.which("openssl") is None:
+        raise Skip("no openssl command (apt-get install openssl)")
+    os.mkdir(folder, 0o755)
+    newkey = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl(folder, "req", "-x509", "-new", *newkey, "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "3", "-subj", "/CN=etrn postfix test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl(folder, "req", "-new", *newkey, "-keyout", "server.key",
+            "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(folder, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                "basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n")
+    openssl(folder, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
+            "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+            "-days", "3", "-extfile", "server.ext")
+    paths = {name: os.path.join(folder, name)
+             for name in ("ca.pem", "server.pem", "server.key")}
+    # smtpd reads its key as root before it drops privileges; the key is
+    # readable by root and the postfix group only.
+    shutil.chown(paths["server.key"], "root", "postfix")
+    os.chmod(paths["server.key"], 0o640)
+    os.chmod(paths["server.pem"], 0o644)
+    os.chmod(paths["ca.pem"], 0o644)
+    return paths
+
+
 def master_cf(system_text, port):
     """The system master.cf made private: smtpd on 127.0.0.1:port only,
     no other inet listener, no chroot (the queue is a temporary folder
@@ -167,6 +211,8 @@ class Postfix:
         self.queue = os.path.join(self.dir, "spool")
         self.data = os.path.join(self.dir, "data")
         self.maillog = os.path.join(self.dir, "maillog")
+        self.tls_dir = os.path.join(self.dir, "tls")
+        self.ca = os.path.join(self.tls_dir, "ca.pem")
         self.port = pick_port()
         self.sink_port = pick_port(taken=(self.port,))
         self.launched = False           # "postfix start" was run
@@ -191,6 +237,13 @@ class Postfix:
             main = f.read()
         main = main.replace("@DIR@", self.dir)
         main = main.replace("@SINKPORT@", str(self.sink_port))
+        tls = make_tls_files(self.tls_dir)
+        main += ("\n# STARTTLS for etrn --starttls (added by postfix_tests.py)\n"
+                 "smtpd_tls_security_level = may\n"
+                 "smtpd_tls_cert_file = %s\n"
+                 "smtpd_tls_key_file = %s\n"
+                 "smtpd_tls_loglevel = 1\n"
+                 % (tls["server.pem"], tls["server.key"]))
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write(main)
         with open(SYSTEM_MASTER_CF) as f:
@@ -527,6 +580,64 @@ def several_nodes_in_one_session():
                     "<other.test>: service unavailable"),
         result_line("example.test", 0, "started", pf, 250,
                     "Queuing started")])
+
+
+@test
+def starttls_etrn_delivers_deferred_message():
+    pf = postfix()
+    message_id = "<etrn-tls-%s@client.etrn.test>" % uuid.uuid4().hex
+    queue_id = pf.inject("user@example.test", message_id)
+    pf.wait_deferred(queue_id)
+    sink = Sink(pf.sink_port)
+    sink.start()
+    try:
+        start = time.monotonic()
+        r = harness.run_etrn(*ETRN_ARGS, "-v", "--starttls", "--cafile",
+                             pf.ca, server_of(pf), "example.test")
+        expect(r.status == 0, "etrn --starttls example.test: want 0", r)
+        expect_lines(r, [result_line("example.test", 0, "started", pf, 250,
+                                     "Queuing started")])
+        err = r.err.decode("ascii", "replace")
+        expect(re.search(r"^>>> STARTTLS$", err, re.M)
+               and re.search(r"^<<< 220 2\.0\.0 Ready to start TLS$", err,
+                             re.M)
+               and re.search(r": TLS TLSv1\.[23], ", err)
+               and err.count(">>> EHLO ") == 2,
+               "-v does not show STARTTLS, the handshake and EHLO again", r)
+        arrived = sink.wait_for(message_id, DELIVERY_TIMEOUT)
+        expect(arrived is not None,
+               "%s (queue id %s) not at the sink within %d s of etrn\n%s"
+               % (message_id, queue_id, DELIVERY_TIMEOUT, pf.log_tail()), r)
+        print("  %s reached the sink %.3f s after etrn --starttls started "
+              "(etrn ran %.3f s)" % (queue_id, arrived - start, r.elapsed))
+        log = pf.log_tail(200)
+        expect(re.search(r"postfix/smtpd\[\d+\]: Anonymous TLS connection "
+                         r"established from \S*\[127\.0\.0\.1\]", log),
+               "no TLS session in Postfix's log:\n" + log, r)
+    finally:
+        sink.stop()
+
+
+@test
+def starttls_check_sees_etrn_offered_inside_tls():
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, "--check", "--starttls", "--cafile",
+                         pf.ca, "localhost:%d" % pf.port)
+    expect(r.status == 0, "etrn --check --starttls: want status 0", r)
+    expect_lines(r, [result_line("-", 0, "offered", pf, 250,
+                                 "postfix.etrn.test")])
+
+
+@test
+def starttls_without_the_test_ca_is_5():
+    # The system's CAs do not include the test CA: the handshake fails
+    # and no ETRN is sent.
+    pf = postfix()
+    r = harness.run_etrn(*ETRN_ARGS, "--starttls", server_of(pf),
+                         "example.test")
+    expect(r.status == 5, "etrn --starttls without --cafile: want 5", r)
+    expect(r.out.decode("ascii", "replace").startswith(
+        "example.test 5 tls-failed "), "result line", r)
 
 
 @test

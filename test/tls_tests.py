@@ -1,0 +1,1281 @@
+"""etrn's STARTTLS (RFC 3207), implicit TLS and SMTP AUTH (RFC 4954): issue 6.
+
+Every test starts its own small SMTP server on 127.0.0.1 (TLSServer below,
+Python's ssl module on the server side) and checks both etrn's exit status
+and what the server received, TLS handshakes included: a session's
+`script` lists the command lines in order, with "<TLS>" where a handshake
+succeeded and "<TLS failed: reason>" where it did not.
+
+The certificates are made with the openssl command in a temporary folder
+once per run (removed at exit; KEEP_CERTS=1 keeps it):
+
+    ca.pem        the test CA, given to etrn with --cafile
+    server        signed by the CA for DNS:localhost, IP:127.0.0.1, IP:::1
+    dnsonly       signed by the CA for DNS:localhost only (no IP address)
+    wrong         signed by the CA for DNS:wrong.test only
+    mx            signed by the CA for DNS:mx.tlsmx.test (the --mx test)
+    domainonly    signed by the CA for DNS:tlsmx.test (the mail domain)
+    mxa, mxb      signed by the CA for DNS:a.tlsmx.test, DNS:b.tlsmx.test
+    expired       signed by the CA for localhost and 127.0.0.1, expired
+    selfsigned    self-signed for localhost and 127.0.0.1 (untrusted)
+
+The --mx tests need dnsmasq (dnsmasq-base) for a small zone; their MX
+hosts are 127.0.0.1, 127.0.0.2 and 127.0.0.3 (Linux answers on all of
+127/8).
+
+Run: python3 test/run.py tls_tests
+"""
+import atexit
+import base64
+import os
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import harness
+from harness import Skip, expect, test
+
+HELO = "client.test"
+NODE = "example.org"
+USER = "etrn-user"
+PASSWORD = "Sesame opens: p\u00e4ss-w0rd #42"    # a space and a UTF-8 byte pair
+ETRN_TIMEOUT = ("-t", "5", "-m", "20")         # bounds on every etrn run
+RUN_TIMEOUT = 30                               # subprocess limit per run
+SERVER_IO_TIMEOUT = 10                         # the server's wait per read
+DNSMASQ = "/usr/sbin/dnsmasq"
+
+CAPS = ["PIPELINING", "8BITMIME"]
+
+
+def ehlo_reply(caps):
+    lines = ["tls.test"] + list(caps)
+    return "\n".join("250%s%s" % (" " if i == len(lines) - 1 else "-", t)
+                     for i, t in enumerate(lines))
+
+
+# ---------------------------------------------------------------- certificates
+
+class Certs:
+    """The test CA and certificates, made once per run."""
+
+    def __init__(self):
+        if shutil.which("openssl") is None:
+            raise Skip("no openssl command (apt-get install openssl)")
+        self.dir = harness.tmpdir("etrn-tls-")
+        os.chmod(self.dir, 0o755)
+        self.ca = self.path("ca.pem")
+        self._openssl("req", "-x509", "-new", *self._newkey("ca.key"),
+                      "-out", "ca.pem", "-days", "3",
+                      "-subj", "/CN=etrn test CA",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self._leaf("server", "localhost",
+                   "DNS:localhost,IP:127.0.0.1,IP:::1")
+        self._leaf("dnsonly", "localhost", "DNS:localhost")
+        self._leaf("wrong", "wrong.test", "DNS:wrong.test")
+        self._leaf("mx", "mx.tlsmx.test", "DNS:mx.tlsmx.test")
+        self._leaf("domainonly", "tlsmx.test", "DNS:tlsmx.test")
+        self._leaf("mxa", "a.tlsmx.test", "DNS:a.tlsmx.test")
+        self._leaf("mxb", "b.tlsmx.test", "DNS:b.tlsmx.test")
+        self._leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1",
+                   days="-1")
+        self._openssl("req", "-x509", "-new", *self._newkey("selfsigned.key"),
+                      "-out", "selfsigned.pem", "-days", "3",
+                      "-subj", "/CN=localhost",
+                      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def pair(self, name):
+        """(certificate file, key file) of a server certificate."""
+        return self.path(name + ".pem"), self.path(name + ".key")
+
+    @staticmethod
+    def _newkey(keyfile):
+        return ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", keyfile)
+
+    def _leaf(self, name, cn, san, days="3"):
+        self._openssl("req", "-new", *self._newkey(name + ".key"),
+                      "-out", name + ".csr", "-subj", "/CN=" + cn)
+        with open(self.path(name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n"
+                    "basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=serverAuth\n" % san)
+        self._openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                      "-CAkey", "ca.key", "-CAcreateserial",
+                      "-out", name + ".pem", "-days", days,
+                      "-extfile", name + ".ext")
+
+    def _openssl(self, *args):
+        p = subprocess.run(["openssl"] + list(args), cwd=self.dir,
+                           capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        expect(p.returncode == 0, "openssl %s: exit %d: %s" % (
+            " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+
+    def remove(self):
+        if os.environ.get("KEEP_CERTS"):
+            print("tls_tests: certificates kept in %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_certs = None
+
+
+def certs():
+    global _certs
+    if _certs is None:
+        _certs = Certs()
+        atexit.register(_certs.remove)
+    return _certs
+
+
+# ---------------------------------------------------------------- the server
+
+CLOSE, CLOSE_NOTIFY = "<close>", "<close_notify>"
+
+
+class Behaviour:
+    """How a TLSServer answers; pass attributes as keyword arguments.
+
+    implicit     TLS from the first byte (the --tls case)
+    cert         name of the server certificate (see Certs)
+    handshake    False: say 220 to STARTTLS but never start the handshake
+                 (read and ignore what comes until the client closes)
+    greeting     the greeting line (None: say nothing, read and ignore
+                 what comes until the client closes)
+    ehlo_plain   EHLO capabilities before TLS
+    ehlo_tls     EHLO capabilities after TLS
+    starttls     the reply to STARTTLS (str, or bytes sent as they are)
+    auth         None: check USER and PASSWORD and answer 235 or 535;
+                 else the reply to the last step of AUTH, or CLOSE /
+                 CLOSE_NOTIFY (below) once the credentials are in
+    auth_required  answer 530 to ETRN until AUTH succeeded
+    etrn         the reply to ETRN, or CLOSE / CLOSE_NOTIFY
+
+    CLOSE        close the connection without a TLS close_notify, as many
+                 servers do (a plain TCP FIN)
+    CLOSE_NOTIFY send a TLS close_notify first (when TLS is on), then close
+    """
+    implicit = False
+    cert = "server"
+    handshake = True
+    greeting = "220 tls.test ESMTP tls_tests"
+    ehlo_plain = CAPS + ["STARTTLS", "ETRN"]
+    ehlo_tls = CAPS + ["ETRN"]
+    starttls = "220 2.0.0 Ready to start TLS"
+    auth = None
+    auth_required = False
+    etrn = "250 Queuing started"
+    user = USER
+    password = PASSWORD
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            if not hasattr(type(self), k):
+                raise TypeError("Behaviour has no attribute %r" % k)
+            setattr(self, k, v)
+
+
+class Closed(Exception):
+    """The client closed, the read timed out, or the server stops."""
+
+
+class Session:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.tls = False
+        self.script = []        # lines received, "<TLS>", "<TLS failed: ..>"
+        self.credentials = []   # (mechanism, authzid, user, password) decoded
+        self.sni = None         # the server name the client sent, if any
+        self.authenticated = False
+        self.leftover = b""     # bytes after the last line at the end
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            try:
+                data = self.sock.recv(4096)
+            except (OSError, ValueError) as e:
+                raise Closed(str(e))
+            if not data:
+                self.leftover = self.buf
+                raise Closed("eof")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("latin-1")
+
+    def send(self, value):
+        if isinstance(value, str):
+            value = b"".join(line.encode() + b"\r\n"
+                             for line in value.split("\n"))
+        self.sock.sendall(value)
+
+    def ignore_until_eof(self):
+        """Read and drop everything until the client closes (or timeout)."""
+        while True:
+            try:
+                if not self.sock.recv(4096):
+                    raise Closed("eof")
+            except (OSError, ValueError) as e:
+                raise Closed(str(e))
+
+    def close(self, how):
+        """CLOSE or CLOSE_NOTIFY; the session ends."""
+        self.script.append("<server closed%s>" % (
+            " with close_notify" if how == CLOSE_NOTIFY and self.tls else ""))
+        if how == CLOSE_NOTIFY and self.tls:
+            try:
+                self.sock.settimeout(1)
+                self.sock = self.sock.unwrap()
+            except (OSError, ValueError):
+                pass
+        raise Closed("closed by the server")
+
+    def start_tls(self, ctx):
+        """Handshake; False (recorded) when it fails."""
+        if self.buf:
+            self.script.append("<plain bytes after STARTTLS: %r>" % self.buf)
+            self.buf = b""
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.script.append("<TLS failed: %s>" % e)
+            return False
+        self.tls = True
+        self.script.append("<TLS>")
+        return True
+
+    def commands(self):
+        """The script with AUTH data replaced: "AUTH PLAIN", "<auth data>"."""
+        out = []
+        for line in self.script:
+            if line.upper().startswith("AUTH "):
+                out.append(" ".join(line.split(" ")[:2]).upper())
+            elif line.startswith("<auth data"):
+                out.append("<auth data>")
+            else:
+                out.append(line)
+        return out
+
+
+class TLSServer:
+    """An SMTP server with STARTTLS, implicit TLS and AUTH PLAIN/LOGIN."""
+
+    def __init__(self, behaviour=None, host="127.0.0.1", port=0):
+        self.b = behaviour or Behaviour()
+        self.sessions = []
+        self._threads = []
+        self._stop = threading.Event()
+        cert, key = certs().pair(self.b.cert)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.sni_callback = self._sni
+        self._lsock = socket.socket(socket.AF_INET6 if ":" in host
+                                    else socket.AF_INET)
+        try:
+            self._lsock.bind((host, port))
+        except OSError:
+            self._lsock.close()
+            raise
+        self._lsock.listen(8)
+        self.port = self._lsock.getsockname()[1]
+        self._local = threading.local()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _sni(self, sslobj, name, ctx):
+        self._local.session.sni = name
+
+    def _accept(self):
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._lsock], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                sock, _ = self._lsock.accept()
+            except OSError:
+                continue
+            s = Session(sock)
+            t = threading.Thread(target=self._serve, args=(s,), daemon=True)
+            self.sessions.append(s)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self):
+        self._stop.set()
+        self._acceptor.join(2)
+        self._lsock.close()
+        for s in self.sessions:
+            try:
+                s.sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, ValueError):
+                pass
+        for t in self._threads:
+            t.join(2)
+
+    def settle(self, timeout=5):
+        """Wait until every session has ended (the client has closed)."""
+        deadline = time.monotonic() + timeout
+        for t in list(self._threads):
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def scripts(self):
+        self.settle()
+        return [s.commands() for s in self.sessions]
+
+    @property
+    def lines(self):
+        return [line for s in self.scripts for line in s]
+
+    def _serve(self, s):
+        self._local.session = s
+        s.sock.settimeout(SERVER_IO_TIMEOUT)
+        try:
+            if self.b.implicit and not s.start_tls(self.ctx):
+                return
+            if self.b.greeting is None:
+                s.ignore_until_eof()
+            s.send(self.b.greeting)
+            while True:
+                line = s.readline()
+                s.script.append(line)
+                verb, _, arg = line.partition(" ")
+                if not self._command(s, verb.upper(), arg):
+                    return
+        except Closed:
+            pass
+        except OSError as e:
+            s.script.append("<error: %s>" % e)
+        finally:
+            try:
+                s.sock.close()
+            except OSError:
+                pass
+
+    def _command(self, s, verb, arg):
+        """Answer one command; False to end the session."""
+        b = self.b
+        caps = b.ehlo_tls if s.tls else b.ehlo_plain
+        if verb == "EHLO":
+            s.send(ehlo_reply(caps))
+        elif verb == "HELO":
+            s.send("250 tls.test")
+        elif verb == "STARTTLS" and not s.tls and "STARTTLS" in caps:
+            s.send(b.starttls)
+            reply = b.starttls if isinstance(b.starttls, str) \
+                else b.starttls.decode("latin-1")
+            if reply.startswith("220"):
+                if not b.handshake:
+                    s.ignore_until_eof()
+                return s.start_tls(self.ctx)
+        elif verb == "AUTH" and any(c.upper().startswith("AUTH ")
+                                    for c in caps):
+            return self._auth(s, arg)
+        elif verb == "ETRN":
+            if b.auth_required and not s.authenticated:
+                s.send("530 5.7.0 Authentication required")
+            elif b.etrn in (CLOSE, CLOSE_NOTIFY):
+                s.close(b.etrn)
+            else:
+                s.send(b.etrn)
+        elif verb == "QUIT":
+            s.send("221 2.0.0 Bye")
+            return False
+        else:
+            s.send("502 5.5.2 Error: command not recognized")
+        return True
+
+    def _auth_data(self, s, prompt):
+        s.send("334 " + prompt)
+        line = s.readline()
+        s.script.append("<auth data: %s>" % line)
+        return base64.b64decode(line, validate=True)
+
+    def _auth(self, s, arg):
+        mech, _, initial = arg.partition(" ")
+        mech = mech.upper()
+        try:
+            if mech == "PLAIN":
+                data = base64.b64decode(initial, validate=True) if initial \
+                    else self._auth_data(s, "")
+                authzid, user, password = data.split(b"\0")
+            elif mech == "LOGIN":
+                authzid = b""
+                user = self._auth_data(s, "VXNlcm5hbWU6")
+                password = self._auth_data(s, "UGFzc3dvcmQ6")
+            else:
+                s.send("504 5.5.4 Unrecognized authentication type")
+                return True
+        except ValueError as e:
+            s.script.append("<bad auth data: %s>" % e)
+            s.send("501 5.5.2 Cannot decode response")
+            return True
+        user = user.decode("utf-8", "replace")
+        password = password.decode("utf-8", "replace")
+        s.credentials.append((mech, authzid.decode(), user, password))
+        if self.b.auth in (CLOSE, CLOSE_NOTIFY):
+            s.close(self.b.auth)
+        if self.b.auth is not None:
+            s.send(self.b.auth)
+        elif user == self.b.user and password == self.b.password:
+            s.authenticated = True
+            s.send("235 2.7.0 Authentication successful")
+        else:
+            s.send("535 5.7.8 Error: authentication failed")
+        return True
+
+
+# ---------------------------------------------------------------- helpers
+
+def etrn(*args, env=None, password=None):
+    """Run etrn -v with the time bounds; password sets ETRN_PASSWORD."""
+    e = dict(os.environ if env is None else env)
+    e.pop("ETRN_PASSWORD", None)
+    if password is not None:
+        e["ETRN_PASSWORD"] = password
+    return harness.run_etrn("-v", "-H", HELO, *ETRN_TIMEOUT, *args, env=e,
+                            timeout=RUN_TIMEOUT)
+
+
+def ca():
+    return certs().ca
+
+
+def at(srv, host="127.0.0.1"):
+    return "%s:%d" % (host, srv.port)
+
+
+def expect_status(r, status):
+    expect(r.status == status, "exit status %r, expected %r"
+           % (r.status, status), r)
+
+
+def expect_scripts(srv, want, r):
+    got = srv.scripts
+    expect(got == want, "server saw %r\nexpected %r" % (got, want), r)
+
+
+def expect_no_etrn(srv, r):
+    etrns = [line for line in srv.lines if line.upper().startswith("ETRN")]
+    expect(not etrns, "the server received %r" % etrns, r)
+
+
+def secret_forms(user, password):
+    """Every form in which the password could leak: itself, the base64 of
+    the LOGIN and PLAIN steps, and the part of the base64 of any stream
+    holding it that depends on the password alone (each of 3 alignments)."""
+    pw = password.encode()
+    forms = {pw, base64.b64encode(pw),
+             base64.b64encode(b"\0" + user.encode() + b"\0" + pw)}
+    for k in range(3):
+        enc = base64.b64encode(b"\0" * k + pw)
+        core = enc[4 if k else 0:-4]
+        if len(core) >= 8:
+            forms.add(core)
+    return forms
+
+
+def expect_no_secret(r, user=USER, password=PASSWORD):
+    for form in secret_forms(user, password):
+        for name, data in (("stdout", r.out), ("stderr", r.err)):
+            expect(form not in data, "%s shows the password as %r"
+                   % (name, form), r)
+
+
+def first_line(r):
+    lines = r.out.decode("ascii", "replace").splitlines()
+    expect(len(lines) >= 1, "no result line", r)
+    return lines[0]
+
+
+TLS_SCRIPT = ["EHLO " + HELO, "STARTTLS", "<TLS>", "EHLO " + HELO]
+
+
+# ---------------------------------------------------------------- STARTTLS
+
+@test
+def starttls_trusted_certificate_for_localhost():
+    with TLSServer() as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv, "localhost"), NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        expect(srv.sessions[0].sni == "localhost",
+               "SNI %r, expected 'localhost'" % srv.sessions[0].sni, r)
+        expect(first_line(r).startswith(NODE + " 0 started "), "result line",
+               r)
+
+
+@test
+def starttls_trusted_certificate_for_an_address():
+    # An address literal is checked against the certificate's IP
+    # addresses and is not sent as SNI (RFC 6066 section 3).
+    with TLSServer() as srv:
+        r = etrn("-S", "--cafile", ca(), at(srv), NODE, "@example.net")
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
+                                           "ETRN @example.net", "QUIT"]], r)
+        expect(srv.sessions[0].sni is None,
+               "SNI %r sent for an address" % srv.sessions[0].sni, r)
+
+
+@test
+def starttls_verbose_shows_the_dialogue_and_the_tls_version():
+    with TLSServer() as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 0)
+        err = r.err.decode("ascii", "replace")
+        for want in (">>> STARTTLS", "<<< 220 2.0.0 Ready to start TLS",
+                     "TLSv1.", ">>> ETRN " + NODE):
+            expect(want in err, "-v lacks %r" % want, r)
+        expect(err.count(">>> EHLO " + HELO) == 2, "-v: two EHLOs", r)
+
+
+@test
+def starttls_untrusted_certificate_is_5_without_etrn():
+    with TLSServer(Behaviour(cert="selfsigned")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv, "localhost"), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+        script = srv.scripts[0]
+        expect(script[:2] == ["EHLO " + HELO, "STARTTLS"]
+               and len(script) == 3 and script[2].startswith("<TLS failed"),
+               "server saw %r" % script, r)
+        expect(first_line(r).startswith(NODE + " 5 tls-failed "),
+               "result line", r)
+
+
+@test
+def starttls_system_store_does_not_trust_the_test_ca():
+    # Without --cafile the system's CAs are used: the test CA is not one.
+    with TLSServer() as srv:
+        r = etrn("--starttls", at(srv, "localhost"), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+
+
+@test
+def starttls_expired_certificate_is_5():
+    with TLSServer(Behaviour(cert="expired")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+
+
+@test
+def starttls_wrong_host_name_is_5():
+    with TLSServer(Behaviour(cert="wrong")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv, "localhost"), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+        expect(srv.sessions[0].sni == "localhost",
+               "SNI %r" % srv.sessions[0].sni, r)
+
+
+@test
+def starttls_address_not_in_certificate_is_5():
+    # The name checked is the one etrn connected to: 127.0.0.1 here, and
+    # the certificate names only DNS:localhost.
+    with TLSServer(Behaviour(cert="dnsonly")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+    with TLSServer(Behaviour(cert="dnsonly")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv, "localhost"), NODE)
+        expect_status(r, 0)
+
+
+@test
+def starttls_insecure_accepts_untrusted_and_says_so():
+    for cert in ("selfsigned", "wrong"):
+        with TLSServer(Behaviour(cert=cert)) as srv:
+            r = etrn("--starttls", "--insecure", at(srv, "localhost"), NODE)
+            expect_status(r, 0)
+            expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+            err = r.err.decode("ascii", "replace")
+            expect("WARNING" in err and "--insecure" in err
+                   and "NOT verified" in err,
+                   "-v does not warn loudly about --insecure", r)
+
+
+@test
+def starttls_not_offered_is_5_without_etrn():
+    with TLSServer(Behaviour(ehlo_plain=CAPS + ["ETRN"])) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_scripts(srv, [["EHLO " + HELO, "QUIT"]], r)
+        expect("STARTTLS not offered" in first_line(r), "result line", r)
+
+
+@test
+def starttls_refused_permanently_is_5():
+    with TLSServer(Behaviour(starttls="554 5.7.3 TLS not today")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_scripts(srv, [["EHLO " + HELO, "STARTTLS", "QUIT"]], r)
+
+
+@test
+def starttls_refused_temporarily_is_75():
+    # RFC 3207 454: TLS not available due to temporary reason.
+    with TLSServer(Behaviour(starttls="454 4.7.0 TLS not available")) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 75)
+        expect_no_etrn(srv, r)
+
+
+@test
+def etrn_offered_only_before_tls_is_4():
+    # RFC 3207 section 4.2: what EHLO said before TLS is forgotten.
+    with TLSServer(Behaviour(ehlo_tls=CAPS)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 4)
+        expect_scripts(srv, [TLS_SCRIPT + ["QUIT"]], r)
+
+
+@test
+def starttls_check_reports_the_capabilities_after_tls():
+    with TLSServer(Behaviour(ehlo_tls=CAPS)) as srv:
+        r = etrn("--check", "--starttls", "--cafile", ca(), at(srv))
+        expect_status(r, 4)
+        expect_scripts(srv, [TLS_SCRIPT + ["QUIT"]], r)
+    with TLSServer() as srv:
+        r = etrn("--check", "--starttls", "--cafile", ca(), at(srv))
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["QUIT"]], r)
+
+
+@test
+def plain_bytes_after_the_220_to_starttls_are_not_trusted():
+    # CVE-2011-0411 style injection: a reply that arrived in clear after
+    # "220 Ready" must never be read as the answer to the EHLO inside TLS.
+    injected = b"220 2.0.0 Ready\r\n250-tls.test\r\n250 ETRN\r\n"
+    with TLSServer(Behaviour(starttls=injected, ehlo_tls=CAPS)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect(r.status in (5, 76), "exit status %r, expected 5 or 76"
+               % r.status, r)
+        expect_no_etrn(srv, r)
+
+
+@test
+def starttls_handshake_that_never_starts_times_out():
+    with TLSServer(Behaviour(handshake=False)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-t", "1", at(srv), NODE)
+        expect(r.status in (5, 75), "exit status %r, expected 75 (timeout) "
+               "or 5" % r.status, r)
+        expect(r.elapsed < 4, "took %.1f s with -t 1" % r.elapsed, r)
+        expect_no_etrn(srv, r)
+
+
+# ---------------------------------------------------------------- implicit TLS
+
+@test
+def implicit_tls_with_port_option():
+    with TLSServer(Behaviour(implicit=True, ehlo_tls=CAPS + ["ETRN"])) as srv:
+        r = etrn("--tls", "--cafile", ca(), "-p", str(srv.port), "localhost",
+                 NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [["<TLS>", "EHLO " + HELO, "ETRN " + NODE,
+                              "QUIT"]], r)
+        expect(srv.sessions[0].sni == "localhost", "SNI", r)
+
+
+@test
+def implicit_tls_with_port_in_server():
+    with TLSServer(Behaviour(implicit=True)) as srv:
+        r = etrn("--tls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [["<TLS>", "EHLO " + HELO, "ETRN " + NODE,
+                              "QUIT"]], r)
+
+
+@test
+def implicit_tls_default_port_is_465():
+    # Nothing is started on 465: only the port etrn tries is checked.
+    r = etrn("--tls", "--cafile", ca(), "-t", "1", "-m", "3", "127.0.0.1",
+             NODE)
+    expect(b"127.0.0.1]:465" in r.out + r.err, "port 465 not used", r)
+    expect(r.status != 0, "success without a server", r)
+
+
+@test
+def implicit_tls_untrusted_is_5():
+    with TLSServer(Behaviour(implicit=True, cert="selfsigned")) as srv:
+        r = etrn("--tls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+
+
+@test
+def implicit_tls_wrong_name_is_5():
+    with TLSServer(Behaviour(implicit=True, cert="wrong")) as srv:
+        r = etrn("--tls", "--cafile", ca(), at(srv, "localhost"), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+
+
+@test
+def implicit_tls_against_a_plain_server_is_5_at_once():
+    # The server greets in clear; etrn expects a TLS ServerHello.
+    with TLSServer(Behaviour(ehlo_plain=CAPS + ["ETRN"])) as srv:
+        r = etrn("--tls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect(r.elapsed < 3, "took %.1f s" % r.elapsed, r)
+        expect_no_etrn(srv, r)
+
+
+@test
+def implicit_tls_against_a_silent_plain_server_is_bounded():
+    # A plain server that waits for the client to speak first: etrn's
+    # ClientHello gets no ServerHello.  The run must end within -t.
+    with TLSServer(Behaviour(greeting=None)) as srv:
+        r = etrn("--tls", "--cafile", ca(), "-t", "1", at(srv), NODE)
+        expect(r.status in (5, 75), "exit status %r, expected 75 or 5"
+               % r.status, r)
+        expect(r.elapsed < 4, "took %.1f s with -t 1" % r.elapsed, r)
+        expect_no_etrn(srv, r)
+
+
+@test
+def tls_and_starttls_exclude_each_other():
+    r = etrn("--tls", "--starttls", "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+
+
+@test
+def cafile_without_tls_is_a_usage_error():
+    r = etrn("--cafile", ca(), "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+    r = etrn("--insecure", "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+
+
+@test
+def missing_cafile_is_a_usage_error_before_connecting():
+    with TLSServer() as srv:
+        r = etrn("--starttls", "--cafile", os.path.join(certs().dir, "nope"),
+                 at(srv), NODE)
+        expect_status(r, 64)
+        expect(srv.scripts == [], "connected: %r" % srv.scripts, r)
+
+
+# ---------------------------------------------------------------- AUTH
+
+AUTH_CAPS = CAPS + ["ETRN", "AUTH PLAIN LOGIN"]
+
+
+def auth_server(**kw):
+    kw.setdefault("ehlo_tls", AUTH_CAPS)
+    kw.setdefault("auth_required", True)
+    return TLSServer(Behaviour(**kw))
+
+
+@test
+def auth_plain_over_starttls():
+    with auth_server() as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["AUTH PLAIN", "ETRN " + NODE,
+                                           "QUIT"]], r)
+        expect(srv.sessions[0].credentials == [("PLAIN", "", USER,
+                                                PASSWORD)],
+               "credentials %r" % srv.sessions[0].credentials, r)
+        expect(b"AUTH PLAIN <redacted>" in r.err, "-v: AUTH PLAIN line", r)
+        expect_no_secret(r)
+
+
+@test
+def auth_login_when_only_login_is_offered():
+    with auth_server(ehlo_tls=CAPS + ["ETRN", "AUTH LOGIN"]) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["AUTH LOGIN", "<auth data>",
+                                           "<auth data>", "ETRN " + NODE,
+                                           "QUIT"]], r)
+        expect(srv.sessions[0].credentials == [("LOGIN", "", USER,
+                                                PASSWORD)],
+               "credentials %r" % srv.sessions[0].credentials, r)
+        expect_no_secret(r)
+
+
+@test
+def auth_over_implicit_tls():
+    with auth_server(implicit=True) as srv:
+        r = etrn("--tls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 0)
+        expect_scripts(srv, [["<TLS>", "EHLO " + HELO, "AUTH PLAIN",
+                              "ETRN " + NODE, "QUIT"]], r)
+        expect_no_secret(r)
+
+
+@test
+def auth_exchange_with_force():
+    # With --force the ETRN keyword is not looked for: this isolates the
+    # AUTH exchange itself from the check of the EHLO reply.
+    for caps in (["AUTH PLAIN LOGIN"], ["AUTH LOGIN"]):
+        with auth_server(ehlo_tls=CAPS + ["ETRN"] + caps) as srv:
+            r = etrn("--force", "--starttls", "--cafile", ca(), "-u", USER,
+                     at(srv), NODE, password=PASSWORD)
+            expect_status(r, 0)
+            mech = caps[0].split()[1]
+            expect(srv.sessions[0].credentials == [(mech, "", USER,
+                                                    PASSWORD)],
+                   "credentials %r" % srv.sessions[0].credentials, r)
+            expect(srv.lines[-2:] == ["ETRN " + NODE, "QUIT"],
+                   "server saw %r" % srv.lines, r)
+            expect_no_secret(r)
+
+
+@test
+def auth_mechanism_names_in_any_case():
+    with auth_server(ehlo_tls=CAPS + ["ETRN", "auth login"]) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 0)
+        expect(srv.sessions[0].credentials == [("LOGIN", "", USER,
+                                                PASSWORD)],
+               "credentials %r" % srv.sessions[0].credentials, r)
+
+
+@test
+def auth_passwords_of_every_length_mod_3_are_encoded_right():
+    for pw in ("a", "ab", "abc", "abcd", "\u00e9t\u00e9!", "x" * 255):
+        for caps in (["AUTH PLAIN"], ["AUTH LOGIN"]):
+            with auth_server(ehlo_tls=CAPS + ["ETRN"] + caps,
+                             password=pw) as srv:
+                r = etrn("--starttls", "--cafile", ca(), "-u", USER,
+                         at(srv), NODE, password=pw)
+                expect_status(r, 0)
+                creds = srv.sessions[0].credentials
+                expect(len(creds) == 1 and creds[0][2:] == (USER, pw),
+                       "%s: credentials %r, expected %r"
+                       % (caps[0], creds, (USER, pw)), r)
+                if len(pw) >= 4:
+                    expect_no_secret(r, password=pw)
+
+
+@test
+def auth_rejected_535_is_77_without_etrn():
+    for caps in (["AUTH PLAIN LOGIN"], ["AUTH LOGIN"]):
+        with auth_server(ehlo_tls=CAPS + ["ETRN"] + caps) as srv:
+            r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv),
+                     NODE, password="not " + PASSWORD)
+            expect_status(r, 77)
+            expect_no_etrn(srv, r)
+            expect(srv.scripts[0][-1] == "QUIT", "no QUIT after 535: %r"
+                   % srv.scripts[0], r)
+            expect(first_line(r).startswith(NODE + " 77 auth-failed "),
+                   "result line", r)
+            expect(" 535 " in first_line(r), "535 in the result line", r)
+            expect_no_secret(r, password="not " + PASSWORD)
+
+
+@test
+def auth_534_and_538_are_77():
+    for reply in ("534 5.7.9 Authentication mechanism is too weak",
+                  "538 5.7.11 Encryption required for requested "
+                  "authentication mechanism"):
+        with auth_server(auth=reply) as srv:
+            r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv),
+                     NODE, password=PASSWORD)
+            expect_status(r, 77)
+            expect_no_etrn(srv, r)
+
+
+@test
+def auth_required_530_without_user_is_77():
+    with auth_server() as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 77)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        expect(first_line(r).startswith(NODE + " 77 auth-failed "),
+               "result line", r)
+
+
+@test
+def auth_without_tls_refused_without_insecure_auth():
+    with auth_server(ehlo_plain=AUTH_CAPS) as srv:
+        r = etrn("-u", USER, at(srv), NODE, password=PASSWORD)
+        expect_status(r, 77)
+        expect(not any(line.startswith("AUTH") for line in srv.lines),
+               "the server received AUTH: %r" % srv.lines, r)
+        expect_no_etrn(srv, r)
+        expect(b"--insecure-auth" in r.out + r.err,
+               "no hint at --insecure-auth", r)
+        expect_no_secret(r)
+
+
+@test
+def auth_without_tls_with_insecure_auth_works():
+    for caps in (["AUTH PLAIN LOGIN"], ["AUTH LOGIN"]):
+        with auth_server(ehlo_plain=CAPS + ["ETRN"] + caps) as srv:
+            r = etrn("-u", USER, "--insecure-auth", at(srv), NODE,
+                     password=PASSWORD)
+            expect_status(r, 0)
+            creds = srv.sessions[0].credentials
+            expect(len(creds) == 1 and creds[0][2:] == (USER, PASSWORD),
+                   "credentials %r" % creds, r)
+            expect(srv.lines[-2:] == ["ETRN " + NODE, "QUIT"],
+                   "server saw %r" % srv.lines, r)
+            expect_no_secret(r)
+
+
+@test
+def auth_password_from_password_file():
+    path = os.path.join(certs().dir, "password")
+    with open(path, "w") as f:
+        f.write(PASSWORD + "\nsecond line is not the password\n")
+    os.chmod(path, 0o600)
+    with auth_server() as srv:
+        # ETRN_PASSWORD is set too: the file wins (as documented in --help).
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER,
+                 "--password-file", path, at(srv), NODE,
+                 password="from the environment")
+        expect_status(r, 0)
+        expect(srv.sessions[0].credentials == [("PLAIN", "", USER,
+                                                PASSWORD)],
+               "credentials %r" % srv.sessions[0].credentials, r)
+        expect_no_secret(r)
+
+
+@test
+def auth_password_file_without_final_newline_and_with_crlf():
+    for content in (PASSWORD, PASSWORD + "\r\n"):
+        path = os.path.join(certs().dir, "password2")
+        with open(path, "w", newline="") as f:
+            f.write(content)
+        with auth_server() as srv:
+            r = etrn("--starttls", "--cafile", ca(), "-u", USER,
+                     "--password-file", path, at(srv), NODE)
+            expect_status(r, 0)
+            expect(srv.sessions[0].credentials == [("PLAIN", "", USER,
+                                                    PASSWORD)],
+                   "%r: credentials %r" % (content,
+                                           srv.sessions[0].credentials), r)
+
+
+@test
+def auth_user_without_password_is_64_before_connecting():
+    with auth_server() as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE)
+        expect_status(r, 64)
+        r2 = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                  password="")
+        expect_status(r2, 64)
+        r3 = etrn("--starttls", "--cafile", ca(), "-u", USER,
+                  "--password-file", os.path.join(certs().dir, "absent"),
+                  at(srv), NODE)
+        expect_status(r3, 64)
+        expect(srv.scripts == [], "connected: %r" % srv.scripts, r)
+
+
+@test
+def password_file_without_user_is_64():
+    r = etrn("--password-file", "/dev/null", "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+    r = etrn("--insecure-auth", "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+
+
+@test
+def auth_not_offered_after_tls_is_77_without_auth():
+    # AUTH offered in clear only: after STARTTLS it is not offered.
+    with auth_server(ehlo_plain=AUTH_CAPS + ["STARTTLS"],
+                     ehlo_tls=CAPS + ["ETRN"]) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 77)
+        expect_scripts(srv, [TLS_SCRIPT + ["QUIT"]], r)
+
+
+@test
+def auth_no_common_mechanism_is_77():
+    with auth_server(ehlo_tls=CAPS + ["ETRN", "AUTH CRAM-MD5 XOAUTH2"]) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect_status(r, 77)
+        expect_scripts(srv, [TLS_SCRIPT + ["QUIT"]], r)
+
+
+@test
+def auth_check_reports_etrn_offered():
+    # --check with --user: the EHLO reply decides, not the AUTH reply.
+    with auth_server() as srv:
+        r = etrn("--check", "--starttls", "--cafile", ca(), "-u", USER,
+                 at(srv), password=PASSWORD)
+        expect_status(r, 0)
+        expect(first_line(r).startswith("- 0 offered "), "result line", r)
+        expect_no_secret(r)
+
+
+def closed_after_password(caps, tls, how):
+    """Run etrn against a server that closes once it has the password."""
+    kw = {"ehlo_tls" if tls else "ehlo_plain": CAPS + ["ETRN"] + caps}
+    args = ("--starttls", "--cafile", ca()) if tls else ("--insecure-auth",)
+    with auth_server(auth=how, **kw) as srv:
+        r = etrn(*args, "-u", USER, at(srv), NODE, password=PASSWORD)
+        expect_no_etrn(srv, r)
+        expect(srv.sessions[0].credentials
+               and srv.sessions[0].credentials[0][3] == PASSWORD,
+               "the server did not get the password", r)
+    return r
+
+
+@test
+def auth_login_connection_closed_after_password_leaks_nothing():
+    # The result line and the diagnostic name the command that failed:
+    # for the LOGIN password step that command is the password in base64.
+    r = closed_after_password(["AUTH LOGIN"], False, CLOSE)
+    expect_no_secret(r)
+    expect_status(r, 76)
+
+
+@test
+def auth_login_timeout_after_password_leaks_nothing():
+    # The server takes the password and never answers it (auth=b"").
+    hang = Behaviour(ehlo_plain=CAPS + ["ETRN", "AUTH LOGIN"],
+                     auth_required=True, auth=b"")
+    with TLSServer(hang) as srv:
+        r = etrn("--insecure-auth", "-u", USER, "-t", "1", at(srv), NODE,
+                 password=PASSWORD)
+        expect_no_secret(r)
+        expect_status(r, 75)
+        expect_no_etrn(srv, r)
+
+
+@test
+def auth_plain_connection_closed_after_password_leaks_nothing():
+    r = closed_after_password(["AUTH PLAIN"], False, CLOSE)
+    expect_no_secret(r)
+    expect_status(r, 76)
+
+
+@test
+def tls_close_with_close_notify_mid_dialogue_is_76():
+    # (Whether the password leaks then is the business of the
+    # auth_*_leaks_nothing tests.)
+    for caps in (["AUTH PLAIN"], ["AUTH LOGIN"]):
+        r = closed_after_password(caps, True, CLOSE_NOTIFY)
+        expect_status(r, 76)
+
+
+@test
+def tls_close_without_close_notify_mid_dialogue_is_76():
+    # Most servers close the TCP connection without a TLS close_notify;
+    # after a good handshake that is "the connection closed mid-dialogue"
+    # (76), not a TLS failure (5: not offered, handshake, certificate).
+    with TLSServer(Behaviour(etrn=CLOSE)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
+                                           "<server closed>"]], r)
+        expect_status(r, 76)
+    r = closed_after_password(["AUTH PLAIN"], True, CLOSE)
+    expect_no_secret(r)
+    expect_status(r, 76)
+
+
+@test
+def tls_close_with_close_notify_after_etrn_is_76():
+    with TLSServer(Behaviour(etrn=CLOSE_NOTIFY)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
+                             "<server closed with close_notify>"]], r)
+        expect_status(r, 76)
+
+
+@test
+def auth_long_user_and_password_work_or_are_refused_before_connecting():
+    # --user takes up to 253 octets and a password up to 255: either the
+    # AUTH PLAIN line is made to fit (or LOGIN used), or the run is a
+    # usage error that opens no connection (INTERFACE.md, status 64).
+    user, pw = "u" * 200, "p" * 255
+    with auth_server(user=user, password=pw) as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", user, at(srv), NODE,
+                 password=pw)
+        if r.status == 64:
+            expect(srv.scripts == [], "status 64 after connecting: %r"
+                   % srv.scripts, r)
+        else:
+            expect_status(r, 0)
+        expect_no_secret(r, user=user, password=pw)
+
+
+@test
+def auth_530_to_etrn_after_successful_auth_is_refused():
+    # Authenticated but still 530: the credentials are not allowed ETRN.
+    with auth_server(etrn="530 5.7.1 Not for you") as srv:
+        r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
+                 password=PASSWORD)
+        expect(r.status in (3, 77), "exit status %r, expected 3 (refused "
+               "after AUTH) or 77" % r.status, r)
+        expect(srv.lines[-2:] == ["ETRN " + NODE, "QUIT"],
+               "server saw %r" % srv.lines, r)
+
+
+# ---------------------------------------------------------------- --mx
+
+class MxZone:
+    """dnsmasq with tlsmx.test MX 10 mx.tlsmx.test, at 127.0.0.1."""
+
+    def __init__(self):
+        from dnsstub import query
+        if not os.access(DNSMASQ, os.X_OK):
+            raise Skip("dnsmasq not installed (apt-get install dnsmasq-base)")
+        self.dir = harness.tmpdir("etrn-tlsdns-")
+        os.chmod(self.dir, 0o755)
+        self.proc = None
+        prefix = ["setpriv", "--pdeathsig", "TERM", "--"] \
+            if shutil.which("setpriv") else []
+        for _ in range(5):
+            self.port = free_udp_tcp_port()
+            conf = os.path.join(self.dir, "dnsmasq.conf")
+            with open(conf, "w") as f:
+                f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\n"
+                        "no-resolv\nno-hosts\nlocal=/test/\n"
+                        "mx-host=tlsmx.test,mx.tlsmx.test,10\n"
+                        "host-record=mx.tlsmx.test,127.0.0.1\n"
+                        "mx-host=all.tlsmx.test,a.tlsmx.test,10\n"
+                        "mx-host=all.tlsmx.test,b.tlsmx.test,20\n"
+                        "host-record=a.tlsmx.test,127.0.0.2\n"
+                        "host-record=b.tlsmx.test,127.0.0.3\n"
+                        % self.port)
+            os.chmod(conf, 0o644)
+            self.proc = subprocess.Popen(
+                prefix + [DNSMASQ, "--keep-in-foreground", "--pid-file=",
+                          "--log-facility=-", "--conf-file=" + conf],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if query(self.port, "mx.tlsmx.test", timeout=0.2) == (0, 1):
+                    return
+            self._kill()
+        raise AssertionError("dnsmasq did not start")
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def stop(self):
+        self._kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_udp_tcp_port():
+    for _ in range(20):
+        with socket.socket() as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no free port")
+
+
+_zone = None
+
+
+def mx_zone():
+    global _zone
+    if _zone is None:
+        _zone = MxZone()
+        atexit.register(_zone.stop)
+    return _zone
+
+
+@test
+def mx_starttls_verifies_the_mx_host_name():
+    z = mx_zone()
+    with TLSServer(Behaviour(cert="mx")) as srv:
+        r = etrn("--mx", "-d", "127.0.0.1:%d" % z.port, "-p", str(srv.port),
+                 "--starttls", "--cafile", ca(), "tlsmx.test", NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        expect(srv.sessions[0].sni == "mx.tlsmx.test",
+               "SNI %r, expected the MX host's name" % srv.sessions[0].sni, r)
+    # A certificate for the mail domain alone does not do for its MX host.
+    with TLSServer(Behaviour(cert="domainonly")) as srv:
+        r = etrn("--mx", "-d", "127.0.0.1:%d" % z.port, "-p", str(srv.port),
+                 "--starttls", "--cafile", ca(), "tlsmx.test", NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+
+
+def two_mx_servers(behaviours):
+    """TLSServers on 127.0.0.2 and 127.0.0.3 sharing one port."""
+    for _ in range(20):
+        a = TLSServer(behaviours[0], "127.0.0.2")
+        try:
+            b = TLSServer(behaviours[1], "127.0.0.3", a.port)
+        except OSError:
+            a.stop()
+            continue
+        return a, b
+    raise AssertionError("no port free on both 127.0.0.2 and 127.0.0.3")
+
+
+@test
+def mx_all_verifies_each_mx_host_by_its_own_name():
+    z = mx_zone()
+    a, b = two_mx_servers([Behaviour(cert="mxa"), Behaviour(cert="mxb")])
+    try:
+        r = etrn("--mx", "--all", "-d", "127.0.0.1:%d" % z.port, "-p",
+                 str(a.port), "--starttls", "--cafile", ca(),
+                 "all.tlsmx.test", NODE)
+        expect_status(r, 0)
+        for srv, name in ((a, "a.tlsmx.test"), (b, "b.tlsmx.test")):
+            expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+            expect(srv.sessions[0].sni == name, "SNI %r, expected %r"
+                   % (srv.sessions[0].sni, name), r)
+    finally:
+        a.stop()
+        b.stop()
+
+
+@test
+def mx_tls_failure_at_the_first_mx_host():
+    # What etrn does when the most preferred MX host's certificate is not
+    # trusted: it must never send ETRN to that host.  (It may stop with 5
+    # or go on to the next MX host; this records which.)
+    z = mx_zone()
+    a, b = two_mx_servers([Behaviour(cert="selfsigned"),
+                           Behaviour(cert="mxb")])
+    try:
+        r = etrn("--mx", "-d", "127.0.0.1:%d" % z.port, "-p", str(a.port),
+                 "--starttls", "--cafile", ca(), "all.tlsmx.test", NODE)
+        expect_no_etrn(a, r)
+        if r.status == 0:
+            expect_scripts(b, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        else:
+            expect_status(r, 5)
+            expect(b.scripts == [], "the next MX host got %r" % b.scripts, r)
+    finally:
+        a.stop()
+        b.stop()
