@@ -1,4 +1,5 @@
-# etrn - see README.  Targets: all check demo install uninstall clean deps.
+# etrn - see README.  Targets: all check demo bench install uninstall clean
+# deps.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -30,6 +31,9 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl
 OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
+# Only for `make bench`: the peers it measures and the measuring tools
+# (msmtp, never msmtp-mta, which would replace the mail server).
+BENCH_PACKAGES = msmtp fetchmail valgrind time
 
 all: etrn
 
@@ -86,6 +90,11 @@ demo: deps
 	$(MAKE) etrn
 	@sh test/demo.sh ./etrn
 
+bench:
+	$(MAKE) deps DEB_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
+	$(MAKE) etrn
+	python3 test/bench.py ./etrn
+
 deps:
 	@missing=; \
 	for p in $(DEB_PACKAGES); do \
@@ -120,4 +129,4 @@ uninstall:
 clean:
 	rm -rf etrn *.o build test/__pycache__
 
-.PHONY: all check demo deps install uninstall clean unit integration
+.PHONY: all bench check demo deps install uninstall clean unit integration

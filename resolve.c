@@ -840,6 +840,34 @@ dns_open(struct dns *d, int64_t deadline_ns)
 }
 
 /*
+ * An address literal is its own candidate: c-ares 1.18 would send an IPv4
+ * literal to the resolvers as a name before answering it.
+ */
+static int
+literal(const struct options *o, struct candidates *out)
+{
+	struct candidate *cand = &out->v[0];
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cand->addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&cand->addr;
+
+	snprintf(cand->host, sizeof(cand->host), "%s", o->host);
+	if (inet_pton(AF_INET, o->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)o->port);
+		cand->addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)o->port);
+		cand->addrlen = sizeof(*sin6);
+	} else
+		return ST_SOFTWARE;	/* options_parse checked it */
+	out->n = 1;
+	out->nhosts = 1;
+	trace("", "etrn: %s: an address, no lookup", o->host);
+	return 0;
+}
+
+/*
  * Fill out with the addresses to try, in order, by deadline_ns; returns 0,
  * or the exit status of the failure after saying why on standard error.
  */
@@ -859,6 +887,8 @@ resolve(const struct options *o, struct candidates *out, int64_t deadline_ns)
 		diag("bad --dns-server list \"%s\": %s", text, why);
 		return ST_USAGE;
 	}
+	if (o->host_is_literal)
+		return literal(o, out);
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
 		diag("DNS resolver: %s", dns_reason(rc));
 		return rc == ARES_ENOMEM ? ST_OSERR : ST_SOFTWARE;

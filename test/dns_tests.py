@@ -565,3 +565,18 @@ def bad_resolver_list_is_usage_error():
             expect(b"--dns-server" in r.err, "diagnostic names the option",
                    r)
         expect_sessions(srv, {}, r)
+
+
+@test
+def address_literal_is_never_looked_up():
+    # A silent resolver would hold any query for the whole -t 2.
+    silent = zone().stub("silent")
+    for host in ("127.0.0.2", "[::1]"):
+        srv_host = "::1" if host == "[::1]" else host
+        with MxServers(hosts=(srv_host,)) as srv:
+            r = run_etrn("-H", HELO, "-d", silent, "-t", "2",
+                         "%s:%d" % (host, srv.port), NODE)
+            expect_status(r, 0)
+            expect(r.elapsed < 1.0, "took %.2f s: the literal went to DNS"
+                   % r.elapsed, r)
+            expect_sessions(srv, {srv_host: [SESSION]}, r)

@@ -1,0 +1,703 @@
+#!/usr/bin/env python3
+"""etrn against msmtp --rmqs and fetchmail -p ETRN, side by side.
+
+    python3 test/bench.py [--runs N] [--delay SECONDS] [--only 1,2,...]
+                          [--json FILE] [--strict] [ETRN]
+
+(`make bench` runs the deps step first, then this with ./etrn.)  Everything
+runs on the loopback interface: the project's scripted SMTP server
+(test/smtpd.py), its latency proxy (test/latency_proxy.py) and, for the
+scenarios that need names, a private dnsmasq on an ephemeral port.  Each
+scenario runs every tool --runs times (default 5), alternating tools (the
+order rotates each round), checks that each run succeeded and that the
+server really received the ETRN commands, and prints medians:
+
+  1. one node, one server behind the latency proxy (RTT 2 x --delay);
+  2. five nodes, same set-up (msmtp: one run per node; fetchmail:
+     --fetchdomains with all five);
+  3. the server's first address is a black hole (a listening socket whose
+     accept queue is full, so SYNs go unanswered), the second works; no
+     added latency.  etrn gets a name with both addresses from dnsmasq;
+     msmtp and fetchmail resolve only through the system resolver, so they
+     run as a fallback script would: the black hole with their timeout
+     option at 10 s, then the good address;
+  4. etrn --mx --all over three MX hosts, each behind its own proxy,
+     against one session (etrn --mx, first MX only) and three sequential
+     runs doing the same work;
+  5. one session on loopback without added latency: instructions
+     (valgrind --tool=callgrind) and peak RSS (/usr/bin/time -v).
+
+etrn always runs with -d pointing at the private dnsmasq: it hands an IPv4
+literal to c-ares, which (1.18) then asks the resolver for it as a name, and
+no query may leave the loopback interface.
+
+The protocol floor (scenarios 1, 2, 4) is what no correct client can
+avoid through the proxy: the connect (the proxy's connect delay, one way)
+and the greeting (one way), then one round trip each for EHLO, every ETRN
+(RFC 2920: never pipelined) and QUIT.  DNS on loopback counts as zero.
+
+Exit status: 0 when every run worked (targets met or not; with --strict a
+missed target gives 1), 1 when a run failed or a tool is missing.
+"""
+import argparse
+import atexit
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from latency_proxy import LatencyProxy          # noqa: E402
+from smtpd import Script, ScriptedServer        # noqa: E402
+
+NODE = "example.org"
+NODES5 = ["n%d.example.org" % i for i in range(1, 6)]
+DOMAIN = "bench.test"
+PEER_TIMEOUT_S = 10         # scenario 3: the peers' own timeout options
+RUN_BOUND_S = 60            # no single process may run longer than this
+TOOLS = ("msmtp", "fetchmail", "dnsmasq", "valgrind", "/usr/bin/time")
+
+
+class BenchError(Exception):
+    """A run failed or did not do what it should: the bench is invalid."""
+
+
+# ---------------------------------------------------------------- processes
+
+class Runner:
+    """Starts the tools with a private HOME and bounded waits."""
+
+    def __init__(self, etrn, tmp):
+        self.etrn = etrn
+        self.home = os.path.join(tmp, "home")
+        os.mkdir(self.home, 0o700)
+        # fetchmail wants a private FETCHMAILHOME; msmtp with --host reads
+        # no configuration.  Neither may see the invoking user's files.
+        self.env = dict(os.environ, HOME=self.home, FETCHMAILHOME=self.home,
+                        LC_ALL="C")
+        self.pidfile = os.path.join(self.home, "fetchmail.pid")
+        self.dns_port = None
+
+    def etrn_cmd(self, *args):
+        # The private dnsmasq, always: etrn hands an IP literal to c-ares,
+        # which (1.18, A and AAAA asked together) sends it to the resolver
+        # as a name; with -d no query leaves the loopback interface.
+        return [self.etrn, "-d", "127.0.0.1:%d" % self.dns_port] + \
+            [str(a) for a in args]
+
+    @staticmethod
+    def msmtp_cmd(host, port, node, timeout=None):
+        cmd = ["msmtp", "--host=%s" % host, "--port=%d" % port,
+               "--rmqs=%s" % node]
+        if timeout:
+            cmd.insert(1, "--timeout=%d" % timeout)
+        return cmd
+
+    def fetchmail_cmd(self, host, port, nodes, timeout=None):
+        cmd = ["fetchmail", "--nosyslog", "-f", "/dev/null",
+               "--pidfile", self.pidfile, "-p", "ETRN", "-P", str(port),
+               "--fetchdomains", ",".join(nodes)]
+        if timeout:
+            cmd += ["-t", str(timeout)]
+        return cmd + [host]
+
+    def run(self, cmd, bound=RUN_BOUND_S):
+        """(status, seconds, stdout, stderr); status None when killed."""
+        start = time.monotonic()
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                               capture_output=True, env=self.env,
+                               timeout=bound)
+        except subprocess.TimeoutExpired as e:
+            return None, time.monotonic() - start, e.stdout, e.stderr
+        return (p.returncode, time.monotonic() - start,
+                p.stdout.decode("latin-1"), p.stderr.decode("latin-1"))
+
+    def sequence(self, cmds, fallback=False, bound=RUN_BOUND_S):
+        """Run cmds one after another; total seconds.  Without fallback
+        every one must exit 0; with it, stop at the first that does."""
+        total, last = 0.0, None
+        for cmd in cmds:
+            status, secs, out, err = self.run(cmd, bound)
+            total += secs
+            last = (cmd, status, out, err)
+            if status == 0 and fallback:
+                return total
+            if status != 0 and not fallback:
+                break
+        cmd, status, out, err = last
+        if status != 0:
+            raise BenchError("%s: exit status %s\n%s%s" % (
+                " ".join(cmd), status, out, err))
+        return total
+
+
+# ---------------------------------------------------------------------- dns
+
+def dns_query(port, name, qtype=1, timeout=0.5):
+    """(rcode, answer count) of one UDP question to 127.0.0.1:port, or None."""
+    qid = os.getpid() & 0xffff
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(label)]) + label.encode()
+                  for label in name.split(".")) + b"\0"
+    q += struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            data = s.recv(4096)
+        except OSError:
+            return None
+    if len(data) < 12 or struct.unpack(">H", data[:2])[0] != qid:
+        return None
+    return data[3] & 0x0f, struct.unpack(">H", data[6:8])[0]
+
+
+def free_port(host="127.0.0.1", kind=socket.SOCK_DGRAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Dnsmasq:
+    """A private dnsmasq on 127.0.0.1 serving the bench.test zone."""
+
+    def __init__(self, tmp, lines):
+        self.proc = None
+        for _ in range(5):
+            self.port = free_port()
+            conf = os.path.join(tmp, "dnsmasq.conf")
+            with open(conf, "w") as f:
+                f.write("\n".join([
+                    "port=%d" % self.port, "listen-address=127.0.0.1",
+                    "bind-interfaces", "no-resolv", "no-hosts",
+                    "local=/%s/" % DOMAIN] + lines) + "\n")
+            self.log = open(os.path.join(tmp, "dnsmasq.log"), "w")
+            self.proc = subprocess.Popen(
+                ["dnsmasq", "--keep-in-foreground", "--conf-file=" + conf,
+                 "--pid-file=" + os.path.join(tmp, "dnsmasq.pid"),
+                 "--log-facility=-"],
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if dns_query(self.port, "mx1." + DOMAIN, 1, 0.2):
+                    return
+                time.sleep(0.05)
+            self.stop()
+        raise BenchError("dnsmasq did not start; see %s" % self.log.name)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+# ------------------------------------------------------------------ helpers
+
+def same_port_listeners(hosts, make, tries=20):
+    """Call make(host, port) for every host with one port free on all."""
+    for _ in range(tries):
+        port = free_port(hosts[0], socket.SOCK_STREAM)
+        made = []
+        try:
+            for h in hosts:
+                made.append(make(h, port))
+            return port, made
+        except OSError:
+            for m in made:
+                m.stop()
+    raise BenchError("no port free on all of %s" % ", ".join(hosts))
+
+
+class BlackHole:
+    """A listening socket whose accept queue is full: SYNs are dropped."""
+
+    def __init__(self, host, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.fillers = []
+        try:
+            self.sock.bind((host, port))
+            self.sock.listen(0)         # Linux queues backlog + 1 = one
+            for _ in range(3):
+                f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                f.setblocking(False)
+                self.fillers.append(f)
+                f.connect_ex((host, port))
+            time.sleep(0.05)
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(0.3)
+            try:
+                probe.connect((host, port))
+                ok = False
+            except socket.timeout:
+                ok = True
+            finally:
+                probe.close()
+        except OSError:
+            self.close()
+            raise
+        if not ok:
+            self.close()
+            raise BenchError("the black hole at %s:%d accepts connections"
+                             % (host, port))
+
+    def close(self):
+        for f in self.fillers:
+            f.close()
+        self.sock.close()
+
+    stop = close
+
+
+def reference_session(host, port, nodes):
+    """An ideal client in this process: the floor as the proxy delivers it."""
+    start = time.monotonic()
+    with socket.create_connection((host, port), 10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = s.makefile("rb")
+
+        def reply():
+            while True:
+                line = f.readline()
+                if len(line) < 4 or line[3:4] != b"-":
+                    return line
+        reply()
+        for cmd in ["EHLO bench.test"] + ["ETRN " + n for n in nodes] + \
+                ["QUIT"]:
+            s.sendall(cmd.encode() + b"\r\n")
+            reply()
+    return time.monotonic() - start
+
+
+def etrns(server, since):
+    """The ETRN arguments the server received in sessions since index."""
+    server.settle(3.0)
+    return [line[5:] for s in server.sessions[since:] for line in s.lines
+            if line.upper().startswith("ETRN ")]
+
+
+def expect_etrns(server, since, nodes, what):
+    got = etrns(server, since)
+    if sorted(got) != sorted(nodes):
+        raise BenchError("%s: the server received ETRN %s, expected %s"
+                         % (what, got, nodes))
+
+
+def median(v):
+    return statistics.median(v) if v else float("nan")
+
+
+def rounds(runs, variants):
+    """Each round runs every variant once; the order rotates by round."""
+    for r in range(runs):
+        k = r % len(variants)
+        for v in variants[k:] + variants[:k]:
+            yield v
+
+
+class Row:
+    def __init__(self, scenario, name, unit="s"):
+        self.scenario = scenario
+        self.name = name
+        self.unit = unit
+        self.values = []
+
+    @property
+    def median(self):
+        return median(self.values)
+
+
+# ---------------------------------------------------------------- scenarios
+
+class Bench:
+    def __init__(self, args, runner, stack, tmp):
+        self.args = args
+        self.run = runner
+        self.stack = stack
+        self.tmp = tmp
+        self.d = args.delay
+        self.rtt = 2 * args.delay
+        self.rows = {}
+        self.floors = {}
+        self.targets = []
+        self.notes = {}
+        self._dns = None
+
+    def row(self, scenario, name, unit="s"):
+        key = (scenario, name)
+        if key not in self.rows:
+            self.rows[key] = Row(scenario, name, unit)
+        return self.rows[key]
+
+    def floor(self, nodes, connect_delay=None):
+        cd = self.d if connect_delay is None else connect_delay
+        return cd + self.d + (2 + nodes) * self.rtt
+
+    def dns(self):
+        if self._dns is None:
+            hosts = {"mx1": "127.0.0.2", "mx2": "127.0.0.3",
+                     "mx3": "127.0.0.4"}
+            lines = ["host-record=%s.%s,%s" % (h, DOMAIN, a)
+                     for h, a in sorted(hosts.items())]
+            lines += ["mx-host=all.%s,mx%d.%s,%d" % (DOMAIN, i, DOMAIN,
+                                                      10 * i)
+                      for i in (1, 2, 3)]
+            # Raw A records: dnsmasq answers them in the reverse of the
+            # order given and does not rotate them (host-record does), so
+            # two.bench.test is 127.0.0.2 (black hole) then 127.0.0.3.
+            lines += ["dns-rr=two.%s,1,7f000003" % DOMAIN,
+                      "dns-rr=two.%s,1,7f000002" % DOMAIN]
+            self._dns = Dnsmasq(self.tmp, lines)
+            self.stack.callback(self._dns.stop)
+            self.run.dns_port = self._dns.port
+        return self._dns.port
+
+    def proxied_server(self):
+        srv = ScriptedServer(Script())
+        self.stack.callback(srv.stop)
+        px = LatencyProxy(("127.0.0.1", srv.port), self.d)
+        self.stack.callback(px.stop)
+        return srv, px
+
+    # 1 and 2 share their set-up.
+    def latency(self, scenario, nodes):
+        srv, px = self.proxied_server()
+        host, port = "127.0.0.1", px.port
+        self.floors[scenario] = self.floor(len(nodes))
+        r = self.run
+        variants = {
+            "etrn": lambda: r.sequence([r.etrn_cmd(
+                "%s:%d" % (host, port), *nodes)]),
+            "msmtp": lambda: r.sequence([r.msmtp_cmd(host, port, n)
+                                         for n in nodes]),
+            "fetchmail": lambda: r.sequence([r.fetchmail_cmd(host, port,
+                                                             nodes)]),
+            "reference": lambda: reference_session(host, port, nodes),
+        }
+        for name in rounds(self.args.runs, list(variants)):
+            since = len(srv.sessions)
+            secs = variants[name]()
+            expect_etrns(srv, since, nodes, "scenario %s, %s"
+                         % (scenario, name))
+            self.row(scenario, name).values.append(secs)
+        e = self.row(scenario, "etrn").median
+        fl = self.floors[scenario]
+        self.target(scenario, "etrn within 5 %% of the floor (%.3f s)" % fl,
+                    e / fl, "x floor", e <= 1.05 * fl)
+        if scenario == 2:
+            m = self.row(scenario, "msmtp").median
+            self.target(scenario, "etrn at most 0.5 x msmtp", e / m,
+                        "x msmtp", e <= 0.5 * m)
+
+    def scenario1(self):
+        self.latency(1, [NODE])
+
+    def scenario2(self):
+        self.latency(2, NODES5)
+
+    def scenario3(self):
+        bad, good = "127.0.0.2", "127.0.0.3"
+
+        def make(host, port):
+            if host == bad:
+                return BlackHole(host, port)
+            return ScriptedServer(Script(), host=host, port=port)
+        port, (hole, srv) = same_port_listeners([bad, good], make)
+        self.stack.callback(hole.close)
+        self.stack.callback(srv.stop)
+        r = self.run
+        name = "two.%s:%d" % (DOMAIN, port)
+        # The order etrn gets, checked once outside the timed runs.
+        status, _, _, err = r.run(r.etrn_cmd("-v", name, NODE))
+        m = re.search(r"two\.bench\.test: (\S+), (\S+)", err)
+        if status != 0 or not m or m.group(1) != bad:
+            raise BenchError("scenario 3: etrn did not get the black hole "
+                             "first (status %s):\n%s" % (status, err))
+        t = PEER_TIMEOUT_S
+        variants = {
+            "etrn": lambda: r.sequence([r.etrn_cmd(name, NODE)]),
+            "msmtp": lambda: r.sequence(
+                [r.msmtp_cmd(h, port, NODE, t) for h in (bad, good)],
+                fallback=True),
+            "fetchmail": lambda: r.sequence(
+                [r.fetchmail_cmd(h, port, [NODE], t) for h in (bad, good)],
+                fallback=True),
+        }
+        for tool in rounds(self.args.runs, list(variants)):
+            since = len(srv.sessions)
+            secs = variants[tool]()
+            expect_etrns(srv, since, [NODE], "scenario 3, %s" % tool)
+            self.row(3, tool).values.append(secs)
+        self.notes[3] = ("no added latency; msmtp and fetchmail cannot use "
+                         "a private DNS server, so each ran as a fallback "
+                         "script: the black hole with a %d s timeout, then "
+                         "the good address" % t)
+        e = self.row(3, "etrn").median
+        self.target(3, "etrn finished within 0.5 s", e, "s", e <= 0.5)
+        for peer in ("msmtp", "fetchmail"):
+            p = self.row(3, peer).median
+            self.target(3, "etrn at least 20 x faster than %s" % peer,
+                        p / e, "x faster", p >= 20 * e)
+
+    def scenario4(self):
+        addrs = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        servers = []
+        for _ in addrs:
+            srv = ScriptedServer(Script())
+            self.stack.callback(srv.stop)
+            servers.append(srv)
+
+        def make(host, port):
+            srv = servers[addrs.index(host)]
+            return LatencyProxy(("127.0.0.1", srv.port), self.d,
+                                listen=(host, port))
+        port, proxies = same_port_listeners(addrs, make)
+        for px in proxies:
+            self.stack.callback(px.stop)
+        self.floors[4] = self.floor(1)
+        r = self.run
+        variants = {
+            "etrn --mx --all": (lambda: r.sequence([r.etrn_cmd(
+                "-x", "-a", "-p", port, "all." + DOMAIN, NODE)]),
+                [0, 1, 2]),
+            "etrn --mx (one session)": (lambda: r.sequence([r.etrn_cmd(
+                "-x", "-p", port, "all." + DOMAIN, NODE)]), [0]),
+            "etrn x 3, sequential": (lambda: r.sequence([r.etrn_cmd(
+                "-p", port, "mx%d.%s" % (i, DOMAIN), NODE)
+                for i in (1, 2, 3)]), [0, 1, 2]),
+            "msmtp x 3, sequential": (lambda: r.sequence([r.msmtp_cmd(
+                a, port, NODE) for a in addrs]), [0, 1, 2]),
+            "fetchmail x 3, sequential": (lambda: r.sequence([
+                r.fetchmail_cmd(a, port, [NODE]) for a in addrs]),
+                [0, 1, 2]),
+        }
+        for name in rounds(self.args.runs, list(variants)):
+            fn, expect = variants[name]
+            since = [len(s.sessions) for s in servers]
+            secs = fn()
+            for i, srv in enumerate(servers):
+                expect_etrns(srv, since[i], [NODE] if i in expect else [],
+                             "scenario 4, %s, mx%d" % (name, i + 1))
+            self.row(4, name).values.append(secs)
+        self.notes[4] = ("etrn resolves the names with the private dnsmasq; "
+                         "msmtp and fetchmail are given the addresses")
+        a = self.row(4, "etrn --mx --all").median
+        one = self.row(4, "etrn --mx (one session)").median
+        seq = self.row(4, "etrn x 3, sequential").median
+        self.target(4, "--all at most 1.2 x one session", a / one,
+                    "x one session", a <= 1.2 * one)
+        self.target(4, "--all at most 0.4 x three sequential runs", a / seq,
+                    "x sequential", a <= 0.4 * seq)
+
+    def scenario5(self):
+        srv = ScriptedServer(Script())
+        self.stack.callback(srv.stop)
+        host, port = "127.0.0.1", srv.port
+        r = self.run
+        cmds = {
+            "etrn": r.etrn_cmd("%s:%d" % (host, port), NODE),
+            "msmtp": r.msmtp_cmd(host, port, NODE),
+            "fetchmail": r.fetchmail_cmd(host, port, [NODE]),
+        }
+        timefile = os.path.join(self.tmp, "time.out")
+        for tool in rounds(self.args.runs, list(cmds)):
+            since = len(srv.sessions)
+            status, _, out, err = r.run(
+                ["valgrind", "--tool=callgrind",
+                 "--callgrind-out-file=/dev/null"] + cmds[tool], 120)
+            m = re.search(r"Collected : (\d+)", err or "")
+            if status != 0 or not m:
+                raise BenchError("scenario 5, callgrind %s: status %s\n%s"
+                                 % (tool, status, err))
+            self.row(5, tool + " instructions", "Ir").values.append(
+                int(m.group(1)))
+            status, _, out, err = r.run(
+                ["/usr/bin/time", "-v", "-o", timefile] + cmds[tool])
+            with open(timefile) as f:
+                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
+                              f.read())
+            if status != 0 or not m:
+                raise BenchError("scenario 5, time %s: status %s\n%s"
+                                 % (tool, status, err))
+            self.row(5, tool + " peak RSS", "KiB").values.append(
+                int(m.group(1)))
+            expect_etrns(srv, since, [NODE, NODE], "scenario 5, %s" % tool)
+        for what in ("instructions", "peak RSS"):
+            e = self.row(5, "etrn " + what).median
+            m = self.row(5, "msmtp " + what).median
+            self.target(5, "etrn %s at most 0.5 x msmtp" % what, e / m,
+                        "x msmtp", e <= 0.5 * m)
+
+    def target(self, scenario, text, value, unit, met):
+        self.targets.append((scenario, text, value, unit, bool(met)))
+
+
+# ------------------------------------------------------------------- report
+
+def versions(etrn):
+    def first(cmd, pattern):
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=10,
+                               stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+        m = re.search(pattern, (p.stdout + p.stderr).decode("latin-1"))
+        return m.group(1) if m else "?"
+    return {"etrn": first([etrn, "-V"], r"etrn (\S+)"),
+            "msmtp": first(["msmtp", "--version"], r"msmtp version (\S+)"),
+            "fetchmail": first(["fetchmail", "--version"],
+                               r"fetchmail release (\S+?)\+")}
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    return "%s %s %s, %d CPUs, %s" % (platform.system(), platform.release(),
+                                      platform.machine(), os.cpu_count() or 0,
+                                      cpu)
+
+
+TITLES = {
+    1: "one node, one server, RTT %d ms",
+    2: "five nodes, one server, RTT %d ms",
+    3: "first address a black hole, second works (loopback)",
+    4: "three MX hosts, each RTT %d ms",
+    5: "one session on loopback: instructions and peak RSS",
+}
+
+
+def fmt(v, unit):
+    if v != v:                                  # NaN
+        return "-"
+    if unit == "s":
+        return "%.3f s" % v
+    if unit == "Ir":
+        return "%.2f M" % (v / 1e6)
+    return "%d %s" % (v, unit)
+
+
+def report(b, args, started):
+    rtt_ms = round(b.rtt * 1000)
+    ver = versions(args.etrn)
+    out = ["etrn benchmark: median of %d runs per tool, tools alternating; "
+           "one-way delay %g ms (RTT %d ms)" % (args.runs, b.d * 1000, rtt_ms),
+           "machine: %s" % machine(),
+           "versions: etrn %s, msmtp %s, fetchmail %s" % (
+               ver["etrn"], ver["msmtp"], ver["fetchmail"]),
+           "etrn runs with -d 127.0.0.1:PORT (a private dnsmasq) so that no "
+           "DNS query leaves loopback", ""]
+    for sc in sorted({k[0] for k in b.rows}):
+        title = TITLES[sc] % rtt_ms if "%d" in TITLES[sc] else TITLES[sc]
+        line = "%d. %s" % (sc, title)
+        if sc in b.floors:
+            line += "; protocol floor %.3f s" % b.floors[sc]
+        out.append(line)
+        rows = [r for k, r in b.rows.items() if k[0] == sc]
+        if sc == 5:
+            rows.sort(key=lambda r: r.unit)
+        etrn_row = {r.unit: r for r in rows if r.name.startswith("etrn")}
+        out.append("   %-28s %10s %10s %10s %9s %9s" % (
+            "", "median", "min", "max", "x floor", "etrn/this"))
+        for r in rows:
+            fl = b.floors.get(sc)
+            xf = "%.2f" % (r.median / fl) if fl else ""
+            base = etrn_row.get(r.unit) if sc != 4 else \
+                b.rows.get((4, "etrn --mx --all"))
+            if sc == 5:
+                base = b.rows.get((5, "etrn " + r.name.split(" ", 1)[1]))
+            ratio = "" if base is None or base is r else \
+                "%.2f" % (base.median / r.median)
+            name = r.name if r.name != "reference" else \
+                "(ideal client, in-process)"
+            out.append("   %-28s %10s %10s %10s %9s %9s" % (
+                name, fmt(r.median, r.unit), fmt(min(r.values), r.unit),
+                fmt(max(r.values), r.unit), xf, ratio))
+        if sc in b.notes:
+            out.append("   note: " + b.notes[sc])
+        out.append("")
+    out.append("targets:")
+    for sc, text, value, unit, met in b.targets:
+        out.append("   %-7s %d: %s: %.3f %s" % (
+            "met" if met else "MISSED", sc, text, value, unit))
+    out.append("")
+    out.append("bench time %.0f s" % (time.monotonic() - started))
+    print("\n".join(out), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"delay": b.d, "runs": args.runs, "versions": ver,
+                       "machine": machine(), "floors": b.floors,
+                       "rows": [{"scenario": r.scenario, "name": r.name,
+                                 "unit": r.unit, "values": r.values}
+                                for r in b.rows.values()],
+                       "targets": [dict(zip(("scenario", "text", "value",
+                                             "unit", "met"), t))
+                                   for t in b.targets]}, f, indent=1)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="etrn against msmtp and "
+                                 "fetchmail (see the module docstring)")
+    ap.add_argument("etrn", nargs="?", default="./etrn")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--delay", type=float, default=0.05,
+                    help="one-way delay of the proxy (default 0.05 s)")
+    ap.add_argument("--only", default="1,2,3,4,5",
+                    help="comma-separated scenario numbers")
+    ap.add_argument("--json", help="also write the raw numbers here")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 when a target is missed")
+    args = ap.parse_args(argv)
+    args.etrn = os.path.abspath(args.etrn)
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    if not os.access(args.etrn, os.X_OK):
+        missing.insert(0, args.etrn)
+    if missing:
+        print("bench: missing: %s (make bench installs msmtp, fetchmail, "
+              "dnsmasq-base, valgrind and time)" % ", ".join(missing),
+              file=sys.stderr)
+        return 1
+    scenarios = [int(s) for s in args.only.split(",") if s]
+    started = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="etrn-bench-")
+    atexit.register(shutil.rmtree, tmp, True)
+    # SIGTERM (make being stopped) unwinds like SIGINT: everything started
+    # is stopped by the ExitStack.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with contextlib.ExitStack() as stack:
+        b = Bench(args, Runner(args.etrn, tmp), stack, tmp)
+        try:
+            b.dns()
+            for sc in scenarios:
+                print("scenario %d..." % sc, file=sys.stderr, flush=True)
+                getattr(b, "scenario%d" % sc)()
+        except BenchError as e:
+            print("bench: %s" % e, file=sys.stderr)
+            return 1
+    report(b, args, started)
+    if args.strict and not all(t[4] for t in b.targets):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
