@@ -861,6 +861,12 @@ literal(const struct options *o, struct candidates *out)
 		cand->addrlen = sizeof(*sin6);
 	} else
 		return ST_SOFTWARE;	/* options_parse checked it */
+	if (o->family != AF_UNSPEC && o->family != cand->addr.ss_family) {
+		diag("%s: not an %s address", o->host, o->family == AF_INET ?
+		    "IPv4" : "IPv6");
+		memset(out, 0, sizeof(*out));
+		return ST_NOHOST;
+	}
 	out->n = 1;
 	out->nhosts = 1;
 	trace("", "etrn: %s: an address, no lookup", o->host);
