@@ -194,7 +194,9 @@ outcome_reply(struct outcome *out, int status, const char *server,
 	snprintf(out->server, sizeof(out->server), "%s", server);
 	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
 	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
-		size_t line = strcspn(r->text + i, "\n");
+		const char *nl = memchr(r->text + i, '\n', r->len - i);
+		size_t line = nl != NULL ? (size_t)(nl - r->text) - i :
+		    r->len - i;
 
 		escape(shown, sizeof(shown), r->text + i, line);
 		if (i > 0 || line > 0)
@@ -216,6 +218,14 @@ outcome_reason(struct outcome *out, int status, const char *server,
 	out->code = 0;
 	snprintf(out->server, sizeof(out->server), "%s", server);
 	snprintf(out->text, sizeof(out->text), "- %s", reason);
+}
+
+/* arg escaped into buf, for a diagnostic. */
+static const char *
+shown_arg(char *buf, size_t len, const char *arg)
+{
+	escape(buf, len, arg, strlen(arg));
+	return buf;
 }
 
 /* Parse seconds with a fraction, in (0, SECONDS_MAX]. */
@@ -379,7 +389,10 @@ server_parse(const char *s, struct options *o)
 	memcpy(o->host, s + bracketed, hostlen);
 	o->host[hostlen] = '\0';
 	if (port != NULL && !parse_port(port, &o->port)) {
-		diag("bad port in server \"%s\"", port);
+		char shown[4 * DOMAIN_MAX + 1];
+
+		diag("bad port in server \"%s\"", shown_arg(shown,
+		    sizeof(shown), port));
 		return ST_USAGE;
 	}
 	o->port_given |= port != NULL;
@@ -574,7 +587,8 @@ options_parse(int argc, char **argv, struct options *o)
 		case 'm':
 			if (!parse_seconds(optarg, &o->max_time_ns)) {
 				diag("bad --max-time \"%s\": not a number of "
-				    "seconds from 0 to 86400", optarg);
+				    "seconds from 0 to 86400", shown_arg(shown,
+				    sizeof(shown), optarg));
 				usage(stderr);
 				return ST_USAGE;
 			}
@@ -582,7 +596,7 @@ options_parse(int argc, char **argv, struct options *o)
 		case 'p':
 			if (!parse_port(optarg, &o->port)) {
 				diag("bad port \"%s\": not a number from 1 to "
-				    "65535", optarg);
+				    "65535", shown_arg(shown, sizeof(shown), optarg));
 				usage(stderr);
 				return ST_USAGE;
 			}
@@ -594,7 +608,8 @@ options_parse(int argc, char **argv, struct options *o)
 		case 't':
 			if (!parse_seconds(optarg, &o->timeout_ns)) {
 				diag("bad --timeout \"%s\": not a number of "
-				    "seconds from 0 to 86400", optarg);
+				    "seconds from 0 to 86400", shown_arg(shown,
+				    sizeof(shown), optarg));
 				usage(stderr);
 				return ST_USAGE;
 			}
@@ -609,14 +624,16 @@ options_parse(int argc, char **argv, struct options *o)
 			o->mx = true;
 			break;
 		case ':':
-			diag("option %s needs a value", argv[optind - 1]);
+			diag("option %s needs a value", shown_arg(shown,
+			    sizeof(shown), argv[optind - 1]));
 			usage(stderr);
 			return ST_USAGE;
 		default:
-			if (optopt != 0)
+			if (optopt > 0x20 && optopt < 0x7f)
 				diag("unknown option -%c", optopt);
 			else
-				diag("unknown option %s", argv[optind - 1]);
+				diag("unknown option %s", shown_arg(shown,
+				    sizeof(shown), argv[optind - 1]));
 			usage(stderr);
 			return ST_USAGE;
 		}
