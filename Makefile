@@ -24,12 +24,14 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 SRCS = etrn.c resolve.c connect.c conn.c smtp.c tls.c util.c
 LIB_OBJS = resolve.o connect.o conn.o smtp.o tls.o util.o
 UNITS = smtp etrn resolve
-SUITES = integration dns_tests failover_tests tls_tests postfix_tests
+SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
+	hostile_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
-	dnsmasq-base mandoc libtls-dev openssl
+	dnsmasq-base mandoc libtls-dev openssl time strace clang \
+	libclang-rt-dev clang-tidy cppcheck valgrind
 OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
 # Only for `make bench`: the peers it measures and the measuring tools
 # (msmtp, never msmtp-mta, which would replace the mail server).
@@ -81,9 +83,64 @@ unit: $(UNITS:%=build/unit_%) $(UNITS:%=build/asan/unit_%)
 integration: etrn
 	python3 test/run.py $(SUITES)
 
+# etrn itself under AddressSanitizer, UBSan and LeakSanitizer, and every
+# suite run again with it; a leak exits 98, which is no status of etrn's.
+build/asan/etrn: $(SRCS) etrn.h
+	@mkdir -p build/asan
+	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -o $@ $(SRCS) $(LIBS)
+
+integration-asan: build/asan/etrn
+	ASAN_OPTIONS=detect_leaks=1:exitcode=98 \
+	    UBSAN_OPTIONS=print_stacktrace=1 ETRN=build/asan/etrn \
+	    python3 test/run.py $(SUITES)
+
+# The same under valgrind's memcheck (about 15 minutes; not in check).
+valgrind-check: etrn
+	ETRN=test/valgrind-etrn.sh ETRN_SLACK=2 python3 test/run.py $(SUITES)
+
+# The reply and capability parsers under libFuzzer with ASan and UBSan,
+# for FUZZ_SECONDS from the seeds, copied so that the tree stays clean.
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+
+build/fuzz_reply: test/fuzz_reply.c $(SRCS) etrn.h
+	@mkdir -p build
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(ETRN_CFLAGS) -I. -Dmain=etrn_main \
+	    -o $@ test/fuzz_reply.c $(SRCS) $(LIBS)
+
+fuzz: build/fuzz_reply
+	rm -rf build/fuzz-corpus
+	mkdir -p build/fuzz-corpus
+	cp test/fuzz-corpus/* build/fuzz-corpus/
+	build/fuzz_reply -max_len=16384 -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=build/ build/fuzz-corpus
+
+# cppcheck's variableScope wants declarations in inner blocks, which
+# style(9) puts at the top; clang's valist.Uninitialized misreads a
+# va_list handed to a helper.
+LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+	$(CARES_CFLAGS) $(TLS_CFLAGS)
+TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
+TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
+
+lint:
+	cppcheck --enable=warning,style,performance,portability --std=c99 \
+	    --inline-suppr --error-exitcode=1 -q \
+	    --suppress=missingIncludeSystem --suppress=variableScope \
+	    $(LINT_DEFS) $(SRCS)
+	clang-tidy -quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
+	    $(SRCS) -- -std=c99 $(LINT_DEFS) -pthread
+	for f in $(SRCS); do \
+	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
+	done
+
 check: deps
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) integration-asan
+	$(MAKE) fuzz
+	$(MAKE) lint
 	mandoc -Tlint etrn.1
 
 demo: deps
@@ -129,4 +186,5 @@ uninstall:
 clean:
 	rm -rf etrn *.o build test/__pycache__
 
-.PHONY: all bench check demo deps install uninstall clean unit integration
+.PHONY: all bench check demo deps install uninstall clean unit integration \
+	integration-asan valgrind-check fuzz lint

@@ -70,7 +70,8 @@ failed(const struct candidate *cand, int err, char *why, size_t whylen,
 	if (why[0] >= 'A' && why[0] <= 'Z')
 		why[0] = (char)(why[0] - 'A' + 'a');
 	trace("", "etrn: %s: %s", peer, why);
-	*status = worse(*status, err == ETIMEDOUT ? ST_TEMPFAIL :
+	*status = worse(*status, err == ETIMEDOUT || err == ECONNRESET ?
+	    ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM ? ST_OSERR : ST_UNAVAILABLE);
 	return *status;
@@ -79,8 +80,8 @@ failed(const struct candidate *cand, int err, char *why, size_t whylen,
 /*
  * Connect to one of the candidates from *next on.  Returns 0 with c set
  * up and *next just past the winner, or the status that ends the run
- * (69 when every address refused, 75 when one timed out, 71) with a
- * reason in why.
+ * (69 when every address refused, 75 when one timed out or was reset
+ * after the handshake, 71) with a reason in why.
  */
 int
 connect_first(const struct candidates *cs, size_t *next,

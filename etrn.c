@@ -403,15 +403,13 @@ server_parse(const char *s, struct options *o)
 			diag("%s: an IPv6 address, but -4 was given", o->host);
 			return ST_USAGE;
 		}
-	} else if (bracketed)
-		goto bad;
-	else if (inet_pton(AF_INET, o->host, buf) == 1) {
+	} else if (!bracketed && inet_pton(AF_INET, o->host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET6) {
 			diag("%s: an IPv4 address, but -6 was given", o->host);
 			return ST_USAGE;
 		}
-	} else if (!domain_valid(o->host, true, &why))
+	} else if (bracketed || !domain_valid(o->host, true, &why))
 		goto bad;
 	if (o->mx && o->host_is_literal) {
 		diag("%s: --mx needs a mail domain, not an address", o->host);

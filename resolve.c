@@ -444,7 +444,8 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 		d->nfds++;
 	}
 	d->fds[i].fd = fd;
-	d->fds[i].events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
+	d->fds[i].events = (short)((readable ? POLLIN : 0) |
+	    (writable ? POLLOUT : 0));
 	d->fds[i].revents = 0;
 }
 
@@ -489,9 +490,9 @@ dns_wait(struct dns *d, int64_t round_deadline_ns)
 		for (i = 0; n > 0 && i < nfds; i++) {
 			if (fds[i].revents == 0)
 				continue;
-			rfd = fds[i].revents & (POLLIN | POLLERR | POLLHUP) ?
+			rfd = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ?
 			    fds[i].fd : ARES_SOCKET_BAD;
-			wfd = fds[i].revents & (POLLOUT | POLLERR | POLLHUP) ?
+			wfd = (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) ?
 			    fds[i].fd : ARES_SOCKET_BAD;
 			ares_process_fd(d->ch, rfd, wfd);
 		}

@@ -94,7 +94,7 @@ ehlo_has(const struct reply *r, const char *keyword)
 
 	if (r->nlines < 2)
 		return false;
-	line = memchr(line, '\n', r->len) + 1;
+	line = (const char *)memchr(line, '\n', r->len) + 1;
 	for (; line < end; line = nl + 1) {
 		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
 			nl = end;
@@ -335,6 +335,7 @@ static bool
 starttls(struct dialogue *s)
 {
 	enum io io;
+	size_t i;
 
 	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
 		fail_from(s, 0, ST_TLS, "STARTTLS not offered");
@@ -349,8 +350,9 @@ starttls(struct dialogue *s)
 	    s->deadline_ns));
 	if (io != IO_OK) {
 		fail_io(s, 0, "STARTTLS", io);
-		fail_from(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
-		    s->out[0].text + 2);
+		for (i = 0; i < s->n; i++)
+			s->out[i].status = io == IO_TIMEOUT ? ST_TEMPFAIL :
+			    ST_TLS;
 		return false;
 	}
 	return hello(s);
@@ -381,7 +383,7 @@ auth(struct dialogue *s)
 		plain[0] = '\0';
 		memcpy(plain + 1, o->user, ulen + 1);
 		memcpy(plain + 2 + ulen, o->password, plen);
-		memcpy(cmd, "AUTH PLAIN ", 11);
+		memcpy(cmd, "AUTH PLAIN ", sizeof("AUTH PLAIN "));
 		base64_encode(cmd + 11, sizeof(cmd) - 11, plain, ulen + plen + 2);
 		explicit_bzero(plain, sizeof(plain));
 		sent = command(s, cmd, "AUTH PLAIN <redacted>");
@@ -425,6 +427,7 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 	    .out = out, .n = o->check ? 1 : o->nnodes };
 	char cmd[COMMAND_LINE_MAX];
 	enum io io = IO_OK;
+	const char *nl;
 	size_t i;
 	int st;
 
@@ -451,7 +454,9 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 
 	if (o->check) {
 		st = ehlo_has(&s.ehlo, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
-		s.ehlo.len = strcspn(s.ehlo.text, "\n");	/* the first line */
+		/* The first line; a NUL in it is shown, not an end. */
+		if ((nl = memchr(s.ehlo.text, '\n', s.ehlo.len)) != NULL)
+			s.ehlo.len = (size_t)(nl - s.ehlo.text);
 		s.ehlo.text[s.ehlo.len] = '\0';
 		outcome_reply(out, st, c->peer, &s.ehlo);
 		quit(&s);

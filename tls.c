@@ -54,8 +54,8 @@ tls_failed(struct conn *c, const char *what)
 static short
 wanted(ssize_t n)
 {
-	return n == TLS_WANT_POLLIN ? POLLIN : n == TLS_WANT_POLLOUT ?
-	    POLLOUT : 0;
+	return (short)(n == TLS_WANT_POLLIN ? POLLIN : n == TLS_WANT_POLLOUT ?
+	    POLLOUT : 0);
 }
 
 /*

@@ -355,7 +355,8 @@ check_conn(const unsigned char *data, size_t size)
 	}
 	CHECK(io == IO_CLOSED || io == IO_BAD_REPLY || io == IO_ERROR);
 	if (io == IO_BAD_REPLY)
-		CHECK(c.reply_error > REPLY_OK && c.reply_error <= REPLY_TOO_MANY);
+		CHECK(c.reply_error > REPLY_OK &&
+		    c.reply_error <= REPLY_TOO_MANY);
 	CHECK(conn_reason(&c, io) != NULL);
 	conn_close(&c);
 	close(sv[1]);

@@ -535,8 +535,11 @@ def reset_before_etrn_looked_at_the_connection_is_75():
     with RawServer(handler) as srv:
         with open(ETRN, "rb") as f:
             elf = f.read(4) == b"\x7fELF"
-        pre = []
+        pre, env = [], dict(os.environ)
         if elf:
+            # LeakSanitizer cannot work under ptrace.
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + \
+                ":detect_leaks=0"
             if not os.access(STRACE, os.X_OK):
                 raise Skip("%s not installed (Debian package strace)"
                            % STRACE)
@@ -545,7 +548,7 @@ def reset_before_etrn_looked_at_the_connection_is_75():
         start = time.monotonic()
         p = subprocess.run(pre + [ETRN] + argv + [addr(srv.port), NODE],
                            capture_output=True, stdin=subprocess.DEVNULL,
-                           timeout=30)
+                           timeout=30, env=env)
         r = Result(p.returncode, p.stdout, p.stderr,
                    time.monotonic() - start)
         clean(r)
@@ -667,7 +670,6 @@ def sigpipe_cannot_kill_etrn():
         rst_close(conn)
 
     long_helo = ".".join(["h" * 63] * 3) + "." + "h" * 61
-    seen = set()
     for handler in (reset_after_greeting, reset_after_ehlo_reply):
         with RawServer(handler) as srv:
             for _ in range(10):
@@ -675,8 +677,7 @@ def sigpipe_cannot_kill_etrn():
                                                for i in range(20)],
                         t="5", helo=long_helo)
                 expect(r.status >= 0, "killed by signal %d" % -r.status, r)
-                expect(r.status in (75, 76), "status %r" % r.status, r)
-                seen.add(r.status)
+                expect(r.status in STATUSES, "status %r" % r.status, r)
     # Standard output is a pipe nobody reads any more.
     with serve() as srv:
         p = subprocess.Popen([ETRN, "-t", "5", "-H", HELO, addr(srv.port),
