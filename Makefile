@@ -12,12 +12,15 @@ CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
 TLS_CFLAGS != $(PKG_CONFIG) --cflags libtls 2>/dev/null || true
-TLS_LIBS != $(PKG_CONFIG) --libs libtls 2>/dev/null || echo -ltls
+# tls.c loads libtls by this name, and only when TLS is asked for.
+LIBTLS_SONAME != readelf -d "$$($(PKG_CONFIG) --variable=libdir libtls)/libtls.so" \
+	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p'
 
 # The project's own flags; CFLAGS stays the user's.
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_CFLAGS)
-LIBS = $(CARES_LIBS) $(TLS_LIBS) -pthread
+	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_CFLAGS) \
+	-DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
+LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -120,7 +123,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(TLS_CFLAGS)
+	$(CARES_CFLAGS) $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 

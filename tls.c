@@ -3,48 +3,93 @@
  * verified unless --insecure, the name sent as SNI (RFC 6066).  The rest
  * of etrn reads and writes through conn.c and never sees libtls.
  */
+#include <dlfcn.h>
 #include <poll.h>
 #include <stdio.h>
 #include <tls.h>
 
 #include "etrn.h"
 
+/*
+ * libtls is loaded only when TLS is asked for: linked in, it and OpenSSL
+ * are bound at every start and cost a plain run most of its instructions
+ * and memory (README, Performance).  Each call goes through a pointer
+ * named after the function.
+ */
+#define LIBTLS_CALLS(X) \
+	X(tls_init) X(tls_config_new) X(tls_config_free) \
+	X(tls_config_error) X(tls_config_set_ca_file) \
+	X(tls_config_insecure_noverifycert) X(tls_config_insecure_noverifyname) \
+	X(tls_client) X(tls_configure) X(tls_connect_socket) X(tls_handshake) \
+	X(tls_read) X(tls_write) X(tls_close) X(tls_free) X(tls_error) \
+	X(tls_conn_version) X(tls_conn_cipher)
+
+#define POINTER(f) static __typeof__(f) *p_##f;
+LIBTLS_CALLS(POINTER)
+#undef POINTER
+
 /* Built once before any session; sessions only read it. */
 static struct tls_config *config;
+
+/* Fill the p_ pointers from LIBTLS_SONAME; false with a message if not. */
+static bool
+libtls_load(void)
+{
+	void *lib, *sym;
+
+	if ((lib = dlopen(LIBTLS_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		diag("tls: %s", dlerror());
+		return false;
+	}
+	/* POSIX dlsym(): the void * converts to the function's pointer. */
+#define LOAD(f) \
+	if ((sym = dlsym(lib, #f)) == NULL) { \
+		diag("tls: %s: no %s", LIBTLS_SONAME, #f); \
+		return false; \
+	} \
+	p_##f = (__typeof__(p_##f))sym;
+	LIBTLS_CALLS(LOAD)
+#undef LOAD
+	return true;
+}
 
 /* Make the one configuration every session uses; 0 or a status. */
 int
 secure_setup(const struct options *o)
 {
-	if (tls_init() == -1 || (config = tls_config_new()) == NULL) {
+	if (!libtls_load())
+		return ST_OSERR;
+	if (p_tls_init() == -1 || (config = p_tls_config_new()) == NULL) {
 		diag("tls: cannot initialise");
 		return ST_OSERR;
 	}
 	if (o->cafile != NULL &&
-	    tls_config_set_ca_file(config, o->cafile) == -1) {
-		diag("tls: %s: %s", o->cafile, tls_config_error(config));
+	    p_tls_config_set_ca_file(config, o->cafile) == -1) {
+		diag("tls: %s: %s", o->cafile, p_tls_config_error(config));
 		return ST_USAGE;
 	}
 	if (o->insecure) {
-		tls_config_insecure_noverifycert(config);
-		tls_config_insecure_noverifyname(config);
+		p_tls_config_insecure_noverifycert(config);
+		p_tls_config_insecure_noverifyname(config);
 		trace("", "etrn: WARNING: --insecure: the server's certificate "
 		    "and name are NOT verified");
 	}
 	return 0;
 }
 
+/* The library stays loaded: OpenSSL's exit handlers live in it. */
 void
 secure_cleanup(void)
 {
-	tls_config_free(config);
+	if (config != NULL)
+		p_tls_config_free(config);
 	config = NULL;
 }
 
 static void
 tls_failed(struct conn *c, const char *what)
 {
-	const char *err = c->tls != NULL ? tls_error(c->tls) : NULL;
+	const char *err = c->tls != NULL ? p_tls_error(c->tls) : NULL;
 
 	snprintf(c->tls_error, sizeof(c->tls_error), "%s: %s", what,
 	    err != NULL ? err : "failed");
@@ -70,16 +115,16 @@ secure_start(struct conn *c, int64_t deadline_ns)
 	short ev;
 	int r;
 
-	if ((c->tls = tls_client()) == NULL) {
+	if ((c->tls = p_tls_client()) == NULL) {
 		snprintf(c->tls_error, sizeof(c->tls_error), "tls: no memory");
 		return IO_TLS;
 	}
-	if (tls_configure(c->tls, config) == -1 ||
-	    tls_connect_socket(c->tls, c->fd, c->host) == -1) {
+	if (p_tls_configure(c->tls, config) == -1 ||
+	    p_tls_connect_socket(c->tls, c->fd, c->host) == -1) {
 		tls_failed(c, "tls");
 		return IO_TLS;
 	}
-	while ((r = tls_handshake(c->tls)) != 0) {
+	while ((r = p_tls_handshake(c->tls)) != 0) {
 		if ((ev = wanted(r)) == 0) {
 			tls_failed(c, "tls handshake");
 			return IO_TLS;
@@ -88,7 +133,7 @@ secure_start(struct conn *c, int64_t deadline_ns)
 			return io;
 	}
 	trace(c->prefix, "etrn: %s: TLS %s, %s", c->peer,
-	    tls_conn_version(c->tls), tls_conn_cipher(c->tls));
+	    p_tls_conn_version(c->tls), p_tls_conn_cipher(c->tls));
 	return IO_OK;
 }
 
@@ -96,7 +141,7 @@ secure_start(struct conn *c, int64_t deadline_ns)
 ssize_t
 secure_read(struct conn *c, void *buf, size_t len, short *events)
 {
-	ssize_t n = tls_read(c->tls, buf, len);
+	ssize_t n = p_tls_read(c->tls, buf, len);
 
 	if ((*events = wanted(n)) != 0)
 		return CONN_AGAIN;
@@ -108,7 +153,7 @@ secure_read(struct conn *c, void *buf, size_t len, short *events)
 ssize_t
 secure_write(struct conn *c, const void *buf, size_t len, short *events)
 {
-	ssize_t n = tls_write(c->tls, buf, len);
+	ssize_t n = p_tls_write(c->tls, buf, len);
 
 	if ((*events = wanted(n)) != 0)
 		return CONN_AGAIN;
@@ -123,7 +168,7 @@ secure_end(struct conn *c)
 {
 	if (c->tls == NULL)
 		return;
-	tls_close(c->tls);
-	tls_free(c->tls);
+	p_tls_close(c->tls);
+	p_tls_free(c->tls);
 	c->tls = NULL;
 }
