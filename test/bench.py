@@ -57,6 +57,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness                                  # noqa: E402
 from latency_proxy import LatencyProxy          # noqa: E402
 from smtpd import Script, ScriptedServer        # noqa: E402
 
@@ -197,13 +198,7 @@ class Dnsmasq:
         raise BenchError("dnsmasq did not start; see %s" % self.log.name)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
         self.log.close()
 
 

@@ -55,6 +55,18 @@ def expect(cond, msg, result=None):
         raise AssertionError(msg + ("\n" + repr(result) if result else ""))
 
 
+def stop_process(proc, grace=5):
+    """Stop a subprocess.Popen: SIGTERM, then SIGKILL after grace seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
+
+
 def tmpdir(prefix="etrn-test-"):
     return tempfile.mkdtemp(prefix=prefix)
 

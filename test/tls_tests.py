@@ -1171,13 +1171,7 @@ class MxZone:
         raise AssertionError("dnsmasq did not start")
 
     def _kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
         self.proc = None
 
     def stop(self):
