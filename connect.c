@@ -44,17 +44,6 @@ start(const struct candidate *cand)
 	return -1;
 }
 
-/* Worse failures win: a system error, then a temporary one. */
-static int
-worse(int a, int b)
-{
-	if (a == ST_OSERR || b == ST_OSERR)
-		return ST_OSERR;
-	if (a == ST_TEMPFAIL || b == ST_TEMPFAIL)
-		return ST_TEMPFAIL;
-	return ST_UNAVAILABLE;
-}
-
 /* Note why an attempt failed: in why, and in the transcript. */
 static int
 failed(const struct candidate *cand, int err, char *why, size_t whylen,
@@ -70,7 +59,7 @@ failed(const struct candidate *cand, int err, char *why, size_t whylen,
 	if (why[0] >= 'A' && why[0] <= 'Z')
 		why[0] = (char)(why[0] - 'A' + 'a');
 	trace("", "etrn: %s: %s", peer, why);
-	*status = worse(*status, err == ETIMEDOUT || err == ECONNRESET ?
+	*status = status_worse(*status, err == ETIMEDOUT || err == ECONNRESET ?
 	    ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM ? ST_OSERR : ST_UNAVAILABLE);

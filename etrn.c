@@ -81,15 +81,18 @@ help(void)
 	usage(stdout);
 	printf("\nAsk an SMTP server to start delivering the mail it holds "
 	    "for each node (ETRN).\n\n"
-	    "  -x, --mx               server is a mail domain: use its MX hosts\n"
+	    "  -x, --mx               server is a mail domain: use its MX "
+	    "hosts\n"
 	    "  -a, --all              with --mx: trigger every MX host\n"
 	    "  -p, --port PORT        TCP port (default 25; a port in server "
 	    "wins)\n"
 	    "  -4, -6                 use only IPv4 / only IPv6\n"
 	    "  -H, --helo NAME        name sent with EHLO\n"
 	    "  -c, --check            only report whether ETRN is offered\n"
-	    "  -f, --force            send ETRN even if EHLO does not offer it\n"
-	    "  -t, --timeout SECONDS  limit for each network step (default 30)\n"
+	    "  -f, --force            send ETRN even if EHLO does not offer "
+	    "it\n"
+	    "  -t, --timeout SECONDS  limit for each network step (default "
+	    "30)\n"
 	    "  -m, --max-time SECONDS limit for the whole run (default 120)\n"
 	    "  -d, --dns-server LIST  resolvers: ip, ip:port, [ip6]:port, "
 	    "comma-separated\n"
@@ -101,7 +104,8 @@ help(void)
 	    "465)\n"
 	    "      --cafile FILE      trust these CA certificates\n"
 	    "      --insecure         do not verify the certificate\n"
-	    "  -u, --user NAME        AUTH as NAME; password from ETRN_PASSWORD\n"
+	    "  -u, --user NAME        AUTH as NAME; password from "
+	    "ETRN_PASSWORD\n"
 	    "      --password-file F  or from the first line of F\n"
 	    "      --insecure-auth    allow AUTH without TLS\n"
 	    "  -V, --version          print the version\n"
@@ -181,6 +185,25 @@ status_combine(const struct outcome *out, size_t n)
 	return started ? ST_STARTED : ST_EMPTY;
 }
 
+/*
+ * The worse of two failures, where every try failed and one status must
+ * stand for all: a system error, then a temporary failure (retrying may
+ * help), a protocol error, refused connections, no such host.  0 is no
+ * failure yet; a status outside that list keeps the first one seen.
+ */
+int
+status_worse(int a, int b)
+{
+	static const int rank[] = { ST_OSERR, ST_TEMPFAIL, ST_PROTOCOL,
+	    ST_UNAVAILABLE, ST_NOHOST };
+	size_t i;
+
+	for (i = 0; i < sizeof(rank) / sizeof(rank[0]); i++)
+		if (a == rank[i] || b == rank[i])
+			return rank[i];
+	return a != 0 ? a : b;
+}
+
 /* Record a reply: "CODE text", lines joined by " / ", escaped. */
 void
 outcome_reply(struct outcome *out, int status, const char *server,
@@ -191,6 +214,7 @@ outcome_reply(struct outcome *out, int status, const char *server,
 
 	out->status = status;
 	out->code = r->code;
+	out->said = false;
 	snprintf(out->server, sizeof(out->server), "%s", server);
 	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
 	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
@@ -216,6 +240,7 @@ outcome_reason(struct outcome *out, int status, const char *server,
 {
 	out->status = status;
 	out->code = 0;
+	out->said = false;
 	snprintf(out->server, sizeof(out->server), "%s", server);
 	snprintf(out->text, sizeof(out->text), "- %s", reason);
 }
@@ -295,7 +320,8 @@ domain_valid(const char *s, bool final_dot, const char **why)
 		if (p == label)
 			return *why = "has an empty label", false;
 		if (p - label > LABEL_MAX)
-			return *why = "has a label longer than 63 octets", false;
+			return *why = "has a label longer than 63 octets",
+			    false;
 		label = p + 1;
 	}
 	return true;
@@ -518,8 +544,8 @@ options_parse(int argc, char **argv, struct options *o)
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qSt:u:vVx", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qSt:u:vVx",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '4':
 			o->family = AF_INET;
@@ -594,7 +620,8 @@ options_parse(int argc, char **argv, struct options *o)
 		case 'p':
 			if (!parse_port(optarg, &o->port)) {
 				diag("bad port \"%s\": not a number from 1 to "
-				    "65535", shown_arg(shown, sizeof(shown), optarg));
+				    "65535", shown_arg(shown, sizeof(shown),
+				    optarg));
 				usage(stderr);
 				return ST_USAGE;
 			}
@@ -679,18 +706,6 @@ options_parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Status of a run whose sessions all failed before EHLO. */
-static int
-worst(int a, int b)
-{
-	if (a == ST_TEMPFAIL || b == ST_TEMPFAIL)
-		return ST_TEMPFAIL;
-	if (a == ST_OSERR || b == ST_OSERR)
-		return ST_OSERR;
-	if (a == ST_PROTOCOL || b == ST_PROTOCOL)
-		return ST_PROTOCOL;
-	return ST_UNAVAILABLE;
-}
 
 /*
  * Try the candidates in order until one session gets past its greeting,
@@ -711,18 +726,18 @@ run_candidates(const struct options *o, const struct candidates *cs,
 		    sizeof(why));
 		if (st != 0) {
 			/* Say why unless an earlier greeting says more. */
-			if (worst(failure, st) != failure)
+			if (status_worse(failure, st) != failure)
 				for (i = 0; i < n; i++)
 					outcome_reason(&out[i], st, o->host,
 					    why);
-			failure = worst(failure, st);
+			failure = status_worse(failure, st);
 			break;
 		}
 		done = smtp_session(&c, o, deadline_ns, out);
 		conn_close(&c);
 		if (done == SESSION_DONE)
 			return;
-		failure = worst(failure, out[0].status);
+		failure = status_worse(failure, out[0].status);
 	}
 	for (i = 0; i < n; i++)
 		out[i].status = failure;
@@ -767,7 +782,7 @@ best_outcome(const struct outcome *per_host, size_t nhosts, size_t stride)
 		    best->code == 0 && o->code != 0))
 			best = o;
 		if (o->code == 0)
-			failure = worst(failure, o->status);
+			failure = status_worse(failure, o->status);
 	}
 	result = *best;
 	if (result.code == 0)
@@ -833,7 +848,8 @@ report(const struct options *o, const struct outcome *out, size_t n)
 			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
 			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
 			    word, out[i].server, out[i].text);
-		if (out[i].code == 0 && out[i].status >= ST_USAGE &&
+		if (out[i].code == 0 && !out[i].said &&
+		    out[i].status >= ST_USAGE &&
 		    strcmp(out[i].text, last) != 0) {
 			diag("%s: %s", out[i].server, out[i].text + 2);
 			last = out[i].text;
@@ -876,7 +892,7 @@ main(int argc, char *argv[])
 		for (i = 0; i < n; i++) {
 			outcome_reason(&out[i], st, o.host, st == ST_NOHOST ?
 			    "no such host" : "name lookup failed");
-			out[i].code = -1;	/* resolve() has said why */
+			out[i].said = true;	/* by resolve() */
 		}
 	} else if (o.all && cs.nhosts > 1)
 		st = run_all(&o, &cs, deadline_ns, out);

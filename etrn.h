@@ -25,7 +25,7 @@ enum status {
 	ST_EMPTY = 1,		/* 251: nothing waiting */
 	ST_NOT_STORED = 2,	/* 458: cannot queue for this node */
 	ST_REFUSED = 3,		/* 459 and 5xx not listed elsewhere */
-	ST_NOT_OFFERED = 4,	/* no ETRN in EHLO, EHLO rejected, 500/502/504 */
+	ST_NOT_OFFERED = 4,	/* not in EHLO, EHLO rejected, 500/502/504 */
 	ST_TLS = 5,		/* TLS required and not possible */
 	ST_USAGE = 64,		/* EX_USAGE */
 	ST_NOHOST = 68,		/* EX_NOHOST */
@@ -71,7 +71,7 @@ struct options {
 	char		 host[DOMAIN_MAX + 1];	/* server, without port or [] */
 	bool		 host_is_literal;	/* an IPv4 or IPv6 address */
 	unsigned int	 port;			/* from server, -p, or 25 */
-	int		 family;		/* AF_UNSPEC, AF_INET, AF_INET6 */
+	int		 family;		/* AF_UNSPEC, AF_INET or 6 */
 	bool		 mx;
 	bool		 all;
 	bool		 check;
@@ -98,7 +98,7 @@ struct options {
 /* One address to try, in the order to try it. */
 struct candidate {
 	char			host[DOMAIN_MAX + 1];	/* name it came from */
-	unsigned int		mx_index;	/* which MX host; 0 without --mx */
+	unsigned int		mx_index;	/* MX host; 0 without --mx */
 	struct sockaddr_storage	addr;		/* port set */
 	socklen_t		addrlen;
 };
@@ -113,7 +113,7 @@ struct candidates {
 struct reply_line {
 	int		 code;
 	bool		 more;		/* '-' separator: lines follow */
-	const char	*text;		/* after the separator, not terminated */
+	const char	*text;		/* after the separator, no NUL */
 	size_t		 textlen;
 };
 
@@ -131,7 +131,7 @@ enum reply_error {
 	REPLY_BAD_CODE,		/* RFC 5321 section 4.2: [2-5][0-9][0-9] */
 	REPLY_MISMATCH,		/* a continuation line with another code */
 	REPLY_TOO_LONG,		/* line over REPLY_LINE_MAX */
-	REPLY_TOO_MANY,		/* over REPLY_LINES_MAX lines or REPLY_TEXT_MAX */
+	REPLY_TOO_MANY,		/* over REPLY_LINES_MAX or REPLY_TEXT_MAX */
 };
 
 /* How a read or write on a connection ended. */
@@ -155,7 +155,7 @@ struct conn {
 	int		 fd;
 	char		 peer[PEER_NAME_MAX];	/* "host[address]:port" */
 	char		 host[DOMAIN_MAX + 1];	/* name it was reached by */
-	char		 prefix[PEER_NAME_MAX + 2]; /* transcript: "" or "peer: " */
+	char		 prefix[PEER_NAME_MAX + 2]; /* "" or "peer: " */
 	char		 buf[REPLY_LINE_MAX];
 	size_t		 len;			/* bytes held in buf */
 	enum reply_error reply_error;		/* with IO_BAD_REPLY */
@@ -169,6 +169,7 @@ struct outcome {
 	int	status;
 	char	server[PEER_NAME_MAX];
 	int	code;			/* the reply's; 0 when none */
+	bool	said;			/* a diagnostic already gave why */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
 };
 
@@ -179,16 +180,18 @@ bool	 helo_valid(const char *, const char **);
 int	 server_parse(const char *, struct options *);
 int	 status_of_etrn_reply(int, bool);
 int	 status_combine(const struct outcome *, size_t);
+int	 status_worse(int, int);
 const char *status_word(int, bool);
-void	 outcome_reply(struct outcome *, int, const char *, const struct reply *);
+void	 outcome_reply(struct outcome *, int, const char *,
+	    const struct reply *);
 void	 outcome_reason(struct outcome *, int, const char *, const char *);
 
 /* resolve.c */
 int	 resolve(const struct options *, struct candidates *, int64_t);
 
 /* connect.c */
-int	 connect_first(const struct candidates *, size_t *, const struct options *,
-	    int64_t, struct conn *, char *, size_t);
+int	 connect_first(const struct candidates *, size_t *,
+	    const struct options *, int64_t, struct conn *, char *, size_t);
 
 /* smtp.c */
 size_t	 line_split(const char *, size_t, size_t *);

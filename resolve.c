@@ -103,17 +103,6 @@ dns_status(int ares_status)
 	}
 }
 
-/* The worse of two failures: a system error, then temporary, then definite. */
-static int
-dns_worse(int a, int b)
-{
-	if (a == ST_OSERR || b == ST_OSERR)
-		return ST_OSERR;
-	if (a == ST_TEMPFAIL || b == ST_TEMPFAIL)
-		return ST_TEMPFAIL;
-	return a != 0 ? a : b;
-}
-
 /* Why a lookup of a host's addresses failed, for messages. */
 static const char *
 dns_reason(int ares_status)
@@ -784,9 +773,9 @@ resolve_mx(struct dns *d, struct candidates *out, int64_t deadline_ns)
 		/* A bad name from DNS is no usage error. */
 		st = h->status == ARES_EBADNAME ? ST_NOHOST :
 		    dns_status(h->status);
-		if (dns_worse(failure, st) != failure)
+		if (status_worse(failure, st) != failure)
 			why = dns_reason(h->status);
-		failure = dns_worse(failure, st);
+		failure = status_worse(failure, st);
 		trace("etrn: ", "%s: %s, skipped", text, dns_reason(h->status));
 	}
 	if (out->n > 0)

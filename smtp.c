@@ -217,15 +217,16 @@ fail_reply(struct dialogue *s, int status)
 		outcome_reply(&s->out[i], status, s->c->peer, &s->r);
 }
 
-/* The reason a command failed, e.g. "ETRN: timed out". */
+/* A command failed: status and reason, e.g. "ETRN: timed out". */
 static void
-fail_io(struct dialogue *s, size_t from, const char *cmd, enum io io)
+fail_io(struct dialogue *s, size_t from, int status, const char *cmd,
+    enum io io)
 {
 	char why[sizeof(s->c->tls_error) + 16];
 
 	snprintf(why, sizeof(why), "%.*s: %s", (int)strcspn(cmd, " "), cmd,
 	    conn_reason(s->c, io));
-	fail_from(s, from, io_status(io), why);
+	fail_from(s, from, status, why);
 }
 
 /*
@@ -282,7 +283,8 @@ command(struct dialogue *s, const char *cmd, const char *shown)
 		io = conn_read_reply(s->c, &s->r, deadline_min(now_ns() +
 		    step_ns, s->deadline_ns));
 	if (io != IO_OK)
-		fail_io(s, s->done, shown != NULL ? shown : cmd, io);
+		fail_io(s, s->done, io_status(io), shown != NULL ? shown : cmd,
+		    io);
 	return io == IO_OK;
 }
 
@@ -335,7 +337,6 @@ static bool
 starttls(struct dialogue *s)
 {
 	enum io io;
-	size_t i;
 
 	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
 		fail_from(s, 0, ST_TLS, "STARTTLS not offered");
@@ -349,10 +350,8 @@ starttls(struct dialogue *s)
 	io = secure_start(s->c, deadline_min(now_ns() + s->o->timeout_ns,
 	    s->deadline_ns));
 	if (io != IO_OK) {
-		fail_io(s, 0, "STARTTLS", io);
-		for (i = 0; i < s->n; i++)
-			s->out[i].status = io == IO_TIMEOUT ? ST_TEMPFAIL :
-			    ST_TLS;
+		fail_io(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
+		    "STARTTLS", io);
 		return false;
 	}
 	return hello(s);
@@ -378,13 +377,19 @@ auth(struct dialogue *s)
 		return false;
 	}
 	if (ehlo_param(&s->ehlo, "AUTH", "PLAIN")) {
-		/* authzid NUL authcid NUL passwd, authzid empty; options_parse
-		 * made sure the command fits in COMMAND_LINE_MAX. */
+		/*
+		 * authzid NUL authcid NUL passwd, authzid empty; options_parse
+		 * made sure the command fits in COMMAND_LINE_MAX.
+		 */
+		static const char verb[] = "AUTH PLAIN ";
+		size_t vlen = sizeof(verb) - 1;
+
 		plain[0] = '\0';
 		memcpy(plain + 1, o->user, ulen + 1);
 		memcpy(plain + 2 + ulen, o->password, plen);
-		memcpy(cmd, "AUTH PLAIN ", sizeof("AUTH PLAIN "));
-		base64_encode(cmd + 11, sizeof(cmd) - 11, plain, ulen + plen + 2);
+		memcpy(cmd, verb, sizeof(verb));
+		base64_encode(cmd + vlen, sizeof(cmd) - vlen, plain,
+		    ulen + plen + 2);
 		explicit_bzero(plain, sizeof(plain));
 		sent = command(s, cmd, "AUTH PLAIN <redacted>");
 	} else if (ehlo_param(&s->ehlo, "AUTH", "LOGIN")) {

@@ -19,7 +19,8 @@
 #define LIBTLS_CALLS(X) \
 	X(tls_init) X(tls_config_new) X(tls_config_free) \
 	X(tls_config_error) X(tls_config_set_ca_file) \
-	X(tls_config_insecure_noverifycert) X(tls_config_insecure_noverifyname) \
+	X(tls_config_insecure_noverifycert) \
+	X(tls_config_insecure_noverifyname) \
 	X(tls_client) X(tls_configure) X(tls_connect_socket) X(tls_handshake) \
 	X(tls_read) X(tls_write) X(tls_close) X(tls_free) X(tls_error) \
 	X(tls_conn_version) X(tls_conn_cipher)

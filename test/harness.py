@@ -8,6 +8,8 @@ A test may raise Skip(reason) only where the harness is told skips are
 allowed (never under CI=true: there a skip counts as a failure).
 """
 import os
+import select
+import stat
 import subprocess
 import sys
 import tempfile
@@ -65,6 +67,35 @@ def stop_process(proc, grace=5):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(grace)
+
+
+def serve_until_done(server, lifetime):
+    """For a test helper's command line: print "port N", then serve until
+    lifetime seconds pass, standard input closes (when it is a pipe or a
+    socket: its closing means the user is gone) or SIGINT; then stop."""
+    print("port %d" % server.port, flush=True)
+    try:
+        mode = os.fstat(0).st_mode
+        watch = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    except OSError:
+        watch = False
+    deadline = time.monotonic() + lifetime
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not watch:
+                time.sleep(min(left, 1.0))
+                continue
+            r, _, _ = select.select([0], [], [], min(left, 1.0))
+            if r and not os.read(0, 4096):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
 
 
 def tmpdir(prefix="etrn-test-"):

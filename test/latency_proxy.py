@@ -43,15 +43,15 @@ prints "port N" as its first line (flushed), then serves until killed, until
 when that is a pipe or a socket.
 """
 import argparse
-import os
 import queue
 import select
 import socket
-import stat
 import struct
 import sys
 import threading
 import time
+
+import harness
 
 POLL_S = 0.05               # how often the acceptor looks at the stop flag
 UPSTREAM_CONNECT_S = 5.0    # bound on the proxy's own connect upstream
@@ -257,14 +257,6 @@ def _hostport(text):
     return host, int(port)
 
 
-def _watch_stdin():
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Loopback TCP latency proxy.")
     ap.add_argument("--upstream", type=_hostport, required=True)
@@ -277,25 +269,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     proxy = LatencyProxy(args.upstream, args.delay, args.listen,
                          args.connect_delay)
-    print("port %d" % proxy.port, flush=True)
-    deadline = time.monotonic() + args.lifetime
-    watch = _watch_stdin()
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if not watch:
-                time.sleep(min(left, 1.0))
-                continue
-            r, _, _ = select.select([0], [], [], min(left, 1.0))
-            if r and not os.read(0, 4096):
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        proxy.stop()
-    return 0
+    return harness.serve_until_done(proxy, args.lifetime)
 
 
 if __name__ == "__main__":

@@ -106,14 +106,14 @@ along; /dev/null or a terminal is not watched).  -v logs the dialogue on
 standard error: "C: line" received, "S: b'bytes'" sent.
 """
 import argparse
-import os
 import select
 import socket
-import stat
 import struct
 import sys
 import threading
 import time
+
+import harness
 
 POLL_S = 0.05           # how often blocked loops look at the stop flag
 LINE_MAX = 65536        # a longer "line" is recorded in pieces
@@ -656,15 +656,6 @@ class ScriptedServer:
         session.sock.close()
 
 
-def _watch_stdin():
-    """Whether standard input is a pipe or socket: its closing means stop."""
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Scripted SMTP server for tests.")
     ap.add_argument("--host", default="127.0.0.1")
@@ -681,25 +672,7 @@ def main(argv=None):
     log = (lambda text: print(text, file=sys.stderr, flush=True)) \
         if args.verbose else None
     srv = ScriptedServer(script, host=args.host, port=args.port, log=log)
-    print("port %d" % srv.port, flush=True)
-    deadline = time.monotonic() + args.lifetime
-    watch = _watch_stdin()
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if not watch:
-                time.sleep(min(left, 1.0))
-                continue
-            r, _, _ = select.select([0], [], [], min(left, 1.0))
-            if r and not os.read(0, 4096):
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.stop()
-    return 0
+    return harness.serve_until_done(srv, args.lifetime)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,23 @@ test_combine_several_nodes(void **state)
 }
 
 static void
+test_worse_failure_stands_for_all_tries(void **state)
+{
+	(void)state;
+	assert_int_equal(status_worse(0, ST_UNAVAILABLE), ST_UNAVAILABLE);
+	assert_int_equal(status_worse(ST_UNAVAILABLE, ST_TEMPFAIL),
+	    ST_TEMPFAIL);
+	assert_int_equal(status_worse(ST_TEMPFAIL, ST_PROTOCOL), ST_TEMPFAIL);
+	assert_int_equal(status_worse(ST_PROTOCOL, ST_UNAVAILABLE),
+	    ST_PROTOCOL);
+	assert_int_equal(status_worse(ST_NOHOST, ST_UNAVAILABLE),
+	    ST_UNAVAILABLE);
+	assert_int_equal(status_worse(ST_TEMPFAIL, ST_OSERR), ST_OSERR);
+	assert_int_equal(status_worse(ST_NOHOST, 0), ST_NOHOST);
+	assert_int_equal(status_worse(ST_TLS, ST_NOPERM), ST_TLS);
+}
+
+static void
 test_status_words_are_distinct(void **state)
 {
 	static const int all[] = { 0, 1, 2, 3, 4, 5, 64, 68, 69, 70, 71, 75,
@@ -282,6 +299,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_of_every_etrn_reply_row),
 		cmocka_unit_test(test_combine_several_nodes),
+		cmocka_unit_test(test_worse_failure_stands_for_all_tries),
 		cmocka_unit_test(test_status_words_are_distinct),
 		cmocka_unit_test(test_node_accepts_the_three_forms),
 		cmocka_unit_test(test_node_rejects_bytes_that_could_inject),

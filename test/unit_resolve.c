@@ -94,10 +94,10 @@ static void
 test_worse_prefers_temporary_to_definite(void **state)
 {
 	(void)state;
-	assert_int_equal(dns_worse(0, ST_NOHOST), ST_NOHOST);
-	assert_int_equal(dns_worse(ST_NOHOST, ST_TEMPFAIL), ST_TEMPFAIL);
-	assert_int_equal(dns_worse(ST_TEMPFAIL, ST_NOHOST), ST_TEMPFAIL);
-	assert_int_equal(dns_worse(ST_TEMPFAIL, ST_OSERR), ST_OSERR);
+	assert_int_equal(status_worse(0, ST_NOHOST), ST_NOHOST);
+	assert_int_equal(status_worse(ST_NOHOST, ST_TEMPFAIL), ST_TEMPFAIL);
+	assert_int_equal(status_worse(ST_TEMPFAIL, ST_NOHOST), ST_TEMPFAIL);
+	assert_int_equal(status_worse(ST_TEMPFAIL, ST_OSERR), ST_OSERR);
 }
 
 static void
