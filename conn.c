@@ -19,10 +19,9 @@ conn_init(struct conn *c, int fd, const char *host, const struct sockaddr *sa,
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->tls = NULL;
-	snprintf(c->host, sizeof(c->host), "%s", host);
-	peer_name(c->peer, sizeof(c->peer), host, sa);
+	peer_set(&c->peer, host, sa);
 	if (prefixed)
-		snprintf(c->prefix, sizeof(c->prefix), "%s: ", c->peer);
+		snprintf(c->prefix, sizeof(c->prefix), "%s: ", c->peer.name);
 }
 
 void

@@ -14,14 +14,14 @@
 
 #include "etrn.h"
 
-struct attempt {
+struct try {
 	int	fd;
 	size_t	index;		/* into the candidates */
 	int64_t	deadline_ns;	/* --timeout for this attempt */
 };
 
 static void
-drop(struct attempt *a, size_t *na, size_t k)
+drop(struct try *a, size_t *na, size_t k)
 {
 	close(a[k].fd);
 	a[k] = a[--*na];
@@ -49,16 +49,15 @@ static int
 failed(const struct candidate *cand, int err, char *why, size_t whylen,
     int *status)
 {
-	char peer[PEER_NAME_MAX];
+	struct peer peer;
 
-	peer_name(peer, sizeof(peer), cand->host,
-	    (const struct sockaddr *)&cand->addr);
+	peer_set(&peer, cand->host, (const struct sockaddr *)&cand->addr);
 	snprintf(why, whylen, "%s", err == ETIMEDOUT ? "connection timed out" :
 	    strerror(err));
 	/* strerror() capitalises; messages here are lower case. */
 	if (why[0] >= 'A' && why[0] <= 'Z')
 		why[0] = (char)(why[0] - 'A' + 'a');
-	trace("", "etrn: %s: %s", peer, why);
+	trace("", "etrn: %s: %s", peer.name, why);
 	*status = status_worse(*status, err == ETIMEDOUT || err == ECONNRESET ?
 	    ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
@@ -77,13 +76,13 @@ connect_first(const struct candidates *cs, size_t *next,
     const struct options *o, int64_t run_deadline_ns, struct conn *c,
     char *why, size_t whylen)
 {
-	struct attempt a[CANDIDATES_MAX];
+	struct try a[CANDIDATES_MAX];
 	struct pollfd pfd[CANDIDATES_MAX];
 	size_t na = 0, k;
 	int64_t now, next_start_ns = 0, wake_ns;
 	int status = ST_UNAVAILABLE, err, fd;
 	socklen_t errlen;
-	char peer[PEER_NAME_MAX];
+	struct peer peer;
 
 	snprintf(why, whylen, "no address to connect to");
 	for (;;) {
@@ -97,9 +96,9 @@ connect_first(const struct candidates *cs, size_t *next,
 		if (*next < cs->n && (na == 0 || now >= next_start_ns)) {
 			const struct candidate *cand = &cs->v[*next];
 
-			peer_name(peer, sizeof(peer), cand->host,
+			peer_set(&peer, cand->host,
 			    (const struct sockaddr *)&cand->addr);
-			trace("", "etrn: %s: connecting", peer);
+			trace("", "etrn: %s: connecting", peer.name);
 			if ((fd = start(cand)) == -1) {
 				failed(cand, errno, why, whylen, &status);
 				next_start_ns = now;
@@ -162,7 +161,7 @@ connect_first(const struct candidates *cs, size_t *next,
 				drop(a, &na, 0);
 			conn_init(c, fd, cand->host,
 			    (const struct sockaddr *)&cand->addr, o->all);
-			trace("", "etrn: %s: connected", c->peer);
+			trace("", "etrn: %s: connected", c->peer.name);
 			*next = (size_t)(cand - cs->v) + 1;
 			return 0;
 		}

@@ -34,33 +34,6 @@
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
 
-/* Every outcome: its exit status, its word in result lines, its meaning. */
-static const struct {
-	int		 status;
-	const char	*word;
-	const char	*meaning;
-} outcome_table[] = {
-	{ ST_STARTED, "started", "queue run started (250, 252, 253)" },
-	{ ST_EMPTY, "empty", "nothing waiting for the node (251)" },
-	{ ST_NOT_STORED, "not-stored",
-	    "the server cannot queue for this node (458)" },
-	{ ST_REFUSED, "refused", "the server refused the node or client "
-	    "(459, 5xx)" },
-	{ ST_NOT_OFFERED, "not-offered", "ETRN not offered (not in EHLO, "
-	    "EHLO rejected, 500, 502, 504)" },
-	{ ST_TLS, "tls-failed", "TLS required and not possible" },
-	{ ST_USAGE, "usage", "usage error" },
-	{ ST_NOHOST, "no-such-host", "no such host, no address, null MX" },
-	{ ST_UNAVAILABLE, "unavailable",
-	    "no server accepted a connection or a session" },
-	{ ST_SOFTWARE, "internal-error", "internal error" },
-	{ ST_OSERR, "system-error", "system error" },
-	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx" },
-	{ ST_PROTOCOL, "protocol-error", "malformed reply or connection "
-	    "closed mid-dialogue" },
-	{ ST_NOPERM, "auth-failed", "authentication failed or required" },
-};
-
 static void
 usage(FILE *f)
 {
@@ -112,137 +85,9 @@ help(void)
 	    "  -h, --help             print this help\n\n"
 	    "Result line: NODE STATUS WORD SERVER CODE TEXT\n\n"
 	    "Exit status:\n");
-	for (i = 0; i < sizeof(outcome_table) / sizeof(outcome_table[0]); i++)
-		printf("  %3d %-15s %s\n", outcome_table[i].status,
-		    outcome_table[i].word, outcome_table[i].meaning);
-}
-
-const char *
-status_word(int status, bool check)
-{
-	size_t i;
-
-	if (check && (status == ST_STARTED || status == ST_NOT_OFFERED))
-		return status == ST_STARTED ? "offered" : "not-offered";
-	for (i = 0; i < sizeof(outcome_table) / sizeof(outcome_table[0]); i++)
-		if (outcome_table[i].status == status)
-			return outcome_table[i].word;
-	return "internal-error";
-}
-
-/*
- * The status of a node from the reply to its ETRN (RFC 1985 section 5,
- * RFC 4954 section 6 for the AUTH codes).
- */
-int
-status_of_etrn_reply(int code, bool authenticated)
-{
-	switch (code) {
-	case 251:
-		return ST_EMPTY;
-	case 458:
-		return ST_NOT_STORED;
-	case 459:
-		return ST_REFUSED;
-	case 500:
-	case 502:
-	case 504:
-		return ST_NOT_OFFERED;
-	case 530:
-		return authenticated ? ST_REFUSED : ST_NOPERM;
-	case 534:
-	case 535:
-	case 538:
-		return ST_NOPERM;
-	}
-	switch (code / 100) {
-	case 2:
-		return ST_STARTED;
-	case 4:
-		return ST_TEMPFAIL;
-	case 5:
-		return ST_REFUSED;
-	}
-	return ST_PROTOCOL;
-}
-
-/*
- * The run's status from every node's: 0 when each got 0 or 1 and one got
- * 0, 1 when each got 1, else that of the first node that got neither.
- */
-int
-status_combine(const struct outcome *out, size_t n)
-{
-	bool started = false;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (out[i].status == ST_STARTED)
-			started = true;
-		else if (out[i].status != ST_EMPTY)
-			return out[i].status;
-	}
-	return started ? ST_STARTED : ST_EMPTY;
-}
-
-/*
- * The worse of two failures, where every try failed and one status must
- * stand for all: a system error, then a temporary failure (retrying may
- * help), a protocol error, refused connections, no such host.  0 is no
- * failure yet; a status outside that list keeps the first one seen.
- */
-int
-status_worse(int a, int b)
-{
-	static const int rank[] = { ST_OSERR, ST_TEMPFAIL, ST_PROTOCOL,
-	    ST_UNAVAILABLE, ST_NOHOST };
-	size_t i;
-
-	for (i = 0; i < sizeof(rank) / sizeof(rank[0]); i++)
-		if (a == rank[i] || b == rank[i])
-			return rank[i];
-	return a != 0 ? a : b;
-}
-
-/* Record a reply: "CODE text", lines joined by " / ", escaped. */
-void
-outcome_reply(struct outcome *out, int status, const char *server,
-    const struct reply *r)
-{
-	char shown[OUTCOME_TEXT_MAX];
-	size_t i, n;
-
-	out->status = status;
-	out->code = r->code;
-	out->said = false;
-	snprintf(out->server, sizeof(out->server), "%s", server);
-	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
-	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
-		const char *nl = memchr(r->text + i, '\n', r->len - i);
-		size_t line = nl != NULL ? (size_t)(nl - r->text) - i :
-		    r->len - i;
-
-		escape(shown, sizeof(shown), r->text + i, line);
-		if (i > 0 || line > 0)
-			n += (size_t)snprintf(out->text + n,
-			    sizeof(out->text) - n, "%s%s", i == 0 ? " " : " / ",
-			    shown);
-		i += line + 1;
-	}
-	if (n >= sizeof(out->text))
-		out->text[sizeof(out->text) - 1] = '\0';
-}
-
-/* Record an outcome no reply decided: "- reason". */
-void
-outcome_reason(struct outcome *out, int status, const char *server,
-    const char *reason)
-{
-	out->status = status;
-	out->code = 0;
-	out->said = false;
-	snprintf(out->server, sizeof(out->server), "%s", server);
-	snprintf(out->text, sizeof(out->text), "- %s", reason);
+	for (i = 0; i < status_table_len; i++)
+		printf("  %3d %-15s %s\n", status_table[i].status,
+		    status_table[i].word, status_table[i].meaning);
 }
 
 /* arg escaped into buf, for a diagnostic. */
@@ -282,106 +127,6 @@ parse_port(const char *s, unsigned int *port)
 		return false;
 	*port = (unsigned int)l;
 	return true;
-}
-
-/*
- * Whether s is a domain name: printable ASCII without spaces, labels of
- * 1 to LABEL_MAX octets, DOMAIN_MAX in all.  A final dot is allowed only
- * where the name is looked up, never where it is sent.
- */
-static bool
-domain_valid(const char *s, bool final_dot, const char **why)
-{
-	const char *p, *label = s;
-	size_t len = strlen(s);
-	const char *dummy;
-
-	if (why == NULL)
-		why = &dummy;
-	for (p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == ' ')
-			return *why = "contains a space", false;
-		if (c < 0x20 || c == 0x7f)
-			return *why = "contains a control character", false;
-		if (c > 0x7f)
-			return *why = "contains a non-ASCII byte", false;
-	}
-	if (final_dot && len > 1 && s[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return *why = "is empty", false;
-	if (len > DOMAIN_MAX)
-		return *why = "is longer than 253 octets", false;
-	for (p = s; p <= s + len; p++) {
-		if (p < s + len && *p != '.')
-			continue;
-		if (p == label)
-			return *why = "has an empty label", false;
-		if (p - label > LABEL_MAX)
-			return *why = "has a label longer than 63 octets",
-			    false;
-		label = p + 1;
-	}
-	return true;
-}
-
-/*
- * Whether node can follow ETRN (RFC 1985 section 3): a domain, @domain
- * for its subdomains too, or #queue; the command fits in
- * COMMAND_LINE_MAX.
- */
-bool
-node_valid(const char *node, const char **why)
-{
-	const char *dummy;
-	const char *p;
-
-	if (why == NULL)
-		why = &dummy;
-	if (strlen("ETRN ") + strlen(node) + strlen("\r\n") > COMMAND_LINE_MAX)
-		return *why = "makes a command longer than 512 octets", false;
-	if (node[0] != '#')
-		return domain_valid(node[0] == '@' ? node + 1 : node, false,
-		    why);
-	for (p = node; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == ' ')
-			return *why = "contains a space", false;
-		if (c < 0x20 || c == 0x7f)
-			return *why = "contains a control character", false;
-		if (c > 0x7f)
-			return *why = "contains a non-ASCII byte", false;
-	}
-	if (node[1] == '\0')
-		return *why = "names no queue after #", false;
-	return true;
-}
-
-/* Whether name can follow EHLO: a domain or an address literal. */
-bool
-helo_valid(const char *name, const char **why)
-{
-	char addr[INET6_ADDRSTRLEN + sizeof("IPv6:")];
-	unsigned char buf[sizeof(struct in6_addr)];
-	size_t len = strlen(name);
-	const char *dummy;
-
-	if (why == NULL)
-		why = &dummy;
-	if (name[0] != '[')
-		return domain_valid(name, false, why);
-	if (len < 3 || name[len - 1] != ']' || len - 2 >= sizeof(addr))
-		return *why = "is not an address literal", false;
-	memcpy(addr, name + 1, len - 2);
-	addr[len - 2] = '\0';
-	if (strncmp(addr, "IPv6:", 5) == 0 ?
-	    inet_pton(AF_INET6, addr + 5, buf) == 1 :
-	    inet_pton(AF_INET, addr, buf) == 1)
-		return true;
-	return *why = "is not an address literal", false;
 }
 
 /*
@@ -706,7 +451,6 @@ options_parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-
 /*
  * Try the candidates in order until one session gets past its greeting,
  * and fill one outcome per node (one with --check).
@@ -719,8 +463,10 @@ run_candidates(const struct options *o, const struct candidates *cs,
 	char why[PEER_NAME_MAX + 128];
 	int failure = 0, st;
 	enum session done;
+	struct peer server;
 	struct conn c;
 
+	peer_set(&server, o->host, NULL);
 	while (next < cs->n) {
 		st = connect_first(cs, &next, o, deadline_ns, &c, why,
 		    sizeof(why));
@@ -728,7 +474,7 @@ run_candidates(const struct options *o, const struct candidates *cs,
 			/* Say why unless an earlier greeting says more. */
 			if (status_worse(failure, st) != failure)
 				for (i = 0; i < n; i++)
-					outcome_reason(&out[i], st, o->host,
+					outcome_reason(&out[i], st, &server,
 					    why);
 			failure = status_worse(failure, st);
 			break;
@@ -759,35 +505,6 @@ host_run(void *arg)
 
 	run_candidates(h->o, &h->cs, h->deadline_ns, h->out);
 	return NULL;
-}
-
-/*
- * The best outcome any host gave a node: 0, then 1, else that of the
- * most preferred host that answered; when none answered, the status is
- * the one a single server's failures would give.
- */
-static struct outcome
-best_outcome(const struct outcome *per_host, size_t nhosts, size_t stride)
-{
-	const struct outcome *best = &per_host[0], *o;
-	struct outcome result;
-	int failure = 0;
-	size_t h;
-
-	for (h = 0; h < nhosts; h++) {
-		o = &per_host[h * stride];
-		if (o->status == ST_STARTED ||
-		    (o->status == ST_EMPTY && best->status != ST_STARTED) ||
-		    (best->status != ST_STARTED && best->status != ST_EMPTY &&
-		    best->code == 0 && o->code != 0))
-			best = o;
-		if (o->code == 0)
-			failure = status_worse(failure, o->status);
-	}
-	result = *best;
-	if (result.code == 0)
-		result.status = failure;
-	return result;
 }
 
 /* --all: one session per MX host, all at once, then the best per node. */
@@ -823,7 +540,7 @@ run_all(const struct options *o, const struct candidates *cs,
 		if (runs[h].started)
 			pthread_join(runs[h].thread, NULL);
 	for (i = 0; i < n; i++)
-		out[i] = best_outcome(&per_host[i], cs->nhosts, n);
+		out[i] = outcome_best(&per_host[i], cs->nhosts, n);
 	free(per_host);
 	free(runs);
 	return 0;
@@ -843,15 +560,15 @@ report(const struct options *o, const struct outcome *out, size_t n)
 		word = status_word(out[i].status, o->check);
 		if (!o->quiet)
 			printf("%s %d %s %s %s\n", node, out[i].status, word,
-			    out[i].server, out[i].text);
+			    out[i].peer.name, out[i].text);
 		if (o->syslog)
 			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
 			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
-			    word, out[i].server, out[i].text);
+			    word, out[i].peer.name, out[i].text);
 		if (out[i].code == 0 && !out[i].said &&
 		    out[i].status >= ST_USAGE &&
 		    strcmp(out[i].text, last) != 0) {
-			diag("%s: %s", out[i].server, out[i].text + 2);
+			diag("%s: %s", out[i].peer.name, out[i].text + 2);
 			last = out[i].text;
 		}
 	}
@@ -865,6 +582,7 @@ main(int argc, char *argv[])
 {
 	static struct candidates cs;
 	struct outcome *out;
+	struct peer server;
 	struct options o;
 	int64_t deadline_ns;
 	size_t i, n;
@@ -889,8 +607,9 @@ main(int argc, char *argv[])
 			free(out);
 			return st;
 		}
+		peer_set(&server, o.host, NULL);
 		for (i = 0; i < n; i++) {
-			outcome_reason(&out[i], st, o.host, st == ST_NOHOST ?
+			outcome_reason(&out[i], st, &server, st == ST_NOHOST ?
 			    "no such host" : "name lookup failed");
 			out[i].said = true;	/* by resolve() */
 		}

@@ -14,11 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #define ETRN_VERSION "1.0"
 
 /*
  * Exit statuses, one per outcome; the man page's EXIT STATUS table copies
- * outcome_table in etrn.c.  The sysexits values keep their usual meaning.
+ * status_table in outcome.c.  The sysexits values keep their usual meaning.
  */
 enum status {
 	ST_STARTED = 0,		/* 2xx other than 251 */
@@ -150,11 +152,18 @@ enum io {
 
 struct tls;
 
+/* A server as messages, result lines and --json name it. */
+struct peer {
+	char		 name[PEER_NAME_MAX];	/* "host[address]:port", or host */
+	char		 host[DOMAIN_MAX + 1];	/* name it was reached by */
+	char		 address[INET6_ADDRSTRLEN]; /* "" when none was reached */
+	unsigned int	 port;			/* 0 likewise */
+};
+
 /* A connection: a socket and the bytes read but not yet used. */
 struct conn {
 	int		 fd;
-	char		 peer[PEER_NAME_MAX];	/* "host[address]:port" */
-	char		 host[DOMAIN_MAX + 1];	/* name it was reached by */
+	struct peer	 peer;
 	char		 prefix[PEER_NAME_MAX + 2]; /* "" or "peer: " */
 	char		 buf[REPLY_LINE_MAX];
 	size_t		 len;			/* bytes held in buf */
@@ -166,25 +175,55 @@ struct conn {
 
 /* The outcome for one node: status, who gave it, and what was said. */
 struct outcome {
-	int	status;
-	char	server[PEER_NAME_MAX];
+	int		status;
+	struct peer	peer;		/* who gave it */
 	int	code;			/* the reply's; 0 when none */
 	bool	said;			/* a diagnostic already gave why */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
 };
 
+/*
+ * What became of one connection attempt; --json lists every one (etrn.1
+ * names the words of attempt_word).
+ */
+enum attempt_result {
+	ATTEMPT_SESSION,	/* greeted 2xx: a session ran on it */
+	ATTEMPT_FAILED,		/* no connection: refused, unreachable */
+	ATTEMPT_TIMEOUT,	/* no connection within --timeout */
+	ATTEMPT_GREETING,	/* greeted 4xx or 5xx */
+	ATTEMPT_BROKEN,		/* closed, bad or late greeting */
+	ATTEMPT_SUPERSEDED,	/* closed unfinished: another one won */
+};
+
+struct attempt {
+	struct peer		 peer;
+	enum attempt_result	 result;
+	int			 status;	/* what it alone would give */
+	int			 code;		/* the deciding reply's, or 0 */
+	char			 text[OUTCOME_TEXT_MAX]; /* as in outcomes */
+	int64_t			 start_ms;	/* from the run's start */
+	int64_t			 end_ms;
+};
+
+/* Attempts kept for --json; those past it are only counted. */
+#define ATTEMPTS_MAX 128
+
+struct attempts {
+	struct attempt	 v[ATTEMPTS_MAX];
+	size_t		 n;
+	size_t		 dropped;
+	int64_t		 start_ns;	/* the run's start */
+};
+
+/*
+ * Calls run one way, down this list: etrn.c (command line, main), the
+ * event loop, resolve.c and smtp.c, conn.c and tls.c, then the pure files
+ * (reply.c, outcome.c, names.c) and util.c.
+ */
+
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
-bool	 node_valid(const char *, const char **);
-bool	 helo_valid(const char *, const char **);
 int	 server_parse(const char *, struct options *);
-int	 status_of_etrn_reply(int, bool);
-int	 status_combine(const struct outcome *, size_t);
-int	 status_worse(int, int);
-const char *status_word(int, bool);
-void	 outcome_reply(struct outcome *, int, const char *,
-	    const struct reply *);
-void	 outcome_reason(struct outcome *, int, const char *, const char *);
 
 /* resolve.c */
 int	 resolve(const struct options *, struct candidates *, int64_t);
@@ -194,12 +233,6 @@ int	 connect_first(const struct candidates *, size_t *,
 	    const struct options *, int64_t, struct conn *, char *, size_t);
 
 /* smtp.c */
-size_t	 line_split(const char *, size_t, size_t *);
-enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
-enum reply_error reply_add(struct reply *, const struct reply_line *);
-bool	 ehlo_has(const struct reply *, const char *);
-bool	 ehlo_param(const struct reply *, const char *, const char *);
-bool	 base64_encode(char *, size_t, const void *, size_t);
 /* smtp_session: whether another candidate should be tried. */
 enum session {
 	SESSION_DONE,		/* the outcomes are final */
@@ -225,6 +258,38 @@ ssize_t	 secure_read(struct conn *, void *, size_t, short *);
 ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
 void	 secure_end(struct conn *);
 
+/* reply.c */
+size_t	 line_split(const char *, size_t, size_t *);
+enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
+enum reply_error reply_add(struct reply *, const struct reply_line *);
+bool	 ehlo_has(const struct reply *, const char *);
+bool	 ehlo_param(const struct reply *, const char *, const char *);
+bool	 base64_encode(char *, size_t, const void *, size_t);
+
+/* outcome.c: status_table is the man page's EXIT STATUS table. */
+struct status_row {
+	int		 status;
+	const char	*word;		/* in result lines */
+	const char	*meaning;	/* in --help */
+};
+extern const struct status_row status_table[];
+extern const size_t status_table_len;
+const char *status_word(int, bool);
+int	 status_of_etrn_reply(int, bool);
+int	 status_combine(const struct outcome *, size_t);
+int	 status_worse(int, int);
+const char *attempt_word(enum attempt_result);
+struct outcome outcome_best(const struct outcome *, size_t, size_t);
+void	 outcome_reply(struct outcome *, int, const struct peer *,
+	    const struct reply *);
+void	 outcome_reason(struct outcome *, int, const struct peer *,
+	    const char *);
+
+/* names.c */
+bool	 domain_valid(const char *, bool, const char **);
+bool	 node_valid(const char *, const char **);
+bool	 helo_valid(const char *, const char **);
+
 /* util.c */
 int64_t	 now_ns(void);
 int64_t	 deadline_min(int64_t, int64_t);
@@ -233,7 +298,7 @@ size_t	 escape(char *, size_t, const char *, size_t);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	 peer_name(char *, size_t, const char *, const struct sockaddr *);
+void	 peer_set(struct peer *, const char *, const struct sockaddr *);
 extern bool verbose;
 
 #endif /* ETRN_H */

@@ -121,7 +121,7 @@ secure_start(struct conn *c, int64_t deadline_ns)
 		return IO_TLS;
 	}
 	if (p_tls_configure(c->tls, config) == -1 ||
-	    p_tls_connect_socket(c->tls, c->fd, c->host) == -1) {
+	    p_tls_connect_socket(c->tls, c->fd, c->peer.host) == -1) {
 		tls_failed(c, "tls");
 		return IO_TLS;
 	}
@@ -133,7 +133,7 @@ secure_start(struct conn *c, int64_t deadline_ns)
 		if ((io = conn_wait(c, ev, deadline_ns)) != IO_OK)
 			return io;
 	}
-	trace(c->prefix, "etrn: %s: TLS %s, %s", c->peer,
+	trace(c->prefix, "etrn: %s: TLS %s, %s", c->peer.name,
 	    p_tls_conn_version(c->tls), p_tls_conn_cipher(c->tls));
 	return IO_OK;
 }

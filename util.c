@@ -121,26 +121,35 @@ trace(const char *prefix, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "host[address]:port", the name of a peer in every message. */
+/*
+ * A peer from its host name and, when one was reached, its address (sa
+ * NULL: none); the name is "host[address]:port", or the host alone.
+ */
 void
-peer_name(char *dst, size_t dstlen, const char *host, const struct sockaddr *sa)
+peer_set(struct peer *p, const char *host, const struct sockaddr *sa)
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
-	unsigned int port = 0;
-
-	if (sa->sa_family == AF_INET) {
+	memset(p, 0, sizeof(*p));
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	if (sa != NULL && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET, &sin->sin_addr, p->address,
+		    sizeof(p->address));
+		p->port = ntohs(sin->sin_port);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 =
 		    (const struct sockaddr_in6 *)sa;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(sin6->sin6_port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, p->address,
+		    sizeof(p->address));
+		p->port = ntohs(sin6->sin6_port);
+	}
+	if (p->address[0] == '\0') {
+		snprintf(p->name, sizeof(p->name), "%s", p->host);
+		return;
 	}
 	/* Cutting a name for a message is harmless; it is never parsed. */
-	if (snprintf(dst, dstlen, "%s[%s]:%u", host, addr, port) >= (int)dstlen)
-		dst[dstlen - 1] = '\0';
+	if (snprintf(p->name, sizeof(p->name), "%s[%s]:%u", p->host,
+	    p->address, p->port) >= (int)sizeof(p->name))
+		p->name[sizeof(p->name) - 1] = '\0';
 }

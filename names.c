@@ -1,0 +1,111 @@
+/*
+ * What a name may be where etrn sends or looks it up: a domain (RFC 1035
+ * section 2.3.4, RFC 5321 section 4.5.3.1.2), an ETRN node (RFC 1985
+ * section 3), an EHLO argument (RFC 5321 section 4.1.4).  Pure.
+ */
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <string.h>
+
+#include "etrn.h"
+
+/*
+ * Whether s is a domain name: printable ASCII without spaces, labels of
+ * 1 to LABEL_MAX octets, DOMAIN_MAX in all.  A final dot is allowed only
+ * where the name is looked up, never where it is sent.
+ */
+bool
+domain_valid(const char *s, bool final_dot, const char **why)
+{
+	const char *p, *label = s;
+	size_t len = strlen(s);
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			return *why = "contains a space", false;
+		if (c < 0x20 || c == 0x7f)
+			return *why = "contains a control character", false;
+		if (c > 0x7f)
+			return *why = "contains a non-ASCII byte", false;
+	}
+	if (final_dot && len > 1 && s[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return *why = "is empty", false;
+	if (len > DOMAIN_MAX)
+		return *why = "is longer than 253 octets", false;
+	for (p = s; p <= s + len; p++) {
+		if (p < s + len && *p != '.')
+			continue;
+		if (p == label)
+			return *why = "has an empty label", false;
+		if (p - label > LABEL_MAX)
+			return *why = "has a label longer than 63 octets",
+			    false;
+		label = p + 1;
+	}
+	return true;
+}
+
+/*
+ * Whether node can follow ETRN (RFC 1985 section 3): a domain, @domain
+ * for its subdomains too, or #queue; the command fits in
+ * COMMAND_LINE_MAX.
+ */
+bool
+node_valid(const char *node, const char **why)
+{
+	const char *dummy;
+	const char *p;
+
+	if (why == NULL)
+		why = &dummy;
+	if (strlen("ETRN ") + strlen(node) + strlen("\r\n") > COMMAND_LINE_MAX)
+		return *why = "makes a command longer than 512 octets", false;
+	if (node[0] != '#')
+		return domain_valid(node[0] == '@' ? node + 1 : node, false,
+		    why);
+	for (p = node; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			return *why = "contains a space", false;
+		if (c < 0x20 || c == 0x7f)
+			return *why = "contains a control character", false;
+		if (c > 0x7f)
+			return *why = "contains a non-ASCII byte", false;
+	}
+	if (node[1] == '\0')
+		return *why = "names no queue after #", false;
+	return true;
+}
+
+/* Whether name can follow EHLO: a domain or an address literal. */
+bool
+helo_valid(const char *name, const char **why)
+{
+	char addr[INET6_ADDRSTRLEN + sizeof("IPv6:")];
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t len = strlen(name);
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (name[0] != '[')
+		return domain_valid(name, false, why);
+	if (len < 3 || name[len - 1] != ']' || len - 2 >= sizeof(addr))
+		return *why = "is not an address literal", false;
+	memcpy(addr, name + 1, len - 2);
+	addr[len - 2] = '\0';
+	if (strncmp(addr, "IPv6:", 5) == 0 ?
+	    inet_pton(AF_INET6, addr + 5, buf) == 1 :
+	    inet_pton(AF_INET, addr, buf) == 1)
+		return true;
+	return *why = "is not an address literal", false;
+}

@@ -1,0 +1,207 @@
+/*
+ * Outcomes: the one table of exit statuses, the status of each reply, and
+ * how the outcomes of several nodes, tries or hosts make one.  Pure: no
+ * I/O here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "etrn.h"
+
+/* Every outcome: its exit status, its word in result lines, its meaning. */
+const struct status_row status_table[] = {
+	{ ST_STARTED, "started", "queue run started (250, 252, 253)" },
+	{ ST_EMPTY, "empty", "nothing waiting for the node (251)" },
+	{ ST_NOT_STORED, "not-stored",
+	    "the server cannot queue for this node (458)" },
+	{ ST_REFUSED, "refused", "the server refused the node or client "
+	    "(459, 5xx)" },
+	{ ST_NOT_OFFERED, "not-offered", "ETRN not offered (not in EHLO, "
+	    "EHLO rejected, 500, 502, 504)" },
+	{ ST_TLS, "tls-failed", "TLS required and not possible" },
+	{ ST_USAGE, "usage", "usage error" },
+	{ ST_NOHOST, "no-such-host", "no such host, no address, null MX" },
+	{ ST_UNAVAILABLE, "unavailable",
+	    "no server accepted a connection or a session" },
+	{ ST_SOFTWARE, "internal-error", "internal error" },
+	{ ST_OSERR, "system-error", "system error" },
+	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx" },
+	{ ST_PROTOCOL, "protocol-error", "malformed reply or connection "
+	    "closed mid-dialogue" },
+	{ ST_NOPERM, "auth-failed", "authentication failed or required" },
+};
+const size_t status_table_len = sizeof(status_table) / sizeof(status_table[0]);
+
+const char *
+status_word(int status, bool check)
+{
+	size_t i;
+
+	if (check && (status == ST_STARTED || status == ST_NOT_OFFERED))
+		return status == ST_STARTED ? "offered" : "not-offered";
+	for (i = 0; i < status_table_len; i++)
+		if (status_table[i].status == status)
+			return status_table[i].word;
+	return "internal-error";
+}
+
+/* The word for an attempt's result in --json. */
+const char *
+attempt_word(enum attempt_result r)
+{
+	static const char *const word[] = {
+		[ATTEMPT_SESSION] = "session",
+		[ATTEMPT_FAILED] = "failed",
+		[ATTEMPT_TIMEOUT] = "timeout",
+		[ATTEMPT_GREETING] = "greeting-refused",
+		[ATTEMPT_BROKEN] = "broken",
+		[ATTEMPT_SUPERSEDED] = "superseded",
+	};
+
+	return (size_t)r < sizeof(word) / sizeof(word[0]) && word[r] != NULL ?
+	    word[r] : "unknown";
+}
+
+/*
+ * The status of a node from the reply to its ETRN (RFC 1985 section 5,
+ * RFC 4954 section 6 for the AUTH codes).
+ */
+int
+status_of_etrn_reply(int code, bool authenticated)
+{
+	switch (code) {
+	case 251:
+		return ST_EMPTY;
+	case 458:
+		return ST_NOT_STORED;
+	case 459:
+		return ST_REFUSED;
+	case 500:
+	case 502:
+	case 504:
+		return ST_NOT_OFFERED;
+	case 530:
+		return authenticated ? ST_REFUSED : ST_NOPERM;
+	case 534:
+	case 535:
+	case 538:
+		return ST_NOPERM;
+	}
+	switch (code / 100) {
+	case 2:
+		return ST_STARTED;
+	case 4:
+		return ST_TEMPFAIL;
+	case 5:
+		return ST_REFUSED;
+	}
+	return ST_PROTOCOL;
+}
+
+/*
+ * The run's status from every node's: 0 when each got 0 or 1 and one got
+ * 0, 1 when each got 1, else that of the first node that got neither.
+ */
+int
+status_combine(const struct outcome *out, size_t n)
+{
+	bool started = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (out[i].status == ST_STARTED)
+			started = true;
+		else if (out[i].status != ST_EMPTY)
+			return out[i].status;
+	}
+	return started ? ST_STARTED : ST_EMPTY;
+}
+
+/*
+ * The worse of two failures, where every try failed and one status must
+ * stand for all: a system error, then a temporary failure (retrying may
+ * help), a protocol error, refused connections, no such host.  0 is no
+ * failure yet; a status outside that list keeps the first one seen.
+ */
+int
+status_worse(int a, int b)
+{
+	static const int rank[] = { ST_OSERR, ST_TEMPFAIL, ST_PROTOCOL,
+	    ST_UNAVAILABLE, ST_NOHOST };
+	size_t i;
+
+	for (i = 0; i < sizeof(rank) / sizeof(rank[0]); i++)
+		if (a == rank[i] || b == rank[i])
+			return rank[i];
+	return a != 0 ? a : b;
+}
+
+/* Record a reply: "CODE text", lines joined by " / ", escaped. */
+void
+outcome_reply(struct outcome *out, int status, const struct peer *peer,
+    const struct reply *r)
+{
+	char shown[OUTCOME_TEXT_MAX];
+	size_t i, n;
+
+	out->status = status;
+	out->code = r->code;
+	out->said = false;
+	out->peer = *peer;
+	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
+	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
+		const char *nl = memchr(r->text + i, '\n', r->len - i);
+		size_t line = nl != NULL ? (size_t)(nl - r->text) - i :
+		    r->len - i;
+
+		escape(shown, sizeof(shown), r->text + i, line);
+		if (i > 0 || line > 0)
+			n += (size_t)snprintf(out->text + n,
+			    sizeof(out->text) - n, "%s%s", i == 0 ? " " : " / ",
+			    shown);
+		i += line + 1;
+	}
+	if (n >= sizeof(out->text))
+		out->text[sizeof(out->text) - 1] = '\0';
+}
+
+/* Record an outcome no reply decided: "- reason". */
+void
+outcome_reason(struct outcome *out, int status, const struct peer *peer,
+    const char *reason)
+{
+	out->status = status;
+	out->code = 0;
+	out->said = false;
+	out->peer = *peer;
+	snprintf(out->text, sizeof(out->text), "- %s", reason);
+}
+
+/*
+ * The best outcome any host gave a node: 0, then 1, else that of the
+ * most preferred host that answered; when none answered, the status is
+ * the one a single server's failures would give.
+ */
+struct outcome
+outcome_best(const struct outcome *per_host, size_t nhosts, size_t stride)
+{
+	const struct outcome *best = &per_host[0], *o;
+	struct outcome result;
+	int failure = 0;
+	size_t h;
+
+	for (h = 0; h < nhosts; h++) {
+		o = &per_host[h * stride];
+		if (o->status == ST_STARTED ||
+		    (o->status == ST_EMPTY && best->status != ST_STARTED) ||
+		    (best->status != ST_STARTED && best->status != ST_EMPTY &&
+		    best->code == 0 && o->code != 0))
+			best = o;
+		if (o->code == 0)
+			failure = status_worse(failure, o->status);
+	}
+	result = *best;
+	if (result.code == 0)
+		result.status = failure;
+	return result;
+}
