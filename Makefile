@@ -24,11 +24,11 @@ LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-SRCS = etrn.c resolve.c connect.c smtp.c conn.c tls.c reply.c outcome.c \
+SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c reply.c outcome.c \
 	names.c util.c
-LIB_OBJS = resolve.o connect.o smtp.o conn.o tls.o reply.o outcome.o \
+LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o reply.o outcome.o \
 	names.o util.o
-UNITS = smtp etrn resolve
+UNITS = smtp etrn resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	hostile_tests
 

@@ -149,16 +149,31 @@ read_line(struct conn *c, char *line, size_t *linelen, int64_t deadline_ns)
 enum io
 conn_read_reply(struct conn *c, struct reply *r, int64_t deadline_ns)
 {
+	r->nlines = 0;
+	r->more = false;
+	return conn_reply_more(c, r, deadline_ns);
+}
+
+/*
+ * Go on reading the reply in r (none yet: r->nlines is 0) until it is
+ * complete or deadline_ns passes; what was read stays in r, so that a
+ * call after IO_TIMEOUT goes on where this one stopped.
+ */
+enum io
+conn_reply_more(struct conn *c, struct reply *r, int64_t deadline_ns)
+{
 	char line[REPLY_LINE_MAX], shown[4 * REPLY_LINE_MAX + 1];
 	struct reply_line rl;
 	size_t len;
 	enum io io;
 
-	r->code = 0;
-	r->nlines = 0;
-	r->len = 0;
-	r->text[0] = '\0';
-	do {
+	if (r->nlines == 0) {
+		r->code = 0;
+		r->more = false;
+		r->len = 0;
+		r->text[0] = '\0';
+	}
+	while (r->nlines == 0 || r->more) {
 		if ((io = read_line(c, line, &len, deadline_ns)) != IO_OK)
 			return io;
 		escape(shown, sizeof(shown), line, len);
@@ -167,7 +182,7 @@ conn_read_reply(struct conn *c, struct reply *r, int64_t deadline_ns)
 		    REPLY_OK ||
 		    (c->reply_error = reply_add(r, &rl)) != REPLY_OK)
 			return IO_BAD_REPLY;
-	} while (rl.more);
+	}
 	return IO_OK;
 }
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +37,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
-	    "[-m seconds] [-p port] [-t seconds]\n"
-	    "            [-u user] [--cafile file] [--insecure] "
-	    "[--insecure-auth]\n"
-	    "            [--password-file file] [--syslog] [--tls] "
-	    "server node ...\n"
+	    "[-m seconds] [-p port]\n"
+	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
+	    "[--insecure]\n"
+	    "            [--insecure-auth] [--password-file file] [--syslog] "
+	    "[--tls]\n"
+	    "            server node ...\n"
 	    "       etrn -c [options] server\n");
 }
 
@@ -60,6 +60,8 @@ help(void)
 	    "  -p, --port PORT        TCP port (default 25; a port in server "
 	    "wins)\n"
 	    "  -4, -6                 use only IPv4 / only IPv6\n"
+	    "  -s, --source ADDRESS   bind every connection to this local "
+	    "address\n"
 	    "  -H, --helo NAME        name sent with EHLO\n"
 	    "  -c, --check            only report whether ETRN is offered\n"
 	    "  -f, --force            send ETRN even if EHLO does not offer "
@@ -171,13 +173,17 @@ server_parse(const char *s, struct options *o)
 	if (inet_pton(AF_INET6, o->host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET) {
-			diag("%s: an IPv6 address, but -4 was given", o->host);
+			diag("%s: an IPv6 address, but %s", o->host,
+			    o->source_len > 0 ? "--source is IPv4" :
+			    "-4 was given");
 			return ST_USAGE;
 		}
 	} else if (!bracketed && inet_pton(AF_INET, o->host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET6) {
-			diag("%s: an IPv4 address, but -6 was given", o->host);
+			diag("%s: an IPv4 address, but %s", o->host,
+			    o->source_len > 0 ? "--source is IPv6" :
+			    "-6 was given");
 			return ST_USAGE;
 		}
 	} else if (bracketed || !domain_valid(o->host, true, &why))
@@ -195,6 +201,25 @@ bad:
 		diag("bad server \"%s\": %s", shown, why);
 	}
 	return ST_USAGE;
+}
+
+/* -s: the local address every connection is bound to, any port. */
+static bool
+source_parse(const char *s, struct options *o)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&o->source;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&o->source;
+
+	memset(&o->source, 0, sizeof(o->source));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		o->source_len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		o->source_len = sizeof(*sin6);
+	} else
+		return false;
+	return true;
 }
 
 /* An AUTH name: something, printable, no spaces (it is base64'd anyway). */
@@ -275,6 +300,7 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "password-file", required_argument, NULL, 'P' },
 		{ "insecure-auth", no_argument, NULL, 'A' },
+		{ "source", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char shown[4 * COMMAND_LINE_MAX + 1];
@@ -289,7 +315,7 @@ options_parse(int argc, char **argv, struct options *o)
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qSt:u:vVx",
+	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qs:St:u:vVx",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -312,6 +338,15 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'P':
 			password_file = optarg;
+			break;
+		case 's':
+			if (!source_parse(optarg, o)) {
+				diag("bad --source \"%s\": not an IPv4 or IPv6 "
+				    "address", shown_arg(shown, sizeof(shown),
+				    optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
 			break;
 		case 'S':
 			o->starttls = true;
@@ -429,6 +464,19 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return ST_USAGE;
 	}
+	if (o->source_len > 0) {
+		int af = o->source.ss_family;
+
+		if (o->family != AF_UNSPEC && o->family != af) {
+			diag("--source is an %s address, but %s was given",
+			    af == AF_INET ? "IPv4" : "IPv6",
+			    af == AF_INET ? "-6" : "-4");
+			usage(stderr);
+			return ST_USAGE;
+		}
+		/* Candidates of the other family could not use it. */
+		o->family = af;
+	}
 	if (o->user != NULL && !password_load(o, password_file))
 		return ST_USAGE;
 	if (o->tls && !o->port_given)
@@ -448,101 +496,6 @@ options_parse(int argc, char **argv, struct options *o)
 			return ST_USAGE;
 		}
 	}
-	return 0;
-}
-
-/*
- * Try the candidates in order until one session gets past its greeting,
- * and fill one outcome per node (one with --check).
- */
-static void
-run_candidates(const struct options *o, const struct candidates *cs,
-    int64_t deadline_ns, struct outcome *out)
-{
-	size_t i, n = o->check ? 1 : o->nnodes, next = 0;
-	char why[PEER_NAME_MAX + 128];
-	int failure = 0, st;
-	enum session done;
-	struct peer server;
-	struct conn c;
-
-	peer_set(&server, o->host, NULL);
-	while (next < cs->n) {
-		st = connect_first(cs, &next, o, deadline_ns, &c, why,
-		    sizeof(why));
-		if (st != 0) {
-			/* Say why unless an earlier greeting says more. */
-			if (status_worse(failure, st) != failure)
-				for (i = 0; i < n; i++)
-					outcome_reason(&out[i], st, &server,
-					    why);
-			failure = status_worse(failure, st);
-			break;
-		}
-		done = smtp_session(&c, o, deadline_ns, out);
-		conn_close(&c);
-		if (done == SESSION_DONE)
-			return;
-		failure = status_worse(failure, out[0].status);
-	}
-	for (i = 0; i < n; i++)
-		out[i].status = failure;
-}
-
-struct host_run {
-	const struct options	*o;
-	struct candidates	 cs;
-	int64_t			 deadline_ns;
-	struct outcome		*out;
-	pthread_t		 thread;
-	bool			 started;
-};
-
-static void *
-host_run(void *arg)
-{
-	struct host_run *h = arg;
-
-	run_candidates(h->o, &h->cs, h->deadline_ns, h->out);
-	return NULL;
-}
-
-/* --all: one session per MX host, all at once, then the best per node. */
-static int
-run_all(const struct options *o, const struct candidates *cs,
-    int64_t deadline_ns, struct outcome *out)
-{
-	size_t i, n = o->check ? 1 : o->nnodes, h;
-	struct outcome *per_host;
-	struct host_run *runs;
-
-	per_host = calloc((size_t)cs->nhosts * n, sizeof(*per_host));
-	runs = calloc(cs->nhosts, sizeof(*runs));
-	if (per_host == NULL || runs == NULL) {
-		free(per_host);
-		free(runs);
-		return ST_OSERR;
-	}
-	for (h = 0; h < cs->nhosts; h++) {
-		runs[h].o = o;
-		runs[h].deadline_ns = deadline_ns;
-		runs[h].out = &per_host[h * n];
-		for (i = 0; i < cs->n; i++)
-			if (cs->v[i].mx_index == h)
-				runs[h].cs.v[runs[h].cs.n++] = cs->v[i];
-		runs[h].cs.nhosts = 1;
-		runs[h].started = pthread_create(&runs[h].thread, NULL,
-		    host_run, &runs[h]) == 0;
-		if (!runs[h].started)
-			host_run(&runs[h]);
-	}
-	for (h = 0; h < cs->nhosts; h++)
-		if (runs[h].started)
-			pthread_join(runs[h].thread, NULL);
-	for (i = 0; i < n; i++)
-		out[i] = outcome_best(&per_host[i], cs->nhosts, n);
-	free(per_host);
-	free(runs);
 	return 0;
 }
 
@@ -580,15 +533,14 @@ report(const struct options *o, const struct outcome *out, size_t n)
 int
 main(int argc, char *argv[])
 {
-	static struct candidates cs;
+	static struct attempts attempts;
 	struct outcome *out;
-	struct peer server;
 	struct options o;
 	int64_t deadline_ns;
-	size_t i, n;
+	size_t n;
 	int st;
 
-	deadline_ns = now_ns();
+	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
 	if ((st = options_parse(argc, argv, &o)) != 0)
 		return st == OPTIONS_DONE ? 0 : st;
@@ -601,28 +553,10 @@ main(int argc, char *argv[])
 		diag("out of memory");
 		return ST_OSERR;
 	}
-
-	if ((st = resolve(&o, &cs, deadline_ns)) != 0) {
-		if (st == ST_USAGE) {
-			free(out);
-			return st;
-		}
-		peer_set(&server, o.host, NULL);
-		for (i = 0; i < n; i++) {
-			outcome_reason(&out[i], st, &server, st == ST_NOHOST ?
-			    "no such host" : "name lookup failed");
-			out[i].said = true;	/* by resolve() */
-		}
-	} else if (o.all && cs.nhosts > 1)
-		st = run_all(&o, &cs, deadline_ns, out);
-	else
-		run_candidates(&o, &cs, deadline_ns, out);
-	if (st == ST_OSERR) {
-		diag("out of memory");
+	if ((st = race(&o, deadline_ns, out, &attempts)) != 0) {
 		free(out);
 		return st;
 	}
-
 	report(&o, out, n);
 	st = status_combine(out, n);
 	free(out);

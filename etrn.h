@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <netinet/in.h>
+#include <poll.h>
 
 #define ETRN_VERSION "1.0"
 
@@ -62,8 +63,13 @@ enum status {
 #define PEER_NAME_MAX (DOMAIN_MAX + 64)
 /* What a result line shows of a reply or a reason, after escaping. */
 #define OUTCOME_TEXT_MAX 1024
-/* RFC 8305 section 5: the recommended Connection Attempt Delay. */
-#define CONNECT_STAGGER_NS (250 * NS_PER_MS)
+/* c-ares sockets watched at once: UDP and TCP for each resolver. */
+#define DNS_SOCKETS_MAX	32
+/*
+ * How long QUIT's reply is awaited once every outcome is known (RFC 5321
+ * section 4.1.1.10 wants it read; the outcome never depends on it).
+ */
+#define QUIT_WAIT_NS (2 * NS_PER_SEC)
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_SEC INT64_C(1000000000)
@@ -83,6 +89,8 @@ struct options {
 	bool		 syslog;
 	const char	*helo;			/* NULL: derived at connect */
 	const char	*dns_servers;		/* NULL: /etc/resolv.conf */
+	struct sockaddr_storage source;		/* -s: bind to it */
+	socklen_t	 source_len;		/* 0: no -s */
 	bool		 port_given;		/* by -p or in server */
 	bool		 starttls;		/* -S: STARTTLS required */
 	bool		 tls;			/* implicit TLS */
@@ -97,18 +105,28 @@ struct options {
 	size_t		 nnodes;
 };
 
-/* One address to try, in the order to try it. */
-struct candidate {
-	char			host[DOMAIN_MAX + 1];	/* name it came from */
-	unsigned int		mx_index;	/* MX host; 0 without --mx */
-	struct sockaddr_storage	addr;		/* port set */
-	socklen_t		addrlen;
-};
+/* Address families by index: answers for each are kept apart. */
+#define FAM_V4		0
+#define FAM_V6		1
+#define FAMILIES	2
+/* dns_host statuses beside the other ARES_* codes. */
+#define DNS_OK		0		/* ARES_SUCCESS */
+#define DNS_PENDING	(-1000)		/* asked, no answer yet */
+#define DNS_NOT_ASKED	(-1001)		/* -4, -6 or a literal */
+/* Addresses kept per host and family. */
+#define ADDRS_PER_FAMILY_MAX 8
+#define ADDRS_PER_HOST_MAX (FAMILIES * ADDRS_PER_FAMILY_MAX)
 
-struct candidates {
-	struct candidate	v[CANDIDATES_MAX];
-	size_t			n;
-	unsigned int		nhosts;		/* distinct mx_index values */
+/* One host to connect to, and what DNS has said of it so far. */
+struct dns_host {
+	char			 name[DOMAIN_MAX + 1];
+	unsigned int		 pref;		/* MX preference */
+	int			 status[FAMILIES]; /* ARES_* or DNS_* */
+	int64_t			 answered_ns[FAMILIES];
+	int64_t			 deadline_ns;	/* of its lookups */
+	bool			 skipped;	/* this machine: not used */
+	struct sockaddr_storage	 addr[ADDRS_PER_HOST_MAX]; /* port set */
+	size_t			 naddr;
 };
 
 /* One parsed reply line (RFC 5321 section 4.2). */
@@ -122,6 +140,7 @@ struct reply_line {
 /* A complete reply: the code and each line's text, joined by '\n'. */
 struct reply {
 	int	code;
+	bool	more;			/* its last line so far had '-' */
 	size_t	nlines;
 	size_t	len;
 	char	text[REPLY_TEXT_MAX];
@@ -226,11 +245,24 @@ int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
 
 /* resolve.c */
-int	 resolve(const struct options *, struct candidates *, int64_t);
+struct dns;
+int	 dns_open(struct dns **, const struct options *, int64_t);
+int	 dns_fixed(struct dns **, const struct options *,
+	    const struct dns_host *, size_t);
+void	 dns_lookup_hosts(struct dns *);
+size_t	 dns_pollfds(const struct dns *, struct pollfd *, size_t);
+int64_t	 dns_wake_ns(const struct dns *, int64_t);
+int	 dns_process(struct dns *, const struct pollfd *, size_t);
+bool	 dns_pending(const struct dns *);
+bool	 dns_mx_known(const struct dns *);
+size_t	 dns_nhosts(const struct dns *);
+const struct dns_host *dns_host(const struct dns *, size_t);
+int	 dns_failure(const struct dns *);
+void	 dns_close(struct dns *);
 
-/* connect.c */
-int	 connect_first(const struct candidates *, size_t *,
-	    const struct options *, int64_t, struct conn *, char *, size_t);
+/* race.c */
+int	 race(const struct options *, int64_t, struct outcome *,
+	    struct attempts *);
 
 /* smtp.c */
 /* smtp_session: whether another candidate should be tried. */
@@ -238,13 +270,14 @@ enum session {
 	SESSION_DONE,		/* the outcomes are final */
 	SESSION_NEXT,		/* failed before EHLO: try the next address */
 };
-enum session smtp_session(struct conn *, const struct options *, int64_t,
-	    struct outcome *);
+enum session smtp_session(struct conn *, const struct reply *,
+	    const struct options *, int64_t, struct outcome *);
 
 /* conn.c */
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
 	    bool);
 enum io	 conn_read_reply(struct conn *, struct reply *, int64_t);
+enum io	 conn_reply_more(struct conn *, struct reply *, int64_t);
 enum io	 conn_send(struct conn *, const char *, const char *, int64_t);
 enum io	 conn_wait(struct conn *, short, int64_t);
 const char *conn_reason(const struct conn *, enum io);
@@ -291,6 +324,8 @@ bool	 node_valid(const char *, const char **);
 bool	 helo_valid(const char *, const char **);
 
 /* util.c */
+bool	 addr_equal(const struct sockaddr_storage *,
+	    const struct sockaddr_storage *);
 int64_t	 now_ns(void);
 int64_t	 deadline_min(int64_t, int64_t);
 int	 poll_ms(int64_t);

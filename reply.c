@@ -71,6 +71,7 @@ reply_add(struct reply *r, const struct reply_line *rl)
 	r->len += rl->textlen;
 	r->text[r->len] = '\0';
 	r->code = rl->code;
+	r->more = rl->more;
 	r->nlines++;
 	return REPLY_OK;
 }

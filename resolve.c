@@ -1,7 +1,9 @@
 /*
- * From the server argument to the addresses to try, in order, with c-ares:
- * A and AAAA of a host, or the MX hosts of a mail domain (RFC 5321 section
- * 5.1), each DNS round bounded by --timeout and the whole by --max-time.
+ * The c-ares glue: from the server argument to hosts and their addresses
+ * as the answers arrive, A and AAAA apart (RFC 8305 section 3), or the MX
+ * hosts of a mail domain in the order of RFC 5321 section 5.1.  Nothing
+ * here waits: the event loop polls the sockets this file names and hands
+ * them back; each DNS round is bounded by --timeout.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -10,8 +12,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <net/if.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -33,13 +37,10 @@
  */
 #define DNS_TRIES	2
 #define DNS_TRY_SHARES	3
-/* Sockets c-ares holds open at once: UDP and TCP for each resolver. */
-#define DNS_SOCKETS_MAX	32
 /* MX records looked at in one answer; the best are kept past that. */
 #define MX_RECORDS_MAX	64
-/* Addresses kept per host and family, so interleaving has both. */
-#define ADDRS_PER_FAMILY_MAX 8
-#define ADDRS_PER_HOST_MAX (2 * ADDRS_PER_FAMILY_MAX)
+/* Interface addresses of this machine compared with MX hosts'. */
+#define LOCAL_ADDRS_MAX	64
 /* A name as c-ares writes it (\DDD escapes) or as escape() shows it. */
 #define NAME_TEXT_MAX	(4 * (DOMAIN_MAX + 2) + 1)
 /* The -v line listing an MX set. */
@@ -49,34 +50,6 @@
 struct mx_rr {
 	const char	*host;		/* "" or "." is the root */
 	unsigned int	 pref;
-};
-
-struct dns;
-
-/* One host name to look up, and what came back. */
-struct lookup {
-	struct dns		*dns;
-	char			 name[DOMAIN_MAX + 1];	/* as shown */
-	int			 status;		/* ARES_* */
-	struct sockaddr_storage	 addr[ADDRS_PER_HOST_MAX];
-	size_t			 naddr;
-};
-
-/* The channel, the sockets it watches, and one resolve() call's state. */
-struct dns {
-	ares_channel		 ch;
-	const struct options	*o;
-	struct pollfd		 fds[DNS_SOCKETS_MAX];
-	size_t			 nfds;
-	bool			 fds_overflow;
-	size_t			 pending;	/* callbacks still to come */
-	uint64_t		 rng;
-	int			 mx_status;	/* ARES_* of the MX query */
-	bool			 mx_answered;	/* the answer held MX records */
-	bool			 null_mx;
-	struct lookup		 host[MX_HOSTS_MAX];
-	unsigned int		 mx_pref[MX_HOSTS_MAX];
-	size_t			 nhost;
 };
 
 /*
@@ -108,6 +81,8 @@ static const char *
 dns_reason(int ares_status)
 {
 	switch (ares_status) {
+	case DNS_PENDING:
+		return "timed out";
 	case ARES_ENOTFOUND:
 		return "no such host";
 	case ARES_ENODATA:
@@ -134,19 +109,18 @@ dns_reason(int ares_status)
 }
 
 /*
- * A name for messages: c-ares's presentation escapes (\DDD and \X, RFC 1035
- * section 5.1) undone, then each byte shown the way escape() shows it, so
- * that a BEL in a label reads \x07 as it would in a reply.
+ * A name as DNS gave it: c-ares's presentation escapes (\DDD and \X, RFC
+ * 1035 section 5.1) undone into raw, at most rawlen bytes; returns the
+ * length.
  */
-static const char *
-name_text(char *buf, size_t buflen, const char *name)
+static size_t
+name_raw(char *raw, size_t rawlen, const char *name)
 {
-	char raw[NAME_TEXT_MAX];
 	const char *p;
 	size_t n = 0;
 	int v;
 
-	for (p = name; *p != '\0' && n < sizeof(raw); p++) {
+	for (p = name; *p != '\0' && n < rawlen; p++) {
 		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '2' &&
 		    p[2] >= '0' && p[2] <= '9' && p[3] >= '0' && p[3] <= '9' &&
 		    (v = (p[1] - '0') * 100 + (p[2] - '0') * 10 +
@@ -159,8 +133,31 @@ name_text(char *buf, size_t buflen, const char *name)
 			p++;
 		raw[n++] = *p;
 	}
-	escape(buf, buflen, raw, n);
+	return n;
+}
+
+/* A name for messages: raw, then each byte shown the way escape() does. */
+static const char *
+name_text(char *buf, size_t buflen, const char *name)
+{
+	char raw[NAME_TEXT_MAX];
+
+	escape(buf, buflen, raw, name_raw(raw, sizeof(raw), name));
 	return buf;
+}
+
+/*
+ * Whether an MX target is a host name etrn can connect to and name in a
+ * result line: no space, control or non-ASCII byte, sane labels.
+ */
+static bool
+name_usable(const char *name)
+{
+	char raw[NAME_TEXT_MAX];
+	size_t n = name_raw(raw, sizeof(raw) - 1, name);
+
+	raw[n] = '\0';
+	return memchr(raw, '\0', n) == NULL && domain_valid(raw, true, NULL);
 }
 
 /*
@@ -347,54 +344,6 @@ mx_order(struct mx_rr *v, size_t n, uint64_t *rng)
 	return k;
 }
 
-static bool
-addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4, *b4;
-	const struct sockaddr_in6 *a6, *b6;
-
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		a4 = (const struct sockaddr_in *)a;
-		b4 = (const struct sockaddr_in *)b;
-		return a4->sin_addr.s_addr == b4->sin_addr.s_addr &&
-		    a4->sin_port == b4->sin_port;
-	}
-	a6 = (const struct sockaddr_in6 *)a;
-	b6 = (const struct sockaddr_in6 *)b;
-	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
-	    sizeof(a6->sin6_addr)) == 0 && a6->sin6_port == b6->sin6_port &&
-	    a6->sin6_scope_id == b6->sin6_scope_id;
-}
-
-/*
- * RFC 8305 section 4: alternate the address families, starting with the
- * family of the first (most preferred) address; within a family the order
- * stays.  Writes the n addresses of in to out.
- */
-static void
-addr_interleave(const struct sockaddr_storage *in, size_t n,
-    struct sockaddr_storage *out)
-{
-	size_t first = 0, other = 0, k = 0;
-	int family;
-
-	if (n == 0)
-		return;
-	family = in[0].ss_family;
-	while (k < n) {
-		while (first < n && in[first].ss_family != family)
-			first++;
-		if (first < n)
-			out[k++] = in[first++];
-		while (other < n && in[other].ss_family == family)
-			other++;
-		if (other < n)
-			out[k++] = in[other++];
-	}
-}
-
 /* The address of sa as text, for -v. */
 static const char *
 addr_text(const struct sockaddr_storage *sa, char *buf, size_t buflen)
@@ -408,6 +357,105 @@ addr_text(const struct sockaddr_storage *sa, char *buf, size_t buflen)
 	if (inet_ntop(sa->ss_family, p, buf, (socklen_t)buflen) == NULL)
 		snprintf(buf, buflen, "?");
 	return buf;
+}
+
+/* Whether a and b are one host's address, whatever the ports. */
+static bool
+addr_same_host(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0;
+}
+
+/* One address lookup: which host, which family. */
+struct lookup {
+	struct dns	*dns;
+	size_t		 host;
+	int		 fam;		/* FAM_V4 or FAM_V6 */
+};
+
+/* The channel, the sockets it watches, and what has been found. */
+struct dns {
+	ares_channel		 ch;		/* NULL: nothing to look up */
+	const struct options	*o;
+	struct pollfd		 fds[DNS_SOCKETS_MAX];
+	size_t			 nfds;
+	bool			 fds_overflow;
+	uint64_t		 rng;
+	bool			 mx_pending;
+	int64_t			 mx_deadline_ns;
+	int			 mx_status;	/* ARES_* of the MX query */
+	bool			 mx_answered;	/* the answer held MX records */
+	bool			 null_mx;
+	bool			 implicit_mx;
+	unsigned int		 nlocal_skipped; /* hosts that are this machine */
+	struct dns_host		 host[MX_HOSTS_MAX];
+	struct lookup		 lookup[MX_HOSTS_MAX][FAMILIES];
+	size_t			 nhost;
+	struct sockaddr_storage	 local[LOCAL_ADDRS_MAX];
+	size_t			 nlocal;
+	char			 hostname[DOMAIN_MAX + 2]; /* "" unless dotted */
+};
+
+static int
+fam_of(int af)
+{
+	return af == AF_INET6 ? FAM_V6 : FAM_V4;
+}
+
+/*
+ * This machine, for --mx: the addresses of its interfaces other than
+ * loopback ones, and its name when it has a dot (RFC 5321 section 5.1
+ * speaks of a client that is one of the MX hosts; for ETRN such a host is
+ * useless, the backups hold the mail).
+ */
+static void
+local_load(struct dns *d)
+{
+	struct ifaddrs *ifa, *i;
+	size_t len, skipped = 0;
+
+	if (gethostname(d->hostname, sizeof(d->hostname) - 1) != 0 ||
+	    strchr(d->hostname, '.') == NULL)
+		d->hostname[0] = '\0';
+	if (getifaddrs(&ifa) == -1)
+		return;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK) ||
+		    (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (d->nlocal == LOCAL_ADDRS_MAX) {
+			skipped++;
+			continue;
+		}
+		len = i->ifa_addr->sa_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		memcpy(&d->local[d->nlocal++], i->ifa_addr, len);
+	}
+	freeifaddrs(ifa);
+	if (skipped > 0)
+		trace("etrn: ", "this machine has %zu more interface "
+		    "addresses than the %d compared with MX hosts", skipped,
+		    LOCAL_ADDRS_MAX);
+}
+
+static bool
+local_addr(const struct dns *d, const struct sockaddr_storage *ss)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlocal; i++)
+		if (addr_same_host(&d->local[i], ss))
+			return true;
+	return false;
 }
 
 /* Track the sockets c-ares wants watched; c-ares must not be called here. */
@@ -438,168 +486,177 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 	d->fds[i].revents = 0;
 }
 
-/*
- * Run c-ares until every callback has come or round_deadline_ns passes;
- * then the queries still out are cancelled (their callbacks get
- * ECANCELLED).  Returns 0, or ST_OSERR when poll fails.
- */
-static int
-dns_wait(struct dns *d, int64_t round_deadline_ns)
+/* A host is done when no family is still pending. */
+static bool
+host_pending(const struct dns_host *h)
 {
-	struct pollfd fds[DNS_SOCKETS_MAX];
-	struct timeval tv, *tvp;
-	ares_socket_t rfd, wfd;
-	int64_t now, wake_deadline_ns;
-	size_t i, nfds;
-	int n;
-
-	while (d->pending > 0) {
-		now = now_ns();
-		if (now >= round_deadline_ns || d->fds_overflow) {
-			if (d->fds_overflow)
-				diag("too many DNS sockets");
-			ares_cancel(d->ch);
-			return d->fds_overflow ? ST_OSERR : 0;
-		}
-		wake_deadline_ns = round_deadline_ns;
-		if ((tvp = ares_timeout(d->ch, NULL, &tv)) != NULL)
-			wake_deadline_ns = deadline_min(wake_deadline_ns,
-			    now + (int64_t)tvp->tv_sec * NS_PER_SEC +
-			    (int64_t)tvp->tv_usec * 1000);
-		nfds = d->nfds;
-		memcpy(fds, d->fds, nfds * sizeof(fds[0]));
-		n = poll(fds, (nfds_t)nfds, poll_ms(wake_deadline_ns));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			diag("poll: %s", strerror(errno));
-			ares_cancel(d->ch);
-			return ST_OSERR;
-		}
-		for (i = 0; n > 0 && i < nfds; i++) {
-			if (fds[i].revents == 0)
-				continue;
-			rfd = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ?
-			    fds[i].fd : ARES_SOCKET_BAD;
-			wfd = (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) ?
-			    fds[i].fd : ARES_SOCKET_BAD;
-			ares_process_fd(d->ch, rfd, wfd);
-		}
-		/* Retries and timeouts run even when no socket is ready. */
-		ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	}
-	return 0;
+	return h->status[FAM_V4] == DNS_PENDING ||
+	    h->status[FAM_V6] == DNS_PENDING;
 }
 
-/* Keep what ares_getaddrinfo found: the asked families, each address once. */
+/* -v, once a host's lookups are over and it gave no address. */
+static void
+host_settled(struct dns *d, struct dns_host *h)
+{
+	char text[NAME_TEXT_MAX];
+	int st;
+
+	if (host_pending(h) || h->naddr > 0 || h->skipped)
+		return;
+	st = h->status[FAM_V4] != ARES_SUCCESS &&
+	    h->status[FAM_V4] != DNS_NOT_ASKED ? h->status[FAM_V4] :
+	    h->status[FAM_V6];
+	if (h->status[FAM_V6] == ARES_ETIMEOUT)
+		st = ARES_ETIMEOUT;
+	if (d->o->mx && !d->implicit_mx)
+		trace("etrn: ", "%s: %s, skipped", name_text(text,
+		    sizeof(text), h->name), dns_reason(st));
+}
+
+/*
+ * Keep what one family's lookup found, each address once, at most
+ * ADDRS_PER_FAMILY_MAX (-v says what was left out).  A host with an
+ * address of this machine is skipped whole (--mx).
+ */
 static void
 addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
-	struct lookup *h = arg;
-	const struct options *o = h->dns->o;
+	struct lookup *l = arg;
+	struct dns *d = l->dns;
+	struct dns_host *h = &d->host[l->host];
 	struct ares_addrinfo_node *node;
-	size_t i, n4 = 0, n6 = 0;
 	struct sockaddr_storage ss;
+	char line[MX_TRACE_MAX], text[NAME_TEXT_MAX], addr[INET6_ADDRSTRLEN];
+	size_t i, kept = 0, over = 0, len;
+	int w;
 
 	(void)timeouts;
-	h->dns->pending--;
-	h->status = status;
+	if (h->status[l->fam] != DNS_PENDING) {
+		/* Given up on at its deadline, or cancelled at the end. */
+		ares_freeaddrinfo(ai);
+		return;
+	}
+	h->status[l->fam] = status;
+	h->answered_ns[l->fam] = now_ns();
+	w = snprintf(line, sizeof(line), "%s:", name_text(text, sizeof(text),
+	    h->name));
+	len = w < 0 ? 0 : (size_t)w;
 	for (node = ai != NULL ? ai->nodes : NULL; node != NULL;
 	    node = node->ai_next) {
-		if (node->ai_family != AF_INET &&
-		    node->ai_family != AF_INET6)
-			continue;
-		if ((o->family != AF_UNSPEC && node->ai_family != o->family) ||
+		if (fam_of(node->ai_family) != l->fam ||
+		    (node->ai_family != AF_INET &&
+		    node->ai_family != AF_INET6) ||
 		    node->ai_addrlen > sizeof(ss))
-			continue;
-		if ((node->ai_family == AF_INET ? n4 : n6) ==
-		    ADDRS_PER_FAMILY_MAX)
 			continue;
 		memset(&ss, 0, sizeof(ss));
 		memcpy(&ss, node->ai_addr, node->ai_addrlen);
 		if (ss.ss_family == AF_INET)
 			((struct sockaddr_in *)&ss)->sin_port =
-			    htons((uint16_t)o->port);
+			    htons((uint16_t)d->o->port);
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    htons((uint16_t)o->port);
+			    htons((uint16_t)d->o->port);
 		for (i = 0; i < h->naddr; i++)
 			if (addr_equal(&h->addr[i], &ss))
 				break;
 		if (i < h->naddr)
 			continue;
+		if (kept == ADDRS_PER_FAMILY_MAX) {
+			over++;
+			continue;
+		}
+		if (d->o->mx && !h->skipped && local_addr(d, &ss)) {
+			h->skipped = true;
+			d->nlocal_skipped++;
+			trace("etrn: ", "%s: %s is this machine, skipped", text,
+			    addr_text(&ss, addr, sizeof(addr)));
+		}
 		h->addr[h->naddr++] = ss;
-		if (ss.ss_family == AF_INET)
-			n4++;
-		else
-			n6++;
+		kept++;
+		if (len < sizeof(line)) {
+			w = snprintf(line + len, sizeof(line) - len, "%s %s",
+			    kept > 1 ? "," : "", addr_text(&ss, addr,
+			    sizeof(addr)));
+			len += w < 0 ? 0 : (size_t)w;
+		}
 	}
-	if (h->status == ARES_SUCCESS && h->naddr == 0)
-		h->status = ARES_ENODATA;
 	ares_freeaddrinfo(ai);
+	if (status == ARES_SUCCESS && kept == 0)
+		h->status[l->fam] = ARES_ENODATA;
+	if (kept > 0) {
+		if (len >= sizeof(line))
+			memcpy(line + sizeof(line) - 4, "...", 4);
+		trace("etrn: ", "%s", line);
+	}
+	if (over > 0)
+		trace("etrn: ", "%s: %zu more %s addresses not used (at most "
+		    "%d)", text, over, l->fam == FAM_V4 ? "IPv4" : "IPv6",
+		    ADDRS_PER_FAMILY_MAX);
+	if (h->skipped)
+		h->naddr = 0;
+	host_settled(d, h);
 }
 
 /*
- * Ask for h's addresses.  qname is what goes to c-ares: with a trailing
- * dot when no search domain may be added.  The callback may run at once.
+ * Ask for host i's addresses, each family apart (RFC 8305 section 3: an
+ * answer for one is used without waiting for the other).  qname is what
+ * goes to c-ares: with a trailing dot when no search domain may be added.
+ * The callbacks may run at once.
  */
 static void
-lookup_start(struct dns *d, struct lookup *h, const char *qname)
+lookup_start(struct dns *d, size_t i, const char *qname)
 {
+	static const int af[FAMILIES] = { AF_INET, AF_INET6 };
+	struct dns_host *h = &d->host[i];
 	struct ares_addrinfo_hints hints;
 	char port[8];
+	int f;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_flags = ARES_AI_NUMERICSERV;
-	hints.ai_family = d->o->family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
 	snprintf(port, sizeof(port), "%u", d->o->port);
-	h->dns = d;
-	h->status = ARES_ETIMEOUT;
-	h->naddr = 0;
-	d->pending++;
-	ares_getaddrinfo(d->ch, qname, port, &hints, addrinfo_done, h);
+	h->deadline_ns = now_ns() + d->o->timeout_ns;
+	for (f = 0; f < FAMILIES; f++)
+		h->status[f] = d->o->family == AF_UNSPEC ||
+		    d->o->family == af[f] ? DNS_PENDING : DNS_NOT_ASKED;
+	for (f = 0; f < FAMILIES; f++) {
+		if (h->status[f] != DNS_PENDING)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = ARES_AI_NUMERICSERV;
+		hints.ai_family = af[f];
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_protocol = IPPROTO_TCP;
+		d->lookup[i][f].dns = d;
+		d->lookup[i][f].host = i;
+		d->lookup[i][f].fam = f;
+		ares_getaddrinfo(d->ch, qname, port, &hints, addrinfo_done,
+		    &d->lookup[i][f]);
+	}
 }
 
-/* Order the MX set; the first MX_HOSTS_MAX usable hosts become lookups. */
+/* Add an MX host, unless its name is unusable or this machine's. */
 static void
-mx_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+mx_host_add(struct dns *d, const char *name, unsigned int pref)
 {
-	struct dns *d = arg;
-	struct mx_rr rr[MX_RECORDS_MAX];
-	struct ares_mx_reply *mx = NULL, *m;
-	struct lookup *h;
-	size_t i, n = 0;
+	struct dns_host *h = &d->host[d->nhost];
 	char text[NAME_TEXT_MAX];
 
-	(void)timeouts;
-	d->pending--;
-	d->mx_status = status;
-	if (status != ARES_SUCCESS)
+	name_text(text, sizeof(text), name);
+	if (!name_usable(name)) {
+		trace("etrn: ", "%s: not a usable host name, skipped", text);
 		return;
-	if ((d->mx_status = ares_parse_mx_reply(abuf, alen, &mx)) !=
-	    ARES_SUCCESS)
-		return;
-	for (m = mx; m != NULL; m = m->next)
-		mx_keep(rr, &n, m->host, m->priority);
-	/* An answer with only a CNAME holds no MX: implicit MX as NODATA. */
-	d->mx_answered = n > 0;
-	d->null_mx = mx_is_null(rr, n);
-	n = mx_order(rr, n, &d->rng);
-	for (i = 0; i < n && !d->null_mx && d->nhost < MX_HOSTS_MAX; i++) {
-		h = &d->host[d->nhost];
-		if (snprintf(h->name, sizeof(h->name), "%s", rr[i].host) >=
-		    (int)sizeof(h->name)) {
-			trace("etrn: ", "%s: name too long, skipped",
-			    name_text(text, sizeof(text), rr[i].host));
-			continue;
-		}
-		if (h->name[0] != '\0' && h->name[strlen(h->name) - 1] == '.')
-			h->name[strlen(h->name) - 1] = '\0';
-		d->mx_pref[d->nhost++] = rr[i].pref;
 	}
-	ares_free_data(mx);
+	if (d->hostname[0] != '\0' && name_equal(name, d->hostname)) {
+		trace("etrn: ", "%s: this machine's name, skipped", text);
+		d->nlocal_skipped++;
+		return;
+	}
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	if (h->name[0] != '\0' && h->name[strlen(h->name) - 1] == '.')
+		h->name[strlen(h->name) - 1] = '\0';
+	h->pref = pref;
+	h->status[FAM_V4] = h->status[FAM_V6] = DNS_NOT_ASKED;
+	d->nhost++;
 }
 
 /* -v: "example.org: MX 10 mx1.example.org, 20 mx2.example.org". */
@@ -617,7 +674,7 @@ mx_trace(const struct dns *d, const char *domain)
 	len = w < 0 ? 0 : (size_t)w;
 	for (i = 0; i < d->nhost && len < sizeof(line); i++) {
 		w = snprintf(line + len, sizeof(line) - len, "%s %u %s",
-		    i > 0 ? "," : "", d->mx_pref[i],
+		    i > 0 ? "," : "", d->host[i].pref,
 		    name_text(text, sizeof(text), d->host[i].name));
 		len += w < 0 ? 0 : (size_t)w;
 	}
@@ -627,166 +684,71 @@ mx_trace(const struct dns *d, const char *domain)
 }
 
 /*
- * Append h's addresses to out, families interleaved, each address once in
- * the whole list; -v shows them.  Returns whether any was added.
+ * The MX answer: hosts in the order of RFC 5321 section 5.1, at most
+ * MX_HOSTS_MAX of them (-v names what was left out); no MX is the
+ * implicit MX, the domain itself.
  */
-static bool
-candidates_add(struct candidates *out, const struct lookup *h)
+static void
+mx_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
-	struct sockaddr_storage order[ADDRS_PER_HOST_MAX];
-	char line[MX_TRACE_MAX], text[NAME_TEXT_MAX];
-	char addr[INET6_ADDRSTRLEN];
-	struct candidate *c;
-	size_t i, j, len;
-	bool added = false;
-	int w;
+	struct dns *d = arg;
+	struct mx_rr rr[MX_RECORDS_MAX];
+	struct ares_mx_reply *mx = NULL, *m;
+	char domain[NAME_TEXT_MAX];
+	size_t i, n = 0, total = 0;
 
-	addr_interleave(h->addr, h->naddr, order);
-	w = snprintf(line, sizeof(line), "%s:",
-	    name_text(text, sizeof(text), h->name));
-	len = w < 0 ? 0 : (size_t)w;
-	for (i = 0; i < h->naddr; i++) {
-		if (len < sizeof(line)) {
-			w = snprintf(line + len, sizeof(line) - len, "%s %s",
-			    i > 0 ? "," : "", addr_text(&order[i], addr,
-			    sizeof(addr)));
-			len += w < 0 ? 0 : (size_t)w;
-		}
-		for (j = 0; j < out->n; j++)
-			if (addr_equal(&out->v[j].addr, &order[i]))
-				break;
-		if (j < out->n || out->n == CANDIDATES_MAX)
-			continue;
-		c = &out->v[out->n++];
-		snprintf(c->host, sizeof(c->host), "%s", h->name);
-		c->mx_index = out->nhosts;
-		c->addr = order[i];
-		c->addrlen = order[i].ss_family == AF_INET ?
-		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-		added = true;
+	(void)timeouts;
+	if (!d->mx_pending)
+		return;
+	d->mx_pending = false;
+	d->mx_status = status;
+	if (status == ARES_SUCCESS)
+		d->mx_status = ares_parse_mx_reply(abuf, alen, &mx);
+	if (d->mx_status == ARES_SUCCESS) {
+		for (m = mx; m != NULL; m = m->next, total++)
+			mx_keep(rr, &n, m->host, m->priority);
+		/* An answer with only a CNAME holds no MX: as NODATA. */
+		d->mx_answered = n > 0;
+		d->null_mx = mx_is_null(rr, n);
 	}
-	if (len >= sizeof(line))
-		memcpy(line + sizeof(line) - 4, "...", 4);
-	trace("etrn: ", "%s", line);
-	if (added)
-		out->nhosts++;
-	return added;
-}
-
-/* Without --mx: the addresses of the server name or literal. */
-static int
-resolve_host(struct dns *d, struct candidates *out, int64_t deadline_ns)
-{
-	const struct options *o = d->o;
-	struct lookup *h = &d->host[0];
-	char text[NAME_TEXT_MAX];
-	int st;
-
-	name_text(text, sizeof(text), o->host);
-	trace("etrn: ", "resolving %s", text);
-	snprintf(h->name, sizeof(h->name), "%s", o->host);
-	d->nhost = 1;
-	lookup_start(d, h, o->host);
-	if ((st = dns_wait(d, deadline_min(deadline_ns,
-	    now_ns() + o->timeout_ns))) != 0)
-		return st;
-	if (h->status == ARES_SUCCESS && candidates_add(out, h))
-		return 0;
-	if (h->status == ARES_ENODATA && o->family != AF_UNSPEC)
-		diag("%s: no %s address", text,
-		    o->family == AF_INET ? "IPv4" : "IPv6");
-	else
-		diag("%s: %s", text, dns_reason(h->status));
-	return dns_status(h->status);
-}
-
-/*
- * With --mx: the MX hosts of the domain in the order of RFC 5321 section
- * 5.1, then the addresses of all of them at once.  A host without an
- * address is skipped.
- */
-static int
-resolve_mx(struct dns *d, struct candidates *out, int64_t deadline_ns)
-{
-	const struct options *o = d->o;
-	char domain[NAME_TEXT_MAX], text[NAME_TEXT_MAX];
-	char qname[DOMAIN_MAX + 2];
-	const char *why = "no address";
-	struct lookup *h;
-	int st, failure = 0;
-	size_t i, len;
-
-	name_text(domain, sizeof(domain), o->host);
-	trace("etrn: ", "resolving %s", domain);
-	d->mx_status = ARES_ETIMEOUT;
-	d->pending++;
-	ares_query(d->ch, o->host, ns_c_in, ns_t_mx, mx_done, d);
-	if ((st = dns_wait(d, deadline_min(deadline_ns,
-	    now_ns() + o->timeout_ns))) != 0)
-		return st;
-	if (d->mx_status == ARES_SUCCESS && d->null_mx) {
-		diag("%s: no mail service (null MX)", domain);
-		return ST_NOHOST;
-	}
+	name_text(domain, sizeof(domain), d->o->host);
+	if (total > MX_RECORDS_MAX)
+		trace("etrn: ", "%s: %zu MX records, the %d most preferred "
+		    "used", domain, total, MX_RECORDS_MAX);
 	if (d->mx_status == ARES_ENODATA ||
 	    (d->mx_status == ARES_SUCCESS && !d->mx_answered)) {
 		/* RFC 5321 section 5.1: the domain is its own MX host. */
 		trace("etrn: ", "%s: no MX, implicit MX %s", domain, domain);
-		snprintf(d->host[0].name, sizeof(d->host[0].name), "%s",
-		    o->host);
-		d->mx_pref[0] = 0;
-		d->nhost = 1;
-	} else if (d->mx_status != ARES_SUCCESS) {
-		st = dns_status(d->mx_status);
-		diag("%s: %s", domain, d->mx_status == ARES_ENOTFOUND ?
-		    "no such domain" : dns_reason(d->mx_status));
-		return st;
-	} else if (d->nhost == 0) {
-		diag("%s: no usable MX host", domain);
-		return ST_NOHOST;
-	} else
+		d->implicit_mx = true;
+		mx_host_add(d, d->o->host, 0);
+	} else if (d->mx_status == ARES_SUCCESS && !d->null_mx) {
+		n = mx_order(rr, n, &d->rng);
+		for (i = 0; i < n && d->nhost < MX_HOSTS_MAX; i++)
+			mx_host_add(d, rr[i].host, rr[i].pref);
+		if (i < n)
+			trace("etrn: ", "%s: %zu more MX hosts not used (at "
+			    "most %d)", domain, n - i, MX_HOSTS_MAX);
 		mx_trace(d, domain);
+	}
+	ares_free_data(mx);
+}
+
+/*
+ * Look up every MX host's addresses at once.  A trailing dot: MX hosts
+ * are full names, never searched.
+ */
+void
+dns_lookup_hosts(struct dns *d)
+{
+	char qname[DOMAIN_MAX + 2];
+	size_t i, len;
 
 	for (i = 0; i < d->nhost; i++) {
-		/* A trailing dot: MX hosts are full names, never searched. */
 		len = strlen(d->host[i].name);
 		snprintf(qname, sizeof(qname), "%s%s", d->host[i].name,
 		    len > 0 && d->host[i].name[len - 1] == '.' ? "" : ".");
-		lookup_start(d, &d->host[i], qname);
+		lookup_start(d, i, qname);
 	}
-	if ((st = dns_wait(d, deadline_min(deadline_ns,
-	    now_ns() + o->timeout_ns))) != 0)
-		return st;
-	if (now_ns() >= deadline_ns) {
-		diag("%s: timed out", domain);
-		return ST_TEMPFAIL;
-	}
-	for (i = 0; i < d->nhost; i++) {
-		h = &d->host[i];
-		name_text(text, sizeof(text), h->name);
-		if (h->status == ARES_SUCCESS) {
-			if (!candidates_add(out, h))
-				trace("etrn: ", "%s: no new address, skipped",
-				    text);
-			continue;
-		}
-		/* A bad name from DNS is no usage error. */
-		st = h->status == ARES_EBADNAME ? ST_NOHOST :
-		    dns_status(h->status);
-		if (status_worse(failure, st) != failure)
-			why = dns_reason(h->status);
-		failure = status_worse(failure, st);
-		trace("etrn: ", "%s: %s, skipped", text, dns_reason(h->status));
-	}
-	if (out->n > 0)
-		return 0;
-	if (d->nhost == 1 && !d->mx_answered)
-		diag("%s: %s", domain, why);
-	else if (failure == ST_NOHOST)
-		diag("%s: no MX host has an address", domain);
-	else
-		diag("%s: no MX host could be resolved: %s", domain, why);
-	return failure;
 }
 
 /*
@@ -794,13 +756,17 @@ resolve_mx(struct dns *d, struct candidates *out, int64_t deadline_ns)
  * --timeout (or what is left of --max-time, when less).
  */
 static int
-dns_open(struct dns *d, int64_t deadline_ns)
+channel_open(struct dns *d, int64_t deadline_ns)
 {
 	const struct options *o = d->o;
 	struct ares_options opts;
 	int64_t round_ns, try_ms;
 	int rc;
 
+	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+		diag("DNS resolver: %s", dns_reason(rc));
+		return rc == ARES_ENOMEM ? ST_OSERR : ST_SOFTWARE;
+	}
 	round_ns = deadline_min(o->timeout_ns, deadline_ns - now_ns());
 	try_ms = round_ns / DNS_TRY_SHARES / NS_PER_MS;
 	memset(&opts, 0, sizeof(opts));
@@ -812,6 +778,8 @@ dns_open(struct dns *d, int64_t deadline_ns)
 	rc = ares_init_options(&d->ch, &opts,
 	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB);
 	if (rc != ARES_SUCCESS) {
+		d->ch = NULL;
+		ares_library_cleanup();
 		diag("DNS resolver: %s", dns_reason(rc));
 		return rc == ARES_ENOMEM ? ST_OSERR : ST_TEMPFAIL;
 	}
@@ -819,6 +787,8 @@ dns_open(struct dns *d, int64_t deadline_ns)
 	    (rc = ares_set_servers_ports_csv(d->ch, o->dns_servers)) !=
 	    ARES_SUCCESS) {
 		ares_destroy(d->ch);
+		d->ch = NULL;
+		ares_library_cleanup();
 		if (rc == ARES_ENOMEM) {
 			diag("out of memory");
 			return ST_OSERR;
@@ -830,52 +800,53 @@ dns_open(struct dns *d, int64_t deadline_ns)
 }
 
 /*
- * An address literal is its own candidate: c-ares 1.18 would send an IPv4
+ * An address literal is its own host: c-ares 1.18 would send an IPv4
  * literal to the resolvers as a name before answering it.
  */
 static int
-literal(const struct options *o, struct candidates *out)
+literal(struct dns *d)
 {
-	struct candidate *cand = &out->v[0];
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cand->addr;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&cand->addr;
+	const struct options *o = d->o;
+	struct dns_host *h = &d->host[0];
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&h->addr[0];
+	struct sockaddr_in *sin = (struct sockaddr_in *)&h->addr[0];
 
-	snprintf(cand->host, sizeof(cand->host), "%s", o->host);
+	snprintf(h->name, sizeof(h->name), "%s", o->host);
+	h->status[FAM_V4] = h->status[FAM_V6] = DNS_NOT_ASKED;
 	if (inet_pton(AF_INET, o->host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)o->port);
-		cand->addrlen = sizeof(*sin);
 	} else if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)o->port);
-		cand->addrlen = sizeof(*sin6);
 	} else
 		return ST_SOFTWARE;	/* options_parse checked it */
-	if (o->family != AF_UNSPEC && o->family != cand->addr.ss_family) {
+	if (o->family != AF_UNSPEC && o->family != h->addr[0].ss_family) {
 		diag("%s: not an %s address", o->host, o->family == AF_INET ?
 		    "IPv4" : "IPv6");
-		memset(out, 0, sizeof(*out));
 		return ST_NOHOST;
 	}
-	out->n = 1;
-	out->nhosts = 1;
+	h->status[fam_of(h->addr[0].ss_family)] = ARES_SUCCESS;
+	h->naddr = 1;
+	d->nhost = 1;
 	trace("", "etrn: %s: an address, no lookup", o->host);
 	return 0;
 }
 
 /*
- * Fill out with the addresses to try, in order, by deadline_ns; returns 0,
- * or the exit status of the failure after saying why on standard error.
+ * Set up the lookups for the server argument and start them: the MX
+ * query with --mx, else A and AAAA of the name; an address literal needs
+ * none.  Returns 0, or the exit status after saying why.
  */
 int
-resolve(const struct options *o, struct candidates *out, int64_t deadline_ns)
+dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns)
 {
 	char text[NAME_TEXT_MAX];
 	const char *why;
-	struct dns d;
-	int rc, st;
+	struct dns *d;
+	int st;
 
-	memset(out, 0, sizeof(*out));
+	*dp = NULL;
 	if (o->dns_servers != NULL && !dns_servers_valid(o->dns_servers,
 	    &why)) {
 		escape(text, sizeof(text), o->dns_servers,
@@ -883,27 +854,247 @@ resolve(const struct options *o, struct candidates *out, int64_t deadline_ns)
 		diag("bad --dns-server list \"%s\": %s", text, why);
 		return ST_USAGE;
 	}
-	if (o->host_is_literal)
-		return literal(o, out);
-	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		diag("DNS resolver: %s", dns_reason(rc));
-		return rc == ARES_ENOMEM ? ST_OSERR : ST_SOFTWARE;
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		diag("out of memory");
+		return ST_OSERR;
 	}
-	memset(&d, 0, sizeof(d));
-	d.o = o;
-	d.rng = rng_seed();
-	if ((st = dns_open(&d, deadline_ns)) != 0) {
-		ares_library_cleanup();
+	d->o = o;
+	d->rng = rng_seed();
+	if (o->host_is_literal)
+		st = literal(d);
+	else
+		st = channel_open(d, deadline_ns);
+	if (st != 0) {
+		free(d);
 		return st;
 	}
-	if (o->mx && !o->host_is_literal)
-		st = resolve_mx(&d, out, deadline_ns);
+	*dp = d;
+	if (o->host_is_literal)
+		return 0;
+	name_text(text, sizeof(text), o->host);
+	trace("etrn: ", "resolving %s", text);
+	if (o->mx) {
+		local_load(d);
+		d->mx_pending = true;
+		d->mx_status = ARES_ETIMEOUT;
+		d->mx_deadline_ns = now_ns() + o->timeout_ns;
+		ares_query(d->ch, o->host, ns_c_in, ns_t_mx, mx_done, d);
+	} else {
+		snprintf(d->host[0].name, sizeof(d->host[0].name), "%s",
+		    o->host);
+		d->nhost = 1;
+		lookup_start(d, 0, o->host);
+	}
+	return 0;
+}
+
+/*
+ * Hosts whose lookups are done elsewhere (--all: one host and its
+ * addresses), at most MX_HOSTS_MAX.
+ */
+int
+dns_fixed(struct dns **dp, const struct options *o, const struct dns_host *h,
+    size_t n)
+{
+	struct dns *d;
+
+	if ((*dp = d = calloc(1, sizeof(*d))) == NULL)
+		return ST_OSERR;
+	d->o = o;
+	d->nhost = n < MX_HOSTS_MAX ? n : MX_HOSTS_MAX;
+	memcpy(d->host, h, d->nhost * sizeof(*h));
+	return 0;
+}
+
+/* The sockets to poll for c-ares, at most max; returns how many. */
+size_t
+dns_pollfds(const struct dns *d, struct pollfd *fds, size_t max)
+{
+	size_t n = d->nfds < max ? d->nfds : max;
+
+	memcpy(fds, d->fds, n * sizeof(fds[0]));
+	return n;
+}
+
+/* When c-ares next wants to run (a retry or a timeout), as a deadline. */
+int64_t
+dns_wake_ns(const struct dns *d, int64_t wake_ns)
+{
+	struct timeval tv, *tvp;
+	size_t i;
+
+	if (d->ch == NULL || !dns_pending(d))
+		return wake_ns;
+	if ((tvp = ares_timeout(d->ch, NULL, &tv)) != NULL)
+		wake_ns = deadline_min(wake_ns, now_ns() +
+		    (int64_t)tvp->tv_sec * NS_PER_SEC +
+		    (int64_t)tvp->tv_usec * 1000);
+	if (d->mx_pending)
+		wake_ns = deadline_min(wake_ns, d->mx_deadline_ns);
+	for (i = 0; i < d->nhost; i++)
+		if (host_pending(&d->host[i]))
+			wake_ns = deadline_min(wake_ns, d->host[i].deadline_ns);
+	return wake_ns;
+}
+
+/*
+ * Let c-ares read the sockets that fds (as polled) say are ready, and run
+ * its retries and timeouts; lookups past their round's deadline are given
+ * up.  Returns 0, or ST_OSERR when c-ares wants more sockets than are
+ * watched.
+ */
+int
+dns_process(struct dns *d, const struct pollfd *fds, size_t nfds)
+{
+	ares_socket_t rfd, wfd;
+	int64_t now;
+	size_t i;
+	int f;
+
+	if (d->ch == NULL)
+		return 0;
+	for (i = 0; i < nfds; i++) {
+		if (fds[i].revents == 0)
+			continue;
+		rfd = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ?
+		    fds[i].fd : ARES_SOCKET_BAD;
+		wfd = (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) ?
+		    fds[i].fd : ARES_SOCKET_BAD;
+		ares_process_fd(d->ch, rfd, wfd);
+	}
+	/* Retries and timeouts run even when no socket is ready. */
+	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	now = now_ns();
+	if (d->mx_pending && now >= d->mx_deadline_ns)
+		d->mx_pending = false;	/* mx_status stays ETIMEOUT */
+	for (i = 0; i < d->nhost; i++) {
+		if (!host_pending(&d->host[i]) ||
+		    now < d->host[i].deadline_ns)
+			continue;
+		for (f = 0; f < FAMILIES; f++)
+			if (d->host[i].status[f] == DNS_PENDING)
+				d->host[i].status[f] = ARES_ETIMEOUT;
+		host_settled(d, &d->host[i]);
+	}
+	if (d->fds_overflow) {
+		diag("too many DNS sockets");
+		return ST_OSERR;
+	}
+	return 0;
+}
+
+/* Whether an answer is still to come. */
+bool
+dns_pending(const struct dns *d)
+{
+	size_t i;
+
+	if (d->mx_pending)
+		return true;
+	for (i = 0; i < d->nhost; i++)
+		if (host_pending(&d->host[i]))
+			return true;
+	return false;
+}
+
+/* Whether the MX answer is in: then the hosts are known (--all). */
+bool
+dns_mx_known(const struct dns *d)
+{
+	return !d->mx_pending;
+}
+
+size_t
+dns_nhosts(const struct dns *d)
+{
+	return d->nhost;
+}
+
+const struct dns_host *
+dns_host(const struct dns *d, size_t i)
+{
+	return &d->host[i];
+}
+
+/*
+ * Once nothing is pending and no host gave an address: say why on
+ * standard error and return the status (68, 75, 69 ...).
+ */
+int
+dns_failure(const struct dns *d)
+{
+	const struct options *o = d->o;
+	const struct dns_host *h;
+	char domain[NAME_TEXT_MAX];
+	const char *why = "no address";
+	int st, failure = 0, f;
+	size_t i;
+
+	name_text(domain, sizeof(domain), o->host);
+	if (o->mx && d->mx_status == ARES_SUCCESS && d->null_mx) {
+		diag("%s: no mail service (null MX)", domain);
+		return ST_NOHOST;
+	}
+	if (o->mx && d->mx_status != ARES_SUCCESS &&
+	    d->mx_status != ARES_ENODATA) {
+		st = dns_status(d->mx_status);
+		diag("%s: %s", domain, d->mx_status == ARES_ENOTFOUND ?
+		    "no such domain" : dns_reason(d->mx_status));
+		return st;
+	}
+	if (o->mx && d->nhost == 0 && d->nlocal_skipped > 0) {
+		diag("%s: every MX host is this machine", domain);
+		return ST_UNAVAILABLE;
+	}
+	if (o->mx && d->nhost == 0) {
+		diag("%s: no usable MX host", domain);
+		return ST_NOHOST;
+	}
+	for (i = 0; i < d->nhost; i++) {
+		h = &d->host[i];
+		if (h->skipped)
+			continue;
+		for (f = 0; f < FAMILIES; f++) {
+			if (h->status[f] == DNS_NOT_ASKED ||
+			    h->status[f] == ARES_SUCCESS)
+				continue;
+			/* A bad name from DNS is no usage error. */
+			st = h->status[f] == ARES_EBADNAME && o->mx ?
+			    ST_NOHOST : dns_status(h->status[f]);
+			if (status_worse(failure, st) != failure)
+				why = dns_reason(h->status[f]);
+			failure = status_worse(failure, st);
+		}
+	}
+	if (failure == 0) {
+		if (d->nlocal_skipped > 0) {
+			diag("%s: every MX host is this machine", domain);
+			return ST_UNAVAILABLE;
+		}
+		failure = ST_NOHOST;
+	}
+	if (!o->mx && o->family != AF_UNSPEC && failure == ST_NOHOST &&
+	    strcmp(why, "no address") == 0)
+		diag("%s: no %s address", domain,
+		    o->family == AF_INET ? "IPv4" : "IPv6");
+	else if (!o->mx || d->implicit_mx)
+		diag("%s: %s", domain, why);
+	else if (failure == ST_NOHOST)
+		diag("%s: no MX host has an address", domain);
 	else
-		st = resolve_host(&d, out, deadline_ns);
-	ares_cancel(d.ch);
-	ares_destroy(d.ch);
-	ares_library_cleanup();
-	if (st != 0)
-		memset(out, 0, sizeof(*out));
-	return st;
+		diag("%s: no MX host could be resolved: %s", domain, why);
+	return failure;
+}
+
+void
+dns_close(struct dns *d)
+{
+	if (d == NULL)
+		return;
+	if (d->ch != NULL) {
+		ares_cancel(d->ch);
+		ares_destroy(d->ch);
+		ares_library_cleanup();
+	}
+	free(d);
 }

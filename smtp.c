@@ -42,6 +42,7 @@ struct dialogue {
 	struct reply		 r;		/* the last reply */
 	struct reply		 ehlo;		/* the last EHLO reply */
 	bool			 authenticated;
+	int64_t			 step_ns;	/* for each reply */
 };
 
 static void
@@ -118,7 +119,7 @@ helo_name(const struct conn *c, const struct options *o, char *name,
 static bool
 command(struct dialogue *s, const char *cmd, const char *shown)
 {
-	int64_t step_ns = s->o->timeout_ns;
+	int64_t step_ns = s->step_ns;
 	enum io io;
 
 	io = conn_send(s->c, cmd, shown, deadline_min(now_ns() + step_ns,
@@ -138,6 +139,7 @@ quit(struct dialogue *s)
 {
 	/* A failed QUIT must not touch the outcomes. */
 	s->done = s->n;
+	s->step_ns = deadline_min(QUIT_WAIT_NS, s->o->timeout_ns);
 	command(s, "QUIT", NULL);
 }
 
@@ -263,42 +265,30 @@ auth(struct dialogue *s)
 }
 
 /*
- * Greeting, EHLO, STARTTLS and AUTH when asked, ETRN for each node, QUIT.
- * Each command is sent only after the reply to the previous one is
- * complete: RFC 2920 section 3.1 does not let ETRN be pipelined.  Fills
- * one outcome per node (one with --check).
+ * After a 2xx greeting: EHLO, STARTTLS and AUTH when asked, ETRN for each
+ * node, QUIT.  Each command is sent only after the reply to the previous
+ * one is complete: RFC 2920 section 3.1 does not let ETRN be pipelined.
+ * Fills one outcome per node (one with --check).  A session that breaks
+ * or is turned away (4xx) before EHLO is done leaves the other candidates
+ * to be tried.
  */
 enum session
-smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
-    struct outcome *out)
+smtp_session(struct conn *c, const struct reply *greeting,
+    const struct options *o, int64_t run_deadline_ns, struct outcome *out)
 {
 	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
-	    .out = out, .n = o->check ? 1 : o->nnodes };
+	    .out = out, .n = o->check ? 1 : o->nnodes,
+	    .step_ns = o->timeout_ns };
 	char cmd[COMMAND_LINE_MAX];
-	enum io io = IO_OK;
 	const char *nl;
 	size_t i;
 	int st;
 
-	if (o->tls)
-		io = secure_start(c, deadline_min(now_ns() + o->timeout_ns,
-		    run_deadline_ns));
-	if (io == IO_OK)
-		io = conn_read_reply(c, &s.r, deadline_min(now_ns() +
-		    o->timeout_ns, run_deadline_ns));
-	if (io != IO_OK) {
-		fail_from(&s, 0, io == IO_BAD_REPLY ? ST_PROTOCOL :
-		    io == IO_TLS ? ST_TLS : ST_TEMPFAIL, io == IO_TIMEOUT ?
-		    "timed out waiting for the greeting" : conn_reason(c, io));
-		return io == IO_TLS ? SESSION_DONE : SESSION_NEXT;
-	}
-	if (s.r.code / 100 != 2) {
-		/* RFC 5321 section 3.1: after 554 the client sends QUIT. */
-		refused(&s, ST_UNAVAILABLE);
-		return SESSION_NEXT;
-	}
-	if (!hello(&s) || (o->starttls && !starttls(&s)) ||
-	    (o->user != NULL && !auth(&s)))
+	s.r = *greeting;
+	if (!hello(&s))
+		return out[0].status == ST_NOT_OFFERED ? SESSION_DONE :
+		    SESSION_NEXT;
+	if ((o->starttls && !starttls(&s)) || (o->user != NULL && !auth(&s)))
 		return SESSION_DONE;
 
 	if (o->check) {

@@ -153,3 +153,25 @@ peer_set(struct peer *p, const char *host, const struct sockaddr *sa)
 	    p->address, p->port) >= (int)sizeof(p->name))
 		p->name[sizeof(p->name) - 1] = '\0';
 }
+
+/* Whether two socket addresses are one: family, address and port. */
+bool
+addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4, *b4;
+	const struct sockaddr_in6 *a6, *b6;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr &&
+		    a4->sin_port == b4->sin_port;
+	}
+	a6 = (const struct sockaddr_in6 *)a;
+	b6 = (const struct sockaddr_in6 *)b;
+	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+	    sizeof(a6->sin6_addr)) == 0 && a6->sin6_port == b6->sin6_port &&
+	    a6->sin6_scope_id == b6->sin6_scope_id;
+}

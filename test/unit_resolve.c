@@ -1,11 +1,10 @@
 /*
  * Unit tests for resolve.c: MX ordering (RFC 5321 section 5.1), null MX
- * (RFC 7505), family interleaving (RFC 8305 section 4), the meaning of
- * c-ares statuses, and --dns-server syntax.
+ * (RFC 7505), usable MX targets, the meaning of c-ares statuses, address
+ * literals, and --dns-server syntax.
  *
- * resolve.c is included so that its static functions can be reached; its
- * one exported function is renamed so that it does not clash with the
- * resolve.o linked beside it.
+ * resolve.c is included so that its static functions can be reached; the
+ * test links no resolve.o beside it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,35 +12,7 @@
 
 #include <cmocka.h>
 
-#define resolve resolve_under_test
 #include "../resolve.c"
-#undef resolve
-
-static struct sockaddr_storage
-sa4(const char *text, unsigned int port)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-	memset(&ss, 0, sizeof(ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	assert_int_equal(inet_pton(AF_INET, text, &sin->sin_addr), 1);
-	return ss;
-}
-
-static struct sockaddr_storage
-sa6(const char *text, unsigned int port)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-	memset(&ss, 0, sizeof(ss));
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons((uint16_t)port);
-	assert_int_equal(inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
-	return ss;
-}
 
 static const char *
 text_of(const struct sockaddr_storage *ss)
@@ -213,120 +184,6 @@ test_mx_keep_keeps_the_most_preferred_past_the_limit(void **state)
 }
 
 static void
-test_interleave_starts_with_the_first_family(void **state)
-{
-	struct sockaddr_storage in[5], out[5];
-	static const char *want[] = {
-		"2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2",
-		"2001:db8::3",
-	};
-	size_t i;
-
-	(void)state;
-	in[0] = sa6("2001:db8::1", 25);
-	in[1] = sa6("2001:db8::2", 25);
-	in[2] = sa6("2001:db8::3", 25);
-	in[3] = sa4("192.0.2.1", 25);
-	in[4] = sa4("192.0.2.2", 25);
-	addr_interleave(in, 5, out);
-	for (i = 0; i < 5; i++)
-		assert_string_equal(text_of(&out[i]), want[i]);
-}
-
-static void
-test_interleave_ipv4_first_when_preferred(void **state)
-{
-	struct sockaddr_storage in[3], out[3];
-
-	(void)state;
-	in[0] = sa4("192.0.2.1", 25);
-	in[1] = sa4("192.0.2.2", 25);
-	in[2] = sa6("2001:db8::1", 25);
-	addr_interleave(in, 3, out);
-	assert_string_equal(text_of(&out[0]), "192.0.2.1");
-	assert_string_equal(text_of(&out[1]), "2001:db8::1");
-	assert_string_equal(text_of(&out[2]), "192.0.2.2");
-}
-
-static void
-test_interleave_one_family_keeps_order(void **state)
-{
-	struct sockaddr_storage in[3], out[3];
-
-	(void)state;
-	in[0] = sa4("192.0.2.3", 25);
-	in[1] = sa4("192.0.2.1", 25);
-	in[2] = sa4("192.0.2.2", 25);
-	addr_interleave(in, 3, out);
-	assert_string_equal(text_of(&out[0]), "192.0.2.3");
-	assert_string_equal(text_of(&out[1]), "192.0.2.1");
-	assert_string_equal(text_of(&out[2]), "192.0.2.2");
-}
-
-static void
-test_candidates_drop_duplicates_and_number_hosts_densely(void **state)
-{
-	static struct candidates out;
-	struct lookup h[3];
-
-	(void)state;
-	memset(&out, 0, sizeof(out));
-	memset(h, 0, sizeof(h));
-	snprintf(h[0].name, sizeof(h[0].name), "mx1.test");
-	h[0].addr[0] = sa4("127.0.0.2", 2525);
-	h[0].addr[1] = sa6("::1", 2525);
-	h[0].naddr = 2;
-	/* Only addresses another host has: no candidate, no host number. */
-	snprintf(h[1].name, sizeof(h[1].name), "mx2.test");
-	h[1].addr[0] = sa4("127.0.0.2", 2525);
-	h[1].naddr = 1;
-	snprintf(h[2].name, sizeof(h[2].name), "mx3.test");
-	h[2].addr[0] = sa4("127.0.0.2", 2525);
-	h[2].addr[1] = sa4("127.0.0.4", 2525);
-	h[2].naddr = 2;
-
-	assert_true(candidates_add(&out, &h[0]));
-	assert_false(candidates_add(&out, &h[1]));
-	assert_true(candidates_add(&out, &h[2]));
-	assert_int_equal(out.n, 3);
-	assert_int_equal(out.nhosts, 2);
-	assert_string_equal(out.v[0].host, "mx1.test");
-	assert_int_equal(out.v[0].mx_index, 0);
-	assert_int_equal(out.v[0].addrlen, sizeof(struct sockaddr_in));
-	assert_int_equal(out.v[1].addrlen, sizeof(struct sockaddr_in6));
-	assert_string_equal(text_of(&out.v[1].addr), "::1");
-	assert_string_equal(out.v[2].host, "mx3.test");
-	assert_int_equal(out.v[2].mx_index, 1);
-	assert_string_equal(text_of(&out.v[2].addr), "127.0.0.4");
-	assert_int_equal(
-	    ntohs(((struct sockaddr_in *)&out.v[2].addr)->sin_port), 2525);
-}
-
-static void
-test_candidates_stop_at_the_limit(void **state)
-{
-	static struct candidates out;
-	struct lookup h;
-	char text[INET_ADDRSTRLEN];
-	size_t i, round;
-
-	(void)state;
-	memset(&out, 0, sizeof(out));
-	for (round = 0; round < CANDIDATES_MAX / ADDRS_PER_HOST_MAX + 1;
-	    round++) {
-		memset(&h, 0, sizeof(h));
-		snprintf(h.name, sizeof(h.name), "mx%zu.test", round);
-		for (i = 0; i < ADDRS_PER_HOST_MAX; i++) {
-			snprintf(text, sizeof(text), "10.0.%zu.%zu", round, i);
-			h.addr[h.naddr++] = sa4(text, 25);
-		}
-		candidates_add(&out, &h);
-	}
-	assert_int_equal(out.n, CANDIDATES_MAX);
-	assert_int_equal(out.nhosts, CANDIDATES_MAX / ADDRS_PER_HOST_MAX);
-}
-
-static void
 test_names_are_shown_with_escape_conventions(void **state)
 {
 	char buf[NAME_TEXT_MAX];
@@ -384,12 +241,13 @@ test_dns_servers_rejects_what_cares_would_misread(void **state)
 	}
 }
 
-/* An address literal resolves inside ares_getaddrinfo, without DNS. */
+/* An address literal is its own host: no DNS, no channel. */
 static void
-test_resolve_literal_needs_no_dns(void **state)
+test_open_literal_needs_no_dns(void **state)
 {
-	static struct candidates out;
+	const struct dns_host *h;
 	struct options o;
+	struct dns *d;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -399,22 +257,25 @@ test_resolve_literal_needs_no_dns(void **state)
 	o.family = AF_UNSPEC;
 	o.timeout_ns = NS_PER_SEC;
 	o.dns_servers = "127.0.0.1:9";
-	assert_int_equal(resolve_under_test(&o, &out, now_ns() + NS_PER_SEC),
-	    0);
-	assert_int_equal(out.n, 1);
-	assert_int_equal(out.nhosts, 1);
-	assert_string_equal(out.v[0].host, "::1");
-	assert_int_equal(out.v[0].mx_index, 0);
-	assert_string_equal(text_of(&out.v[0].addr), "::1");
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), 0);
+	assert_false(dns_pending(d));
+	assert_int_equal(dns_nhosts(d), 1);
+	h = dns_host(d, 0);
+	assert_string_equal(h->name, "::1");
+	assert_int_equal(h->naddr, 1);
+	assert_int_equal(h->status[FAM_V6], DNS_OK);
+	assert_int_equal(h->status[FAM_V4], DNS_NOT_ASKED);
+	assert_string_equal(text_of(&h->addr[0]), "::1");
 	assert_int_equal(
-	    ntohs(((struct sockaddr_in6 *)&out.v[0].addr)->sin6_port), 2525);
+	    ntohs(((const struct sockaddr_in6 *)&h->addr[0])->sin6_port), 2525);
+	dns_close(d);
 }
 
 static void
-test_resolve_literal_of_the_other_family_is_no_host(void **state)
+test_open_literal_of_the_other_family_is_no_host(void **state)
 {
-	static struct candidates out;
 	struct options o;
+	struct dns *d;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -423,17 +284,15 @@ test_resolve_literal_of_the_other_family_is_no_host(void **state)
 	o.port = 25;
 	o.family = AF_INET6;
 	o.timeout_ns = NS_PER_SEC;
-	o.dns_servers = "127.0.0.1:9";
-	assert_int_equal(resolve_under_test(&o, &out, now_ns() + NS_PER_SEC),
-	    ST_NOHOST);
-	assert_int_equal(out.n, 0);
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), ST_NOHOST);
+	assert_null(d);
 }
 
 static void
-test_resolve_rejects_a_bad_server_list(void **state)
+test_open_rejects_a_bad_server_list(void **state)
 {
-	static struct candidates out;
 	struct options o;
+	struct dns *d;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -441,8 +300,23 @@ test_resolve_rejects_a_bad_server_list(void **state)
 	o.port = 25;
 	o.timeout_ns = NS_PER_SEC;
 	o.dns_servers = "127.0.0.1:99999";
-	assert_int_equal(resolve_under_test(&o, &out, now_ns() + NS_PER_SEC),
-	    ST_USAGE);
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), ST_USAGE);
+	assert_null(d);
+}
+
+/* MX targets that could put a space or a control byte in a result line. */
+static void
+test_mx_target_must_be_a_usable_host_name(void **state)
+{
+	(void)state;
+	assert_true(name_usable("mx1.example.org."));
+	assert_true(name_usable("mx-1.example.org"));
+	assert_false(name_usable("mx\\032evil.example.org"));	/* space */
+	assert_false(name_usable("m\\007x.test"));		/* BEL */
+	assert_false(name_usable("m\\000x.test"));		/* NUL */
+	assert_false(name_usable("m\\200x.test"));		/* 8-bit */
+	assert_false(name_usable("a..b"));
+	assert_false(name_usable(""));
 }
 
 int
@@ -464,20 +338,14 @@ main(void)
 		cmocka_unit_test(test_null_mx_is_preference_0_naming_the_root),
 		cmocka_unit_test(
 		    test_mx_keep_keeps_the_most_preferred_past_the_limit),
-		cmocka_unit_test(test_interleave_starts_with_the_first_family),
-		cmocka_unit_test(test_interleave_ipv4_first_when_preferred),
-		cmocka_unit_test(test_interleave_one_family_keeps_order),
-		cmocka_unit_test(
-		    test_candidates_drop_duplicates_and_number_hosts_densely),
-		cmocka_unit_test(test_candidates_stop_at_the_limit),
 		cmocka_unit_test(test_names_are_shown_with_escape_conventions),
 		cmocka_unit_test(test_dns_servers_accepts_the_documented_forms),
+		cmocka_unit_test(test_open_literal_needs_no_dns),
+		cmocka_unit_test(test_open_literal_of_the_other_family_is_no_host),
+		cmocka_unit_test(test_open_rejects_a_bad_server_list),
+		cmocka_unit_test(test_mx_target_must_be_a_usable_host_name),
 		cmocka_unit_test(
 		    test_dns_servers_rejects_what_cares_would_misread),
-		cmocka_unit_test(test_resolve_literal_needs_no_dns),
-		cmocka_unit_test(
-		    test_resolve_literal_of_the_other_family_is_no_host),
-		cmocka_unit_test(test_resolve_rejects_a_bad_server_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
