@@ -171,7 +171,11 @@ class NamespacedDaemon:
 
     def start(self):
         script = ["set -e"]
-        for src, dst in self.binds:
+        binds = list(self.binds)
+        if os.path.lexists("/dev/log"):
+            # Whatever the daemon sends to syslog stays in the namespace.
+            binds.append(("/dev/null", "/dev/log"))
+        for src, dst in binds:
             script.append("mount --bind %s %s"
                           % (shlex.quote(src), shlex.quote(dst)))
         if self.hostname:
