@@ -126,6 +126,7 @@ class Exim:
         self.etrn_acl = etrn_acl
         self.tls = None
         self.daemon = None
+        self.binds = []
         self.stopped = False
 
     @property
@@ -134,20 +135,26 @@ class Exim:
 
     def write_config(self):
         """The configuration, and passwd and group copies that add the
-        compiled-in Debian-exim user with ids this machine does not use."""
-        uid = mta.free_id({p.pw_uid for p in pwd.getpwall()})
-        gid = mta.free_id({g.gr_gid for g in grp.getgrall()})
-        for name, line in (("passwd", "Debian-exim:x:%d:%d:etrn exim test:"
-                                      "/nonexistent:/usr/sbin/nologin\n"
-                            % (uid, gid)),
-                           ("group", "Debian-exim:x:%d:\n" % gid)):
-            with open("/etc/" + name) as f:
-                text = f.read()
-            expect(not re.search(r"^Debian-exim:", text, re.M),
-                   "/etc/%s already has Debian-exim: is exim4 installed?"
-                   % name)
-            with open(os.path.join(self.dir, name), "w") as f:
-                f.write(text + ("" if text.endswith("\n") else "\n") + line)
+        compiled-in Debian-exim user with ids this machine does not use
+        (or name the machine's own, where exim4 is installed)."""
+        try:
+            uid, gid = pwd.getpwnam("Debian-exim")[2:4]
+            self.binds = []
+        except KeyError:
+            uid = mta.free_id({p.pw_uid for p in pwd.getpwall()})
+            gid = mta.free_id({g.gr_gid for g in grp.getgrall()})
+            self.binds = [(os.path.join(self.dir, "passwd"), "/etc/passwd"),
+                          (os.path.join(self.dir, "group"), "/etc/group")]
+            for name, entry in (("passwd", "Debian-exim:x:%d:%d:etrn exim "
+                                 "test:/nonexistent:/usr/sbin/nologin\n"
+                                 % (uid, gid)),
+                                ("group", "Debian-exim:x:%d:\n" % gid)):
+                with open("/etc/" + name) as f:
+                    text = f.read()
+                if text and not text.endswith("\n"):
+                    text += "\n"
+                with open(os.path.join(self.dir, name), "w") as f:
+                    f.write(text + entry)
         for d in ("spool", "log"):
             os.mkdir(os.path.join(self.dir, d), 0o750)
             os.chown(os.path.join(self.dir, d), uid, gid)
@@ -172,8 +179,7 @@ class Exim:
         self.daemon = mta.NamespacedDaemon(
             [self.exim, "-C", self.conf, "-bdf"],
             os.path.join(self.dir, "daemon.out"),
-            binds=[(os.path.join(self.dir, "passwd"), "/etc/passwd"),
-                   (os.path.join(self.dir, "group"), "/etc/group")])
+            binds=self.binds)
         self.daemon.start()
         self.daemon.wait_listening(self.port, self.log_tail)
 
