@@ -5,8 +5,10 @@ queue and data directories and log file under a temporary folder, listening
 on 127.0.0.1 only. /etc/postfix is read (master.cf is copied from it) but
 never written, and the system's instance is never started. The instance
 relays example.test to a sink on 127.0.0.1 that is down at first, so a
-message waits in the deferred queue; ETRN must then bring it to the sink
-within seconds, although Postfix would not retry for 300 s on its own.
+message waits in the deferred queue. The sink then comes up and the
+message must stay queued for a second; ETRN must bring it there within a
+second of etrn's exit, although Postfix would not retry for 300 s on its
+own.
 
 The instance also offers STARTTLS (smtpd_tls_security_level = may) with a
 certificate for 127.0.0.1 and localhost, signed by a test CA that the
@@ -21,22 +23,21 @@ import atexit
 import json
 import os
 import pty
-import random
 import re
 import select
 import shutil
 import signal
 import smtplib
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
 import harness
+import mta
 from harness import Skip, expect, test
+from mta import Sink, pick_port
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postfix")
 SYSTEM_MASTER_CF = "/etc/postfix/master.cf"
@@ -47,14 +48,10 @@ SBIN_PATH = os.pathsep.join(
 COMMAND_TIMEOUT = 30    # one postfix/postqueue command
 LISTEN_TIMEOUT = 15     # from "postfix start" to smtpd accepting connections
 DEFER_TIMEOUT = 20      # from injection to the message in the deferred queue
-DELIVERY_TIMEOUT = 10   # from running etrn to the message at the sink
+QUIET_WINDOW = 1.0      # the sink is up this long before ETRN: no delivery
+DELIVERY_BOUND = 1.0    # the message arrives within this of etrn's exit
 STOP_TIMEOUT = 10       # from "postfix stop" to the last process gone
 ETRN_ARGS = ("-t", "10", "-m", "20")
-
-# Ports below the kernel's ephemeral range (32768-60999 by default), so
-# that no outgoing connection's local port can take the sink's port while
-# the sink is down.
-PORT_RANGE = (20000, 29999)
 
 
 def find_postfix():
@@ -111,60 +108,6 @@ def run_tty(argv, env=None, timeout=COMMAND_TIMEOUT):
     finally:
         os.close(master)
     return proc.returncode, out.decode("utf-8", "replace").replace("\r", "")
-
-
-def pick_port(taken=()):
-    """A free TCP port on 127.0.0.1 in PORT_RANGE, not in taken."""
-    for _ in range(200):
-        port = random.randint(*PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port on 127.0.0.1 in %d-%d" % PORT_RANGE)
-
-
-def openssl(cwd, *args):
-    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True,
-                       stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
-    expect(p.returncode == 0, "openssl %s: exit %d: %s" % (
-        " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
-
-
-def make_tls_files(folder):
-    """A test CA (ca.pem) and a certificate it signed for 127.0.0.1 and
-    localhost (server.pem, server.key) in folder; returns their paths."""
-    if shutil.which("openssl") is None:
-        raise Skip("no openssl command (apt-get install openssl)")
-    os.mkdir(folder, 0o755)
-    newkey = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    openssl(folder, "req", "-x509", "-new", *newkey, "-keyout", "ca.key",
-            "-out", "ca.pem", "-days", "3", "-subj", "/CN=etrn postfix test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl(folder, "req", "-new", *newkey, "-keyout", "server.key",
-            "-out", "server.csr", "-subj", "/CN=localhost")
-    with open(os.path.join(folder, "server.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                "basicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
-    openssl(folder, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
-            "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "3", "-extfile", "server.ext")
-    paths = {name: os.path.join(folder, name)
-             for name in ("ca.pem", "server.pem", "server.key")}
-    # smtpd reads its key as root before it drops privileges; the key is
-    # readable by root and the postfix group only.
-    shutil.chown(paths["server.key"], "root", "postfix")
-    os.chmod(paths["server.key"], 0o640)
-    os.chmod(paths["server.pem"], 0o644)
-    os.chmod(paths["ca.pem"], 0o644)
-    return paths
 
 
 def master_cf(system_text, port):
@@ -237,7 +180,10 @@ class Postfix:
             main = f.read()
         main = main.replace("@DIR@", self.dir)
         main = main.replace("@SINKPORT@", str(self.sink_port))
-        tls = make_tls_files(self.tls_dir)
+        # smtpd reads its key as root before it drops privileges; the key
+        # is readable by root and the postfix group only.
+        tls = mta.make_tls_files(self.tls_dir, cn="etrn postfix test CA",
+                                 key_group="postfix")
         main += ("\n# STARTTLS for etrn --starttls (added by postfix_tests.py)\n"
                  "smtpd_tls_security_level = may\n"
                  "smtpd_tls_cert_file = %s\n"
@@ -368,95 +314,6 @@ class Postfix:
             time.sleep(0.1)
 
 
-class Sink:
-    """A minimal SMTP server on 127.0.0.1 that accepts every message and
-    records (arrival time, DATA bytes)."""
-
-    def __init__(self, port):
-        self.port = port
-        self.messages = []
-        self.cond = threading.Condition()
-        self.server = None
-
-    def start(self):
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            timeout = 30
-
-            def reply(self, line):
-                self.wfile.write(line.encode() + b"\r\n")
-
-            def handle(self):
-                self.reply("220 sink.etrn.test ESMTP test sink")
-                while True:
-                    line = self.rfile.readline(1024)
-                    if not line:
-                        return
-                    verb = line.split(b" ", 1)[0].strip().upper()
-                    if verb in (b"EHLO", b"HELO"):
-                        self.reply("250 sink.etrn.test")
-                    elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
-                        self.reply("250 Ok")
-                    elif verb == b"DATA":
-                        self.reply("354 End data with <CR><LF>.<CR><LF>")
-                        data = self.read_data()
-                        if data is None:
-                            return
-                        with sink.cond:
-                            sink.messages.append((time.monotonic(), data))
-                            sink.cond.notify_all()
-                        self.reply("250 Ok: delivered to the sink")
-                    elif verb == b"QUIT":
-                        self.reply("221 Bye")
-                        return
-                    else:
-                        self.reply("502 Command not implemented")
-
-            def read_data(self):
-                lines = []
-                while True:
-                    line = self.rfile.readline(65536)
-                    if not line:
-                        return None
-                    if line in (b".\r\n", b".\n"):
-                        return b"".join(lines)
-                    if line.startswith(b".."):
-                        line = line[1:]
-                    lines.append(line)
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True,
-                         name="sink").start()
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def wait_for(self, message_id, timeout):
-        """Arrival time (monotonic) of the message with message_id, or
-        None when it has not come within timeout seconds."""
-        pattern = re.compile(rb"^Message-ID:\s*" + re.escape(
-            message_id.encode()) + rb"\s*$", re.I | re.M)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for when, data in self.messages:
-                    header = data.split(b"\r\n\r\n", 1)[0]
-                    if pattern.search(header):
-                        return when
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-
 _instance = None
 _start_error = None
 
@@ -506,6 +363,26 @@ def expect_lines(result, patterns):
                % (line, pattern.pattern), result)
 
 
+def expect_quiet(sink, message_id, queue_id, pf):
+    """The sink is up; the deferred message must not come on its own."""
+    early = sink.wait_for(message_id, QUIET_WINDOW)
+    expect(early is None, "%s (queue id %s) reached the sink before ETRN\n%s"
+           % (message_id, queue_id, pf.log_tail()))
+
+
+def expect_delivered(sink, message_id, queue_id, pf, start, r):
+    """The message reached the sink after etrn started (at start) and
+    within DELIVERY_BOUND of its exit."""
+    end = start + r.elapsed
+    arrived = sink.wait_for(message_id, DELIVERY_BOUND + r.elapsed)
+    expect(arrived is not None and arrived - end <= DELIVERY_BOUND,
+           "%s (queue id %s) not at the sink within %g s of etrn's exit\n%s"
+           % (message_id, queue_id, DELIVERY_BOUND, pf.log_tail()), r)
+    expect(arrived >= start, "arrived before etrn started", r)
+    print("  %s reached the sink %.3f s after etrn started, %.3f s after "
+          "it exited" % (queue_id, arrived - start, arrived - end))
+
+
 @test
 def etrn_delivers_deferred_message():
     pf = postfix()
@@ -520,17 +397,13 @@ def etrn_delivers_deferred_message():
     sink = Sink(pf.sink_port)
     sink.start()
     try:
+        expect_quiet(sink, message_id, queue_id, pf)
         start = time.monotonic()
         r = harness.run_etrn(*ETRN_ARGS, server_of(pf), "example.test")
         expect(r.status == 0, "etrn example.test: want status 0", r)
         expect_lines(r, [result_line("example.test", 0, "started", pf, 250,
                                      "Queuing started")])
-        arrived = sink.wait_for(message_id, DELIVERY_TIMEOUT)
-        expect(arrived is not None,
-               "%s (queue id %s) not at the sink within %d s of etrn\n%s"
-               % (message_id, queue_id, DELIVERY_TIMEOUT, pf.log_tail()), r)
-        print("  %s reached the sink %.3f s after etrn started "
-              "(etrn ran %.3f s)" % (queue_id, arrived - start, r.elapsed))
+        expect_delivered(sink, message_id, queue_id, pf, start, r)
     finally:
         sink.stop()
 
@@ -591,6 +464,7 @@ def starttls_etrn_delivers_deferred_message():
     sink = Sink(pf.sink_port)
     sink.start()
     try:
+        expect_quiet(sink, message_id, queue_id, pf)
         start = time.monotonic()
         r = harness.run_etrn(*ETRN_ARGS, "-v", "--starttls", "--cafile",
                              pf.ca, server_of(pf), "example.test")
@@ -604,12 +478,7 @@ def starttls_etrn_delivers_deferred_message():
                and re.search(r": TLS TLSv1\.[23], ", err)
                and err.count(">>> EHLO ") == 2,
                "-v does not show STARTTLS, the handshake and EHLO again", r)
-        arrived = sink.wait_for(message_id, DELIVERY_TIMEOUT)
-        expect(arrived is not None,
-               "%s (queue id %s) not at the sink within %d s of etrn\n%s"
-               % (message_id, queue_id, DELIVERY_TIMEOUT, pf.log_tail()), r)
-        print("  %s reached the sink %.3f s after etrn --starttls started "
-              "(etrn ran %.3f s)" % (queue_id, arrived - start, r.elapsed))
+        expect_delivered(sink, message_id, queue_id, pf, start, r)
         log = pf.log_tail(200)
         expect(re.search(r"postfix/smtpd\[\d+\]: Anonymous TLS connection "
                          r"established from \S*\[127\.0\.0\.1\]", log),
