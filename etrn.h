@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ETRN_VERSION "1.0"
+#define ETRN_VERSION "1.1"
 
 /*
  * Exit statuses, one per outcome; the man page's EXIT STATUS table copies
@@ -218,6 +218,7 @@ const char *conn_reason(const struct conn *, enum io);
 void	 conn_close(struct conn *);
 
 /* tls.c */
+const char *secure_library(void);
 int	 secure_setup(const struct options *);
 void	 secure_cleanup(void);
 enum io	 secure_start(struct conn *, int64_t);
