@@ -10,6 +10,7 @@ the tests run make dist again in an unpacked tarball.
 import base64
 import os
 import re
+import select
 import shlex
 import shutil
 import socket
@@ -169,18 +170,21 @@ class SilentServer:
         self.port = self.sock.getsockname()[1]
         self.accepted = threading.Event()
         self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self):
-        try:
-            while True:
-                c, _ = self.sock.accept()
-                self.conns.append(c)
+        # Polled, so that close() can end it before the descriptor goes.
+        while not self._stop.is_set():
+            r, _, _ = select.select([self.sock], [], [], 0.1)
+            if r:
+                self.conns.append(self.sock.accept()[0])
                 self.accepted.set()
-        except OSError:
-            pass
 
     def close(self):
+        self._stop.set()
+        self._thread.join(5)
         for c in self.conns:
             c.close()
         self.sock.close()
@@ -246,8 +250,9 @@ def dist_unpacks_builds_and_makes_itself_again_without_git():
                   "MANIFEST", "debian/rules", "debian/control",
                   "examples/systemd/etrn@.service", "test/deploy_tests.py"):
             expect(name + "/" + f in members, "not in the tarball: " + f)
-        expect(not [m for m in members if "/.git" in m or m.endswith(".o")],
-               "junk in the tarball")
+        junk = [m for m in members if m.endswith((".o", "/.git", ".tar.gz"))
+                or "/.git/" in m or "/build/" in m]
+        expect(not junk, "junk in the tarball: %r" % junk)
         with open(os.path.join(src, "MANIFEST")) as f:
             listed = f.read().split()
         missing = [f for f in listed if not os.path.exists(
