@@ -1,9 +1,15 @@
 # etrn - see README.  Targets: all check demo bench install uninstall clean
-# deps.
+# deps dist deb.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/etrn
+INSTALL ?= install
+# TLS=no builds without libtls: --tls and --starttls are then refused.
+TLS ?= yes
+VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
+DIST = etrn-$(VERSION)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -11,15 +17,21 @@ PKG_CONFIG ?= pkg-config
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+ifeq ($(TLS),no)
+TLS_DEFS = -DETRN_NO_TLS
+TLS_PACKAGE =
+else
 TLS_CFLAGS != $(PKG_CONFIG) --cflags libtls 2>/dev/null || true
 # tls.c loads libtls by this name, and only when TLS is asked for.
 LIBTLS_SONAME != readelf -d "$$($(PKG_CONFIG) --variable=libdir libtls)/libtls.so" \
 	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p'
+TLS_DEFS = $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
+TLS_PACKAGE = libtls-dev
+endif
 
-# The project's own flags; CFLAGS stays the user's.
+# The project's own flags; CFLAGS and CPPFLAGS stay the user's.
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_CFLAGS) \
-	-DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
+	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_DEFS)
 LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -36,7 +48,8 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
-	libclang-rt-dev clang-tidy cppcheck valgrind m4 sendmail-cf \
+	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
+	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -45,6 +58,13 @@ MTA_DEBS = exim4-daemon-light sendmail-bin
 MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
+# Only for `make demo`: building etrn and running the scripted server.
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev python3 \
+	$(TLS_PACKAGE)
+# What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
+# mail server is installed.
+DEPS = $(DEB_PACKAGES)
+DEPS_MTA = yes
 OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
 # Only for `make bench`: the peers it measures and the measuring tools
 # (msmtp, never msmtp-mta, which would replace the mail server).
@@ -56,15 +76,30 @@ etrn: $(SRCS:.c=.o)
 	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ $(SRCS:.c=.o) $(LIBS)
 
 .c.o:
-	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
-$(SRCS:.c=.o): etrn.h
+$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS)
+
+# Objects remember the TLS choice: switching it rebuilds them.  Without
+# libtls, say what to do rather than fail inside tls.c.
+build/tls-$(TLS):
+	@if [ "$(TLS)" != no ] && { ! $(PKG_CONFIG) --exists libtls || \
+	    [ -z "$(LIBTLS_SONAME)" ]; }; then \
+	    echo "etrn: libtls not found (pkg-config libtls); either install it:" >&2; \
+	    echo "    apt-get install libtls-dev" >&2; \
+	    echo "or build without TLS (--tls and --starttls then refused):" >&2; \
+	    echo "    make TLS=no" >&2; \
+	    exit 1; \
+	fi
+	@mkdir -p build
+	@rm -f build/tls-*
+	@touch $@
 
 # Unit tests link an archive of everything but main(), which etrn.c gives
 # up here; a test that includes a source file takes precedence over it.
 build/etrn_lib.o: etrn.c etrn.h
 	@mkdir -p build
-	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -Dmain=etrn_main -c etrn.c -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -Dmain=etrn_main -c etrn.c -o $@
 
 build/libetrn.a: build/etrn_lib.o $(LIB_OBJS)
 	rm -f $@
@@ -133,7 +168,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
+	$(CARES_CFLAGS) $(TLS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
@@ -155,20 +190,30 @@ check: deps
 	$(MAKE) integration-asan
 	$(MAKE) fuzz
 	$(MAKE) lint
-	mandoc -Tlint etrn.1
+	$(MAKE) man-check
+	$(MAKE) deploy-check
 
-demo: deps
+# The manual page under groff (what man(1) uses) and mandoc.
+man-check:
+	python3 test/run.py man_tests
+
+# install, uninstall, dist, TLS=no, the examples and the Debian package.
+deploy-check: etrn
+	python3 test/run.py deploy_tests
+
+demo:
+	$(MAKE) deps DEPS="$(DEMO_PACKAGES)" DEPS_MTA=no
 	$(MAKE) etrn
 	@sh test/demo.sh ./etrn
 
 bench:
-	$(MAKE) deps DEB_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
+	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
 	python3 test/bench.py ./etrn
 
 deps:
 	@missing=; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(DEPS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	        grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -177,7 +222,8 @@ deps:
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	        grep -q 'ok installed' && mta=$$p; \
 	done; \
-	[ -n "$$mta" ] || missing="$$missing postfix"; \
+	[ "$(DEPS_MTA)" != yes ] || [ -n "$$mta" ] || \
+	    missing="$$missing postfix"; \
 	[ -n "$$missing" ] || exit 0; \
 	if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \
@@ -207,16 +253,72 @@ build/mta:
 	mv build/mta.tmp/debs build/mta/debs
 	rmdir build/mta.tmp
 
-install: etrn
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	cp etrn $(DESTDIR)$(BINDIR)/etrn
-	cp etrn.1 $(DESTDIR)$(MANDIR)/man1/etrn.1
+# Installed under DOCDIR, examples under DOCDIR/examples.
+DOCS = README NEWS LICENSE build/server-setup
+EXAMPLES = systemd/etrn@.service systemd/etrn@.timer systemd/example.conf \
+	nm-dispatcher/90-etrn ppp/etrn
+EXAMPLE_DIRS = systemd nm-dispatcher ppp
+
+# README's "Server set-up" section, alone: from its heading to the next.
+build/server-setup: README
+	@mkdir -p build
+	awk '{ l[NR] = $$0 } END { for (i = 1; i <= NR; i++) { \
+	    if (l[i + 1] ~ /^-+$$/) { if (on) break; \
+	    on = l[i] == "Server set-up" } if (on) print l[i] } }' README >$@
+
+# install(1) removes the old file before writing the new one, so a
+# running etrn keeps its copy and never sees "Text file busy"; explicit
+# modes, whatever the umask.  The unit's ExecStart names BINDIR.
+install: etrn build/server-setup
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(DOCDIR) $(EXAMPLE_DIRS:%=$(DESTDIR)$(DOCDIR)/examples/%)
+	$(INSTALL) -m 0755 etrn $(DESTDIR)$(BINDIR)/etrn
+	$(INSTALL) -m 0644 etrn.1 $(DESTDIR)$(MANDIR)/man1/etrn.1
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	sed 's|/usr/local/bin/etrn|$(BINDIR)/etrn|' examples/systemd/etrn@.service \
+	    >build/etrn@.service
+	for f in $(EXAMPLES); do \
+	    src=examples/$$f; [ "$$f" != systemd/etrn@.service ] || \
+	        src=build/etrn@.service; \
+	    $(INSTALL) -m 0644 $$src $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/etrn $(DESTDIR)$(MANDIR)/man1/etrn.1
+	rm -f $(DESTDIR)$(BINDIR)/etrn $(DESTDIR)$(MANDIR)/man1/etrn.1 \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(EXAMPLES:%=$(DESTDIR)$(DOCDIR)/examples/%)
+	for d in $(EXAMPLE_DIRS:%=$(DESTDIR)$(DOCDIR)/examples/%) \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
+	    [ ! -d "$$d" ] || rmdir "$$d" || exit 1; \
+	done
+
+# The files of the release: git's list in a clone, else the MANIFEST that
+# dist wrote into the tarball, so that an unpacked tarball makes its own.
+dist:
+	rm -rf build/dist
+	mkdir -p build/dist/$(DIST)
+	@if [ -e .git ]; then git ls-files; else cat MANIFEST; fi | \
+	    grep -vx MANIFEST >build/dist/list
+	tar -cf - -T build/dist/list | tar -xf - -C build/dist/$(DIST)
+	{ cat build/dist/list; echo MANIFEST; } | LC_ALL=C sort \
+	    >build/dist/$(DIST)/MANIFEST
+	tar -C build/dist --sort=name --owner=0 --group=0 --numeric-owner \
+	    -czf $(DIST).tar.gz $(DIST)
+	rm -rf build/dist
+	@echo "dist: $(DIST).tar.gz"
+
+# The Debian package, built from the release tarball in build/deb, where
+# the .deb lands.
+deb: dist
+	rm -rf build/deb
+	mkdir -p build/deb
+	tar -C build/deb -xzf $(DIST).tar.gz
+	cd build/deb/$(DIST) && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/$(DIST)
+	@ls build/deb/*.deb
 
 clean:
-	rm -rf etrn *.o build test/__pycache__
+	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
-	integration-asan valgrind-check fuzz lint
+	integration-asan valgrind-check fuzz lint man-check deploy-check dist deb

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include <ares.h>
+
 #include "etrn.h"
 
 #define DEFAULT_PORT 25
@@ -271,6 +273,21 @@ password_load(struct options *o, const char *file)
 }
 
 /*
+ * The version line: c-ares as loaded, and as built when that differs (a
+ * mismatch is the first suspect in a bug report), and TLS.
+ */
+static void
+version(void)
+{
+	const char *cares = ares_version(NULL);
+
+	printf("etrn %s (c-ares %s%s%s, %s)\n", ETRN_VERSION, cares,
+	    strcmp(cares, ARES_VERSION_STR) != 0 ? ", built with " : "",
+	    strcmp(cares, ARES_VERSION_STR) != 0 ? ARES_VERSION_STR : "",
+	    secure_library());
+}
+
+/*
  * Fill o from the command line and check every value, so that nothing
  * bad reaches the network.  Returns 0, ST_USAGE with a message printed,
  * or OPTIONS_DONE after --help or --version.
@@ -423,7 +440,7 @@ options_parse(int argc, char **argv, struct options *o)
 			o->verbose = true;
 			break;
 		case 'V':
-			printf("etrn %s\n", ETRN_VERSION);
+			version();
 			return OPTIONS_DONE;
 		case 'x':
 			o->mx = true;

@@ -17,7 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 
-#define ETRN_VERSION "1.0"
+#define ETRN_VERSION "1.1"
 
 /*
  * Exit statuses, one per outcome; the man page's EXIT STATUS table copies
@@ -284,6 +284,7 @@ const char *conn_reason(const struct conn *, enum io);
 void	 conn_close(struct conn *);
 
 /* tls.c */
+const char *secure_library(void);
 int	 secure_setup(const struct options *);
 void	 secure_cleanup(void);
 enum io	 secure_start(struct conn *, int64_t);

@@ -6,9 +6,11 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <stdio.h>
-#include <tls.h>
 
 #include "etrn.h"
+
+#ifndef ETRN_NO_TLS
+#include <tls.h>
 
 /*
  * libtls is loaded only when TLS is asked for: linked in, it and OpenSSL
@@ -52,6 +54,15 @@ libtls_load(void)
 	LIBTLS_CALLS(LOAD)
 #undef LOAD
 	return true;
+}
+
+/* For --version: the library TLS would use, and whether it loads here. */
+const char *
+secure_library(void)
+{
+	if (dlopen(LIBTLS_SONAME, RTLD_LAZY | RTLD_LOCAL) == NULL)
+		return "TLS via " LIBTLS_SONAME ", not installed";
+	return "TLS via " LIBTLS_SONAME;
 }
 
 /* Make the one configuration every session uses; 0 or a status. */
@@ -173,3 +184,61 @@ secure_end(struct conn *c)
 	p_tls_free(c->tls);
 	c->tls = NULL;
 }
+
+#else /* ETRN_NO_TLS: built by make TLS=no, without libtls. */
+
+const char *
+secure_library(void)
+{
+	return "built without TLS";
+}
+
+/* --tls and --starttls are refused before any connection. */
+int
+secure_setup(const struct options *o)
+{
+	(void)o;
+	diag("built without TLS");
+	return ST_USAGE;
+}
+
+void
+secure_cleanup(void)
+{
+}
+
+enum io
+secure_start(struct conn *c, int64_t deadline_ns)
+{
+	(void)deadline_ns;
+	snprintf(c->tls_error, sizeof(c->tls_error), "built without TLS");
+	return IO_TLS;
+}
+
+ssize_t
+secure_read(struct conn *c, void *buf, size_t len, short *events)
+{
+	(void)c;
+	(void)buf;
+	(void)len;
+	*events = 0;
+	return -1;
+}
+
+ssize_t
+secure_write(struct conn *c, const void *buf, size_t len, short *events)
+{
+	(void)c;
+	(void)buf;
+	(void)len;
+	*events = 0;
+	return -1;
+}
+
+void
+secure_end(struct conn *c)
+{
+	(void)c;
+}
+
+#endif /* ETRN_NO_TLS */
