@@ -24,19 +24,19 @@ LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-SRCS = etrn.c resolve.c connect.c smtp.c conn.c tls.c reply.c outcome.c \
-	names.c util.c
-LIB_OBJS = resolve.o connect.o smtp.o conn.o tls.o reply.o outcome.o \
-	names.o util.o
-UNITS = smtp etrn resolve
+SRCS = etrn.c report.c resolve.c connect.c smtp.c conn.c tls.c reply.c \
+	outcome.c names.c util.c
+LIB_OBJS = report.o resolve.o connect.o smtp.o conn.o tls.o reply.o \
+	outcome.o names.o util.o
+UNITS = smtp etrn resolve report
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
-	hostile_tests
+	hostile_tests unattended_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
-	libclang-rt-dev clang-tidy cppcheck valgrind
+	libclang-rt-dev clang-tidy cppcheck valgrind jq
 OTHER_MTAS = exim4-daemon-light exim4-daemon-heavy sendmail-bin opensmtpd
 # Only for `make bench`: the peers it measures and the measuring tools
 # (msmtp, never msmtp-mta, which would replace the mail server).

@@ -274,9 +274,9 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 {
 	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
 	    .out = out, .n = o->check ? 1 : o->nnodes };
-	char cmd[COMMAND_LINE_MAX];
+	char cmd[COMMAND_LINE_MAX], why[COMMAND_LINE_MAX];
 	enum io io = IO_OK;
-	const char *nl;
+	const char *nl, *hint;
 	size_t i;
 	int st;
 
@@ -324,12 +324,9 @@ smtp_session(struct conn *c, const struct options *o, int64_t run_deadline_ns,
 			return SESSION_DONE;
 		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
 		    s.authenticated), &c->peer, &s.r);
-		/* Exim takes only "#domain" (notes/mail-servers.md). */
-		if (s.r.code == 501 && o->nodes[i][0] != '#' &&
-		    strstr(s.r.text, "must begin with #") != NULL)
-			diag("%s: the server wants a queue name: try \"#%s\"",
-			    c->peer.name, o->nodes[i][0] == '@' ? o->nodes[i] + 1 :
-			    o->nodes[i]);
+		if ((hint = reply_hint(s.r.code, s.r.text, o->nodes[i],
+		    o->user != NULL, why, sizeof(why))) != NULL)
+			diag("%s: %s", c->peer.name, hint);
 		if (s.r.code == 421) {
 			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");
