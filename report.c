@@ -41,25 +41,36 @@ report_node(const struct options *o, const char *node,
 		diag("%s: %s: %s", node, out->peer.name, why);
 }
 
+/* Whether two outcomes would make the same diagnostic. */
+static bool
+same(const struct outcome *a, const struct outcome *b)
+{
+	return strcmp(a->peer.name, b->peer.name) == 0 &&
+	    strcmp(a->text, b->text) == 0;
+}
+
 /*
  * --all: a diagnostic for each host that failed a node, unless its
- * outcome is the node's own (best[i]), which report() names anyway; a
- * dead or refusing backup MX is never invisible.
+ * outcome is the node's own (best[i]), which report() names anyway, or
+ * repeats another host's: a dead or refusing backup MX is never
+ * invisible.
  */
 void
 report_hosts(const struct options *o, const struct outcome *per_host,
     size_t nhosts, size_t n, const struct outcome *best)
 {
 	const struct outcome *h;
-	size_t i, k;
+	size_t i, k, j;
 
 	for (i = 0; i < n; i++)
 		for (k = 0; k < nhosts; k++) {
 			h = &per_host[k * n + i];
-			if (strcmp(h->peer.name, best[i].peer.name) == 0 &&
-			    strcmp(h->text, best[i].text) == 0)
+			if (same(h, &best[i]))
 				continue;
-			report_node(o, o->check ? NULL : o->nodes[i], h);
+			for (j = 0; j < k && !same(h, &per_host[j * n + i]); j++)
+				;
+			if (j == k)
+				report_node(o, o->check ? NULL : o->nodes[i], h);
 		}
 }
 
