@@ -36,20 +36,20 @@ LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c reply.c outcome.c \
-	names.c util.c
-LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o reply.o outcome.o \
-	names.o util.o
-UNITS = smtp etrn resolve race
+SRCS = etrn.c report.c race.c resolve.c smtp.c conn.c tls.c reply.c \
+	outcome.c names.c util.c
+LIB_OBJS = report.o race.o resolve.o smtp.o conn.o tls.o reply.o \
+	outcome.o names.o util.o
+UNITS = smtp etrn resolve race report
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
-	exim_tests sendmail_tests hostile_tests
+	exim_tests sendmail_tests hostile_tests unattended_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
 	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
-	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf \
+	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the

@@ -8,13 +8,15 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
+#include <unistd.h>
 
 #include <ares.h>
 
@@ -42,9 +44,9 @@ usage(FILE *f)
 	    "[-m seconds] [-p port]\n"
 	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
 	    "[--insecure]\n"
-	    "            [--insecure-auth] [--password-file file] [--syslog] "
-	    "[--tls]\n"
-	    "            server node ...\n"
+	    "            [--insecure-auth] [--json] [--password-file file] "
+	    "[--syslog]\n"
+	    "            [--tls] server node ...\n"
 	    "       etrn -c [options] server\n");
 }
 
@@ -76,6 +78,8 @@ help(void)
 	    "  -v, --verbose          show the dialogue on standard error\n"
 	    "  -q, --quiet            print nothing on standard output\n"
 	    "      --syslog           also log each outcome to syslog (mail)\n"
+	    "      --json             one JSON document instead of result "
+	    "lines\n"
 	    "  -S, --starttls         require STARTTLS before trusting EHLO\n"
 	    "      --tls              TLS from the first byte (default port "
 	    "465)\n"
@@ -87,7 +91,10 @@ help(void)
 	    "      --insecure-auth    allow AUTH without TLS\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             print this help\n\n"
-	    "Result line: NODE STATUS WORD SERVER CODE TEXT\n\n"
+	    "Result line: NODE STATUS WORD SERVER CODE TEXT; each failed node "
+	    "also gets\n"
+	    "a line \"etrn: NODE: SERVER: reason\" on standard error, even "
+	    "with -q.\n\n"
 	    "Exit status:\n");
 	for (i = 0; i < status_table_len; i++)
 		printf("  %3d %-15s %s\n", status_table[i].status,
@@ -237,39 +244,113 @@ auth_user_valid(const char *s)
 }
 
 /*
- * The password for AUTH: the first line of file, else ETRN_PASSWORD.
- * Never from the command line, where ps(1) would show it.
+ * The first line of file into buf, before deadline_ns: the file may be a
+ * pipe whose writer is slow (--password-file <(pass show isp)) or a FIFO
+ * that nobody opens.  Returns 0, ST_USAGE or ST_TEMPFAIL, said.
  */
-static bool
-password_load(struct options *o, const char *file)
+static int
+password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
+{
+	char got[COMMAND_LINE_MAX + 1], shown[4 * COMMAND_LINE_MAX + 1];
+	struct pollfd pfd;
+	size_t have = 0, line;
+	ssize_t n;
+	int st = 0;
+
+	shown_arg(shown, sizeof(shown), file);
+	if ((pfd.fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		diag("%s: %s", shown, strerror(errno));
+		return ST_USAGE;
+	}
+	pfd.events = POLLIN;
+	while (memchr(got, '\n', have) == NULL && have < sizeof(got)) {
+		n = poll(&pfd, 1, poll_ms(deadline_ns));
+		if (n == 0) {
+			diag("%s: no password within --max-time", shown);
+			st = ST_TEMPFAIL;
+			break;
+		}
+		if (n > 0)
+			n = read(pfd.fd, got + have, sizeof(got) - have);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1) {
+			diag("%s: %s", shown, strerror(errno));
+			st = ST_USAGE;
+			break;
+		}
+		if (n == 0)
+			break;		/* the end: a last line without LF */
+		have += (size_t)n;
+	}
+	close(pfd.fd);
+	if (st == 0) {
+		line = have;
+		if (memchr(got, '\n', have) != NULL)
+			line = (size_t)((char *)memchr(got, '\n', have) - got);
+		/* A file written with CRLF line ends. */
+		if (line > 0 && got[line - 1] == '\r')
+			line--;
+		if (line >= len) {
+			diag("%s: password too long: at most %zu octets", shown,
+			    len - 1);
+			st = ST_USAGE;
+		} else if (memchr(got, '\0', line) != NULL ||
+		    memchr(got, '\r', line) != NULL) {
+			diag("%s: the password contains a NUL or CR", shown);
+			st = ST_USAGE;
+		} else {
+			memcpy(buf, got, line);
+			buf[line] = '\0';
+		}
+	}
+	explicit_bzero(got, sizeof(got));
+	return st;
+}
+
+/*
+ * The password for AUTH: the first line of file, else ETRN_PASSWORD,
+ * whole.  Never from the command line, where ps(1) would show it.
+ * Returns 0, or ST_USAGE or ST_TEMPFAIL with a message printed.
+ */
+static int
+password_load(struct options *o, const char *file, int64_t deadline_ns)
 {
 	const char *env = getenv("ETRN_PASSWORD");
 	size_t len;
-	FILE *f;
+	int st;
 
+	o->password[0] = '\0';
 	if (file != NULL) {
-		if ((f = fopen(file, "r")) == NULL) {
-			diag("%s: %s", file, strerror(errno));
-			return false;
+		if ((st = password_read(file, o->password, sizeof(o->password),
+		    deadline_ns)) != 0)
+			return st;
+	} else if (env != NULL) {
+		if ((len = strlen(env)) >= sizeof(o->password)) {
+			diag("ETRN_PASSWORD too long: at most %zu octets",
+			    sizeof(o->password) - 1);
+			return ST_USAGE;
 		}
-		if (fgets(o->password, sizeof(o->password), f) == NULL)
-			o->password[0] = '\0';
-		fclose(f);
-	} else if (env != NULL && strlen(env) < sizeof(o->password))
-		memcpy(o->password, env, strlen(env) + 1);
-	len = strcspn(o->password, "\r\n");
-	o->password[len] = '\0';
-	if (len == 0) {
-		diag("no password for --user: set ETRN_PASSWORD or give "
-		    "--password-file");
-		return false;
+		if (strcspn(env, "\r\n") != len) {
+			diag("ETRN_PASSWORD contains a line break");
+			return ST_USAGE;
+		}
+		memcpy(o->password, env, len + 1);
+	}
+	if ((len = strlen(o->password)) == 0) {
+		if (file != NULL)
+			diag("%s: no password on the first line", file);
+		else
+			diag("no password for --user: set ETRN_PASSWORD or "
+			    "give --password-file");
+		return ST_USAGE;
 	}
 	if (len + strlen(o->user) > CREDENTIALS_MAX) {
 		diag("--user and password too long for AUTH: at most %d "
 		    "octets together", CREDENTIALS_MAX);
-		return false;
+		return ST_USAGE;
 	}
-	return true;
+	return 0;
 }
 
 /*
@@ -289,8 +370,9 @@ version(void)
 
 /*
  * Fill o from the command line and check every value, so that nothing
- * bad reaches the network.  Returns 0, ST_USAGE with a message printed,
- * or OPTIONS_DONE after --help or --version.
+ * bad reaches the network.  Returns 0, ST_USAGE with a message printed
+ * (ST_TEMPFAIL when --password-file gave nothing within --max-time), or
+ * OPTIONS_DONE after --help or --version.
  */
 int
 options_parse(int argc, char **argv, struct options *o)
@@ -318,12 +400,14 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "password-file", required_argument, NULL, 'P' },
 		{ "insecure-auth", no_argument, NULL, 'A' },
 		{ "source", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char shown[4 * COMMAND_LINE_MAX + 1];
 	const char *why, *password_file = NULL;
+	int64_t start_ns = now_ns();
 	size_t i;
-	int ch;
+	int ch, st;
 
 	memset(o, 0, sizeof(*o));
 	o->port = DEFAULT_PORT;
@@ -352,6 +436,9 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'I':
 			o->insecure = true;
+			break;
+		case 'J':
+			o->json = true;
 			break;
 		case 'P':
 			password_file = optarg;
@@ -494,8 +581,9 @@ options_parse(int argc, char **argv, struct options *o)
 		/* Candidates of the other family could not use it. */
 		o->family = af;
 	}
-	if (o->user != NULL && !password_load(o, password_file))
-		return ST_USAGE;
+	if (o->user != NULL && (st = password_load(o, password_file,
+	    start_ns + o->max_time_ns)) != 0)
+		return st;
 	if (o->tls && !o->port_given)
 		o->port = IMPLICIT_TLS_PORT;
 	if (server_parse(argv[0], o) != 0) {
@@ -516,37 +604,6 @@ options_parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Result lines on standard output, syslog, and one diagnostic per failure. */
-static void
-report(const struct options *o, const struct outcome *out, size_t n)
-{
-	const char *node, *word, *last = "";
-	size_t i;
-
-	if (o->syslog)
-		openlog("etrn", LOG_PID, LOG_MAIL);
-	for (i = 0; i < n; i++) {
-		node = o->check ? "-" : o->nodes[i];
-		word = status_word(out[i].status, o->check);
-		if (!o->quiet)
-			printf("%s %d %s %s %s\n", node, out[i].status, word,
-			    out[i].peer.name, out[i].text);
-		if (o->syslog)
-			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
-			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
-			    word, out[i].peer.name, out[i].text);
-		if (out[i].code == 0 && !out[i].said &&
-		    out[i].status >= ST_USAGE &&
-		    strcmp(out[i].text, last) != 0) {
-			diag("%s: %s", out[i].peer.name, out[i].text + 2);
-			last = out[i].text;
-		}
-	}
-	if (o->syslog)
-		closelog();
-	fflush(stdout);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -555,12 +612,15 @@ main(int argc, char *argv[])
 	struct options o;
 	int64_t deadline_ns;
 	size_t n;
-	int st;
+	int st, closed, written;
 
+	/* Before anything opens a descriptor that could become 0, 1 or 2. */
+	if ((closed = std_fds_open()) == -1)
+		return ST_OSERR;
 	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
 	if ((st = options_parse(argc, argv, &o)) != 0)
-		return st == OPTIONS_DONE ? 0 : st;
+		return st == OPTIONS_DONE ? output_close(closed & 2) : st;
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
 	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
@@ -574,8 +634,10 @@ main(int argc, char *argv[])
 		free(out);
 		return st;
 	}
-	report(&o, out, n);
 	st = status_combine(out, n);
+	/* The caller cannot know the results: that wins over the run's. */
+	if ((written = report(&o, out, n, &attempts, st, closed & 2)) != 0)
+		st = written;
 	free(out);
 	secure_cleanup();
 	explicit_bzero(o.password, sizeof(o.password));

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -35,6 +36,7 @@ enum status {
 	ST_UNAVAILABLE = 69,	/* EX_UNAVAILABLE */
 	ST_SOFTWARE = 70,	/* EX_SOFTWARE */
 	ST_OSERR = 71,		/* EX_OSERR */
+	ST_IOERR = 74,		/* EX_IOERR: the results were not written */
 	ST_TEMPFAIL = 75,	/* EX_TEMPFAIL */
 	ST_PROTOCOL = 76,	/* EX_PROTOCOL */
 	ST_NOPERM = 77,		/* EX_NOPERM */
@@ -87,6 +89,7 @@ struct options {
 	bool		 verbose;
 	bool		 quiet;
 	bool		 syslog;
+	bool		 json;			/* --json instead of lines */
 	const char	*helo;			/* NULL: derived at connect */
 	const char	*dns_servers;		/* NULL: /etc/resolv.conf */
 	struct sockaddr_storage source;		/* -s: bind to it */
@@ -235,7 +238,8 @@ struct attempts {
 };
 
 /*
- * Calls run one way, down this list: etrn.c (command line, main), the
+ * Calls run one way, down this list: etrn.c (command line, main),
+ * report.c (result lines, --json, syslog, diagnostics per node), the
  * event loop, resolve.c and smtp.c, conn.c and tls.c, then the pure files
  * (reply.c, outcome.c, names.c) and util.c.
  */
@@ -243,6 +247,17 @@ struct attempts {
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
+
+/* report.c */
+int	 report(const struct options *, const struct outcome *, size_t,
+	    const struct attempts *, int, bool);
+void	 report_node(const struct options *, const char *,
+	    const struct outcome *);
+void	 report_hosts(const struct options *, const struct outcome *, size_t,
+	    size_t, const struct outcome *);
+bool	 json_write(FILE *, const struct options *, const struct outcome *,
+	    size_t, const struct attempts *, int);
+int	 output_close(bool);
 
 /* resolve.c */
 struct dns;
@@ -314,6 +329,8 @@ int	 status_combine(const struct outcome *, size_t);
 int	 status_worse(int, int);
 const char *attempt_word(enum attempt_result);
 struct outcome outcome_best(const struct outcome *, size_t, size_t);
+const char *reply_hint(int, const char *, const char *, bool, char *,
+	    size_t);
 void	 outcome_reply(struct outcome *, int, const struct peer *,
 	    const struct reply *);
 void	 outcome_reason(struct outcome *, int, const struct peer *,
@@ -331,6 +348,8 @@ int64_t	 now_ns(void);
 int64_t	 deadline_min(int64_t, int64_t);
 int	 poll_ms(int64_t);
 size_t	 escape(char *, size_t, const char *, size_t);
+size_t	 json_escape(char *, size_t, const char *, size_t);
+int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -25,6 +25,7 @@ const struct status_row status_table[] = {
 	    "no server accepted a connection or a session" },
 	{ ST_SOFTWARE, "internal-error", "internal error" },
 	{ ST_OSERR, "system-error", "system error" },
+	{ ST_IOERR, "output-error", "the results could not be written" },
 	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx" },
 	{ ST_PROTOCOL, "protocol-error", "malformed reply or connection "
 	    "closed mid-dialogue" },
@@ -178,9 +179,10 @@ outcome_reason(struct outcome *out, int status, const struct peer *peer,
 }
 
 /*
- * The best outcome any host gave a node: 0, then 1, else that of the
- * most preferred host that answered; when none answered, the status is
- * the one a single server's failures would give.
+ * The best outcome any host gave a node: 0, then 1, each from the most
+ * preferred host that gave it, else that of the most preferred host that
+ * answered; when none answered, the status is the one a single server's
+ * failures would give.
  */
 struct outcome
 outcome_best(const struct outcome *per_host, size_t nhosts, size_t stride)
@@ -192,8 +194,9 @@ outcome_best(const struct outcome *per_host, size_t nhosts, size_t stride)
 
 	for (h = 0; h < nhosts; h++) {
 		o = &per_host[h * stride];
-		if (o->status == ST_STARTED ||
-		    (o->status == ST_EMPTY && best->status != ST_STARTED) ||
+		if ((o->status == ST_STARTED && best->status != ST_STARTED) ||
+		    (o->status == ST_EMPTY && best->status != ST_STARTED &&
+		    best->status != ST_EMPTY) ||
 		    (best->status != ST_STARTED && best->status != ST_EMPTY &&
 		    best->code == 0 && o->code != 0))
 			best = o;
@@ -204,4 +207,43 @@ outcome_best(const struct outcome *per_host, size_t nhosts, size_t stride)
 	if (result.code == 0)
 		result.status = failure;
 	return result;
+}
+
+/*
+ * A hint for an ETRN reply whose cause is well known (the texts of
+ * notes/mail-servers.md), into buf; NULL when there is none.  code and
+ * text are the reply's, node the one sent, user whether --user was given.
+ */
+const char *
+reply_hint(int code, const char *text, const char *node, bool user,
+    char *buf, size_t len)
+{
+	const char *name = node[0] == '@' || node[0] == '#' ? node + 1 : node;
+	int n = -1;
+
+	/* Exim takes only "#domain". */
+	if (code == 501 && node[0] != '#' &&
+	    strstr(text, "must begin with #") != NULL)
+		n = snprintf(buf, len, "the server wants a queue name: "
+		    "try \"#%s\"", name);
+	/* Postfix: the domain is not in fast_flush_domains. */
+	else if (code == 459 && strstr(text, "service unavailable") != NULL)
+		n = snprintf(buf, len, "hint: Postfix runs ETRN only for the "
+		    "domains in its fast_flush_domains, and %s is not one",
+		    name);
+	/* Sendmail: "#name" is a queue group, and there is none so named. */
+	else if (code == 459 && strstr(text, "Queue ") != NULL &&
+	    strstr(text, " unknown") != NULL)
+		n = snprintf(buf, len, "hint: Sendmail has no queue group "
+		    "\"%s\"; for a domain, give it without \"#\"", name);
+	else if (code == 502)
+		n = snprintf(buf, len, "hint: ETRN is switched off for this "
+		    "client or port (Sendmail PrivacyOptions=noetrn, Exim "
+		    "without acl_smtp_etrn)");
+	else if (code == 530 && !user)
+		n = snprintf(buf, len, "hint: the server wants authentication "
+		    "first: give --user");
+	if (n < 0 || (size_t)n >= len)
+		return NULL;
+	return buf;
 }

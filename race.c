@@ -708,6 +708,7 @@ host_run(void *arg)
 		return NULL;
 	}
 	r->hosts_asked = true;
+	peer_set(&r->server, h->host.name, NULL);
 	race_sessions(r, h->out, h->n);
 	free(r);
 	dns_close(dns);
@@ -820,6 +821,7 @@ race_all(struct race *r, struct outcome *out, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		out[i] = outcome_best(&per_host[i], nran, n);
+	report_hosts(r->o, per_host, nran, n, out);
 	free(per_host);
 	free(runs);
 	return st;

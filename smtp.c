@@ -279,8 +279,8 @@ smtp_session(struct conn *c, const struct reply *greeting,
 	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
 	    .out = out, .n = o->check ? 1 : o->nnodes,
 	    .step_ns = o->timeout_ns };
-	char cmd[COMMAND_LINE_MAX];
-	const char *nl;
+	char cmd[COMMAND_LINE_MAX], why[COMMAND_LINE_MAX];
+	const char *nl, *hint;
 	size_t i;
 	int st;
 
@@ -314,12 +314,9 @@ smtp_session(struct conn *c, const struct reply *greeting,
 			return SESSION_DONE;
 		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
 		    s.authenticated), &c->peer, &s.r);
-		/* Exim takes only "#domain" (notes/mail-servers.md). */
-		if (s.r.code == 501 && o->nodes[i][0] != '#' &&
-		    strstr(s.r.text, "must begin with #") != NULL)
-			diag("%s: the server wants a queue name: try \"#%s\"",
-			    c->peer.name, o->nodes[i][0] == '@' ? o->nodes[i] + 1 :
-			    o->nodes[i]);
+		if ((hint = reply_hint(s.r.code, s.r.text, o->nodes[i],
+		    o->user != NULL, why, sizeof(why))) != NULL)
+			diag("%s: %s", c->peer.name, hint);
 		if (s.r.code == 421) {
 			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");

@@ -144,7 +144,8 @@ secure_start(struct conn *c, int64_t deadline_ns)
 		if ((io = conn_wait(c, ev, deadline_ns)) != IO_OK)
 			return io;
 	}
-	trace(c->prefix, "etrn: %s: TLS %s, %s", c->peer.name,
+	/* The message names the server: no --all prefix to repeat it. */
+	trace("", "etrn: %s: TLS %s, %s", c->peer.name,
 	    p_tls_conn_version(c->tls), p_tls_conn_cipher(c->tls));
 	return IO_OK;
 }

@@ -4,12 +4,15 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "etrn.h"
 
@@ -85,6 +88,67 @@ escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 	}
 	dst[n] = '\0';
 	return n;
+}
+
+/*
+ * Copy src to dst as the inside of a JSON string (RFC 8259 section 7),
+ * printable ASCII only: a quote and a backslash get a backslash; control
+ * bytes, DEL and every byte from 0x80 become \u00HH, so that a byte reads
+ * as Latin-1 and the output never depends on the input being UTF-8.  Cut
+ * at a character boundary, always terminated; returns the length.
+ */
+size_t
+json_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\') {
+			if (n + 1 >= dstlen)
+				break;
+			dst[n++] = (char)c;
+		} else if (c == '"' || c == '\\') {
+			if (n + 2 >= dstlen)
+				break;
+			dst[n++] = '\\';
+			dst[n++] = (char)c;
+		} else {
+			if (n + 6 >= dstlen)
+				break;
+			memcpy(dst + n, "\\u00", 4);
+			dst[n + 4] = hex[c >> 4];
+			dst[n + 5] = hex[c & 0xf];
+			n += 6;
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/*
+ * Open each of descriptors 0, 1 and 2 that is closed on /dev/null, so
+ * that no socket or file opened later becomes one of them.  Returns a
+ * mask of those that were closed (bit 1 << fd), or -1 with errno.
+ */
+int
+std_fds_open(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* open() takes the lowest free descriptor: this one. */
+		if (open("/dev/null", O_RDWR) != fd)
+			return -1;
+		closed |= 1 << fd;
+	}
+	return closed;
 }
 
 static void

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for what etrn does with bytes from a server: the pure
  * parsers (line_split, reply_line_parse, reply_add, ehlo_has, ehlo_param),
- * escape() and outcome_reply() that put them on a terminal, and
+ * escape() and outcome_reply() that put them on a terminal,
+ * json_escape() and json_write() that put them in --json, and
  * conn_read_reply() reading the same bytes from a socket.  Each checks
  * the promises etrn.h makes; a broken one aborts, as a sanitizer report
  * does.  Build and run: `make fuzz` (clang, -fsanitize=fuzzer,address,
@@ -122,6 +123,66 @@ check_escape(const char *src, size_t len)
 	}
 }
 
+/* The JSON escaping, written plainly: \" \\ and \u00HH outside ASCII. */
+PLAIN_CHECK static size_t
+json_escape_ref(char *dst, const char *src, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '"' || c == '\\')
+			n += (size_t)sprintf(dst + n, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			n += (size_t)sprintf(dst + n, "\\u%04x", c);
+		else
+			dst[n++] = (char)c;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/*
+ * json_escape() whole and into small sizes, and json_write() on an
+ * outcome of the bytes: printable ASCII, one line, bounded.
+ */
+static void
+check_json(const char *src, size_t len)
+{
+	static char full[6 * REPLY_TEXT_MAX + 1], ref[6 * REPLY_TEXT_MAX + 1];
+	static struct attempts att;
+	char *node[1] = { "example.org" }, *doc = NULL, small[7];
+	struct options o = { .nodes = node, .nnodes = 1 };
+	struct outcome out;
+	size_t n, k, doclen = 0;
+	FILE *f;
+
+	n = json_escape(full, sizeof(full), src, len);
+	CHECK(n == json_escape_ref(ref, src, len));
+	CHECK(memcmp(full, ref, n + 1) == 0);
+	CHECK(printable(full, n));
+	for (k = 0; k <= sizeof(small); k++) {
+		size_t m = json_escape(small, k, src, len);
+
+		CHECK(k == 0 ? m == 0 : m < k && small[m] == '\0' &&
+		    memcmp(small, full, m) == 0);
+	}
+	memset(&out, 0, sizeof(out));
+	peer_set(&out.peer, "mx.test", NULL);
+	snprintf(out.text, sizeof(out.text), "250 %.*s", (int)(len <
+	    OUTCOME_TEXT_MAX - 5 ? len : OUTCOME_TEXT_MAX - 5), src);
+	att.n = 1;
+	att.v[0].peer = out.peer;
+	memcpy(att.v[0].text, out.text, sizeof(out.text));
+	CHECK((f = open_memstream(&doc, &doclen)) != NULL);
+	CHECK(json_write(f, &o, &out, 1, &att, 0));
+	fclose(f);
+	CHECK(doclen > 0 && doc[doclen - 1] == '\n');
+	CHECK(printable(doc, doclen - 1));
+	free(doc);
+}
+
 /* keyword as the first word of a line after the first, any case. */
 PLAIN_CHECK static bool
 ehlo_has_ref(const struct reply *r, const char *kw)
@@ -220,8 +281,11 @@ check_outcome(const struct reply *r)
 	size_t n, i, line, len;
 	const char *nl;
 
+	struct peer p;
+
+	peer_set(&p, "mx.test", NULL);
 	memset(&out, 0x55, sizeof(out));
-	outcome_reply(&out, ST_STARTED, "mx.test[127.0.0.1]:25", r);
+	outcome_reply(&out, ST_STARTED, &p, r);
 	n = strnlen(out.text, sizeof(out.text));
 	CHECK(n < sizeof(out.text));
 	CHECK(printable(out.text, n));
@@ -312,10 +376,12 @@ check_parsers(const unsigned char *data, size_t size)
 			check_capabilities(&r, kw);
 			check_outcome(&r);
 			check_escape(r.text, r.len);
+			check_json(r.text, r.len);
 			memset(&r, 0, sizeof(r));
 		}
 	}
 	check_escape(buf + off, size - off);
+	check_json(buf + off, size - off);
 }
 
 /*

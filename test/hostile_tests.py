@@ -35,7 +35,7 @@ NODE = "example.org"
 # Extra seconds on every upper time bound (valgrind, slow CI machines).
 SLACK = float(os.environ.get("ETRN_SLACK", "0"))
 # Every status in the INTERFACE.md table.
-STATUSES = {0, 1, 2, 3, 4, 5, 64, 68, 69, 70, 71, 75, 76, 77}
+STATUSES = {0, 1, 2, 3, 4, 5, 64, 68, 69, 70, 71, 74, 75, 76, 77}
 # The bytes a hostile server puts in its replies: NUL, bare CR, BS, DEL,
 # 8-bit bytes (a C1 CSI among them, UTF-8), an SGR sequence, an OSC
 # window-title sequence ended by BEL, and a backslash.

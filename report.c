@@ -1,0 +1,215 @@
+/*
+ * What a run tells its caller: result lines or one JSON document on
+ * standard output, syslog, and one diagnostic line for each node that
+ * failed, so that an unattended run never fails in silence.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "etrn.h"
+
+/* A result line's TEXT: after the code, or the reason after "- ". */
+static const char *
+text_field(const char *text)
+{
+	const char *sp = strchr(text, ' ');
+
+	return sp != NULL ? sp + 1 : "";
+}
+
+/*
+ * One diagnostic for a node whose status is neither 0 nor 1, also with
+ * -q: "etrn: NODE: SERVER: 459 reply" or "etrn: NODE: SERVER: reason";
+ * node NULL (--check) names the server only.
+ */
+void
+report_node(const struct options *o, const char *node,
+    const struct outcome *out)
+{
+	const char *why = out->code == 0 ? text_field(out->text) : out->text;
+
+	if (out->status == ST_STARTED || out->status == ST_EMPTY)
+		return;
+	/* --check: the text is the EHLO reply's first line, no reason. */
+	if (o->check && out->status == ST_NOT_OFFERED && out->code / 100 == 2)
+		why = "ETRN not advertised in the EHLO reply";
+	if (node == NULL)
+		diag("%s: %s", out->peer.name, why);
+	else
+		diag("%s: %s: %s", node, out->peer.name, why);
+}
+
+/* Whether two outcomes would make the same diagnostic. */
+static bool
+same(const struct outcome *a, const struct outcome *b)
+{
+	return strcmp(a->peer.name, b->peer.name) == 0 &&
+	    strcmp(a->text, b->text) == 0;
+}
+
+/*
+ * --all: a diagnostic for each host that failed a node, unless its
+ * outcome is the node's own (best[i]), which report() names anyway, or
+ * repeats another host's: a dead or refusing backup MX is never
+ * invisible.
+ */
+void
+report_hosts(const struct options *o, const struct outcome *per_host,
+    size_t nhosts, size_t n, const struct outcome *best)
+{
+	const struct outcome *h;
+	size_t i, k, j;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nhosts; k++) {
+			h = &per_host[k * n + i];
+			if (same(h, &best[i]))
+				continue;
+			for (j = 0; j < k && !same(h, &per_host[j * n + i]); j++)
+				;
+			if (j == k)
+				report_node(o, o->check ? NULL : o->nodes[i], h);
+		}
+}
+
+/* s as a JSON string, or null when s is NULL. */
+static void
+json_string(FILE *f, const char *s)
+{
+	/* json_escape() makes at most six octets of one. */
+	char buf[6 * OUTCOME_TEXT_MAX + 1];
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	json_escape(buf, sizeof(buf), s, strlen(s));
+	fprintf(f, "\"%s\"", buf);
+}
+
+/* A number, or null for 0, which means none here. */
+static void
+json_number(FILE *f, long long v)
+{
+	if (v == 0)
+		fputs("null", f);
+	else
+		fprintf(f, "%lld", v);
+}
+
+/* The server fields: host name under name, address and port. */
+static void
+json_peer(FILE *f, const char *name, const struct peer *p)
+{
+	fprintf(f, "\"%s\": ", name);
+	json_string(f, p->host);
+	fputs(", \"address\": ", f);
+	json_string(f, p->address[0] != '\0' ? p->address : NULL);
+	fputs(", \"port\": ", f);
+	json_number(f, p->address[0] != '\0' ? (long long)p->port : 0);
+}
+
+/*
+ * --json: one object on one line, {"status": N, "nodes": [...],
+ * "attempts": [...]} (etrn.1, JSON, names and types every field).
+ * Returns false when a write failed.
+ */
+bool
+json_write(FILE *f, const struct options *o, const struct outcome *out,
+    size_t n, const struct attempts *att, int status)
+{
+	const struct attempt *a;
+	size_t i;
+
+	fprintf(f, "{\"status\": %d, \"nodes\": [", status);
+	for (i = 0; i < n; i++) {
+		fputs(i > 0 ? ", {\"node\": " : "{\"node\": ", f);
+		json_string(f, o->check ? NULL : o->nodes[i]);
+		fprintf(f, ", \"status\": %d, \"word\": ", out[i].status);
+		json_string(f, status_word(out[i].status, o->check));
+		fputs(", ", f);
+		json_peer(f, "server", &out[i].peer);
+		fputs(", \"code\": ", f);
+		json_number(f, out[i].code);
+		fputs(", \"text\": ", f);
+		json_string(f, text_field(out[i].text));
+		fputc('}', f);
+	}
+	fputs("], \"attempts\": [", f);
+	for (i = 0; att != NULL && i < att->n && i < ATTEMPTS_MAX; i++) {
+		a = &att->v[i];
+		fputs(i > 0 ? ", {" : "{", f);
+		json_peer(f, "host", &a->peer);
+		fputs(", \"result\": ", f);
+		json_string(f, attempt_word(a->result));
+		fprintf(f, ", \"status\": %d, \"code\": ", a->status);
+		json_number(f, a->code);
+		fputs(", \"text\": ", f);
+		json_string(f, text_field(a->text));
+		fprintf(f, ", \"start_ms\": %lld, \"end_ms\": %lld}",
+		    (long long)a->start_ms, (long long)a->end_ms);
+	}
+	fputc(']', f);
+	if (att != NULL && att->dropped > 0)
+		fprintf(f, ", \"attempts_dropped\": %zu", att->dropped);
+	fputs("}\n", f);
+	return ferror(f) == 0;
+}
+
+/*
+ * The end of standard output: flushed and closed, and any failure said,
+ * for the caller cannot know the results (was_closed: it was closed when
+ * etrn started).  0 or ST_IOERR.
+ */
+int
+output_close(bool was_closed)
+{
+	int err = was_closed ? EBADF : 0;
+
+	if (fflush(stdout) == EOF && err == 0)
+		err = errno;
+	if (ferror(stdout) && err == 0)
+		err = EIO;
+	if (fclose(stdout) == EOF && err == 0)
+		err = errno;
+	if (err == 0)
+		return 0;
+	diag("standard output: %s", strerror(err));
+	return ST_IOERR;
+}
+
+/*
+ * Tell the outcomes: result lines or --json on standard output (unless
+ * -q), syslog, and a diagnostic per failed node.  status is the run's;
+ * returns 0, or ST_IOERR when standard output did not take the results.
+ */
+int
+report(const struct options *o, const struct outcome *out, size_t n,
+    const struct attempts *att, int status, bool stdout_closed)
+{
+	const char *node, *word;
+	size_t i;
+
+	if (o->syslog)
+		openlog("etrn", LOG_PID, LOG_MAIL);
+	for (i = 0; i < n; i++) {
+		node = o->check ? "-" : o->nodes[i];
+		word = status_word(out[i].status, o->check);
+		if (!o->quiet && !o->json)
+			printf("%s %d %s %s %s\n", node, out[i].status, word,
+			    out[i].peer.name, out[i].text);
+		if (o->syslog)
+			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
+			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
+			    word, out[i].peer.name, out[i].text);
+		report_node(o, o->check ? NULL : node, &out[i]);
+	}
+	if (o->syslog)
+		closelog();
+	if (!o->quiet && o->json)
+		json_write(stdout, o, out, n, att, status);
+	/* With -q nothing was to be written: a closed output loses nothing. */
+	return output_close(stdout_closed && !o->quiet);
+}

@@ -1,0 +1,602 @@
+"""Unattended runs: every failure explained, no result lost, --json.
+
+Cron and monitors see only the exit status, standard error and standard
+output.  These tests check each: one diagnostic line per failed node, also
+with -q; hints for replies whose cause is well known; exit 74 when the
+results cannot be written; closed descriptors 0, 1 and 2 that never let a
+socket take their place; bounded password input; --json parsed by Python
+and by jq; the crontab and script examples of etrn.1, read from the page.
+
+The json_attempts_* tests check the "attempts" array, which the event loop
+fills.
+
+Run: python3 test/run.py unattended_tests
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import harness
+from harness import ETRN, TOPDIR, expect, run_etrn, test
+
+# These suites are imported for their servers and helpers; their own tests
+# run only when they are named on the command line.
+_loaded = set(sys.modules)
+import dns_tests  # noqa: E402
+import integration  # noqa: E402
+import tls_tests  # noqa: E402
+for _name in ("dns_tests", "integration", "tls_tests"):
+    if _name not in _loaded and _name not in sys.argv[1:]:
+        harness.TESTS[:] = [t for t in harness.TESTS if t[0] != _name]
+
+from dns_tests import HOSTS, MxServers  # noqa: E402
+from integration import addr, closed_port, peer, serve  # noqa: E402
+from smtpd import Script, reply  # noqa: E402
+
+HELO = "client.test"
+NODE = "example.org"
+STEP = ["-t", "5", "-H", HELO]
+SESSION = ["EHLO " + HELO, "ETRN " + NODE, "QUIT"]
+RUN_TIMEOUT = 30
+# A reply with every kind of byte a JSON string must escape.
+HOSTILE = b'250 ok "q" \\b\x01\x1b\x7f\xff\xc3\xa9 \x80end\r\n'
+HOSTILE_TEXT = 'ok "q" \\\\b\\x01\\x1b\\x7f\\xff\\xc3\\xa9 \\x80end'
+
+
+def run(*args, env=None, **kw):
+    """etrn -t 5 -H client.test args, without ETRN_PASSWORD unless env."""
+    e = dict(os.environ)
+    e.pop("ETRN_PASSWORD", None)
+    e.update(env or {})
+    return run_etrn(*(STEP + list(args)), env=e, timeout=RUN_TIMEOUT, **kw)
+
+
+def run_sh(script, *args, stdout=subprocess.PIPE):
+    """sh -c script with "$0" = etrn and args; a Result."""
+    start = time.monotonic()
+    p = subprocess.run(["sh", "-c", script, ETRN] + [str(a) for a in args],
+                       stdout=stdout, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    return harness.Result(p.returncode, p.stdout, p.stderr,
+                          time.monotonic() - start)
+
+
+def err_lines(r):
+    return r.err.decode("ascii", "replace").splitlines()
+
+
+def expect_status(r, status):
+    expect(r.status == status, "exit status %r, expected %d" % (
+        r.status, status), r)
+
+
+def expect_err(r, lines):
+    expect(err_lines(r) == lines, "stderr %r, expected %r" % (
+        err_lines(r), lines), r)
+
+
+# A diagnostic for every failed node, also with -q.
+
+@test
+def quiet_not_offered_says_why_on_stderr():
+    with serve(ehlo=reply(250, "mx.test", "PIPELINING")) as srv:
+        r = run("-q", addr(srv), NODE)
+        srv.settle()
+        expect_status(r, 4)
+        expect(r.out == b"", "-q printed on standard output", r)
+        expect_err(r, ["etrn: %s: %s: ETRN not advertised in the EHLO reply"
+                       % (NODE, peer(srv))])
+        expect(srv.received == [["EHLO " + HELO, "QUIT"]], "wire", r)
+
+
+@test
+def quiet_starttls_not_offered_says_why_on_stderr():
+    with serve() as srv:
+        r = run("-q", "-S", addr(srv), NODE)
+        srv.settle()
+        expect_status(r, 5)
+        expect(r.out == b"", "-q printed on standard output", r)
+        expect_err(r, ["etrn: %s: %s: STARTTLS not offered" % (NODE,
+                                                               peer(srv))])
+
+
+@test
+def untrusted_certificate_says_why_on_stderr_with_and_without_quiet():
+    for quiet in (["-q"], []):
+        with tls_tests.TLSServer(tls_tests.Behaviour(cert="selfsigned")) \
+                as srv:
+            r = run(*quiet, "--starttls", "--cafile", tls_tests.ca(),
+                    "localhost:%d" % srv.port, NODE)
+            expect_status(r, 5)
+            err = err_lines(r)
+            prefix = "etrn: %s: localhost[127.0.0.1]:%d: STARTTLS: " % (
+                NODE, srv.port)
+            expect(len(err) == 1 and err[0].startswith(prefix),
+                   "stderr %r, expected one line %r..." % (err, prefix), r)
+
+
+@test
+def quiet_reply_failure_names_node_server_and_reply():
+    with serve(etrn={NODE: "458 Unable to queue messages for node"}) as srv:
+        r = run("-q", addr(srv), NODE, "ok.example.net")
+        srv.settle()
+        expect_status(r, 2)
+        expect_err(r, ["etrn: %s: %s: 458 Unable to queue messages for node"
+                       % (NODE, peer(srv))])
+
+
+@test
+def connection_failure_gives_one_line_per_node():
+    port = closed_port()
+    r = run("-q", "127.0.0.1:%d" % port, "a.example", "b.example")
+    expect_status(r, 69)
+    expect_err(r, ["etrn: a.example: 127.0.0.1: connection refused",
+                   "etrn: b.example: 127.0.0.1: connection refused"])
+
+
+@test
+def started_and_empty_say_nothing_on_stderr():
+    with serve(etrn={"e.example": "251 nothing"}) as srv:
+        r = run("-q", addr(srv), NODE, "e.example")
+        expect_status(r, 0)
+        expect(r.out == b"" and r.err == b"", "output from a good run", r)
+
+
+@test
+def check_not_offered_names_the_server_only():
+    with serve(ehlo=reply(250, "mx.test", "PIPELINING")) as srv:
+        r = run("-q", "-c", addr(srv))
+        expect_status(r, 4)
+        expect_err(r, ["etrn: %s: ETRN not advertised in the EHLO reply"
+                       % peer(srv)])
+
+
+# Hints for replies whose cause is well known.
+
+def hint_case(profile, node, status, reply_text, hint, args=()):
+    script = Script.profile(profile) if profile else Script(
+        etrn={node: reply_text})
+    with serve(script) as srv:
+        r = run("-q", *args, addr(srv), node)
+        srv.settle()
+        expect_status(r, status)
+        expect_err(r, ["etrn: %s: %s" % (peer(srv), hint),
+                       "etrn: %s: %s: %s" % (node, peer(srv), reply_text)])
+
+
+@test
+def postfix_459_service_unavailable_hints_fast_flush_domains():
+    hint_case("postfix", "notstored.example.org", 3,
+              "459 <notstored.example.org>: service unavailable",
+              "hint: Postfix runs ETRN only for the domains in its "
+              "fast_flush_domains, and notstored.example.org is not one")
+
+
+@test
+def sendmail_459_queue_unknown_hints_no_such_queue_group():
+    hint_case("sendmail", "#example.org", 3,
+              "459 4.5.4 Queue example.org unknown",
+              'hint: Sendmail has no queue group "example.org"; for a '
+              'domain, give it without "#"')
+
+
+@test
+def reply_502_hints_etrn_switched_off():
+    hint_case("sendmail", "refused.example.org", 4,
+              "502 5.7.0 Sorry, we do not allow this operation",
+              "hint: ETRN is switched off for this client or port "
+              "(Sendmail PrivacyOptions=noetrn, Exim without "
+              "acl_smtp_etrn)")
+
+
+@test
+def reply_530_without_user_hints_give_user():
+    hint_case(None, NODE, 77, "530 5.7.0 Authentication required",
+              "hint: the server wants authentication first: give --user")
+
+
+@test
+def exim_hash_hint_keeps_its_shape():
+    hint_case("exim", NODE, 3, "501 argument must begin with #",
+              'the server wants a queue name: try "#example.org"')
+
+
+@test
+def no_hint_on_other_replies():
+    with serve(etrn={NODE: "459 Node not allowed"}) as srv:
+        r = run("-q", addr(srv), NODE)
+        expect_status(r, 3)
+        expect_err(r, ["etrn: %s: %s: 459 Node not allowed" % (NODE,
+                                                               peer(srv))])
+
+
+# Results that cannot be written: exit 74.
+
+@test
+def full_standard_output_is_74():
+    with serve() as srv:
+        with open("/dev/full", "wb") as full:
+            r = run_sh('exec "$0" "$@"', *STEP, addr(srv), NODE,
+                       stdout=full)
+        expect_status(r, 74)
+        expect_err(r, ["etrn: standard output: No space left on device"])
+
+
+@test
+def full_standard_output_wins_over_the_runs_status():
+    port = closed_port()
+    with open("/dev/full", "wb") as full:
+        r = run_sh('exec "$0" "$@"', *STEP, "--json",
+                   "127.0.0.1:%d" % port, NODE, stdout=full)
+    expect_status(r, 74)
+    expect(err_lines(r)[-1] == "etrn: standard output: No space left on "
+           "device", "last diagnostic", r)
+
+
+@test
+def closed_standard_output_is_74_unless_quiet():
+    with serve() as srv:
+        r = run_sh('exec "$0" "$@" >&-', *STEP, addr(srv), NODE)
+        expect_status(r, 74)
+        expect_err(r, ["etrn: standard output: Bad file descriptor"])
+        r = run_sh('exec "$0" "$@" >&-', *STEP, "-q", addr(srv), NODE)
+        expect_status(r, 0)
+        expect(r.err == b"", "stderr of a quiet good run", r)
+
+
+# Closed descriptors 0 and 2: the socket never becomes one of them.
+
+@test
+def closed_stderr_keeps_the_transcript_off_the_wire():
+    nodes = ["a.example.org", "#b.example.org"]
+    for verbose in ([], ["-v"]):
+        with serve(Script.profile("exim")) as srv:
+            r = run_sh('exec "$0" "$@" 0<&- 2>&-', *STEP, *verbose,
+                       addr(srv), *nodes)
+            srv.settle()
+            expect_status(r, 3)
+            expect(srv.received == [["EHLO " + HELO] +
+                                    ["ETRN " + n for n in nodes] + ["QUIT"]],
+                   "server received %r" % srv.received, r)
+            out = r.out.decode().splitlines()
+            expect(len(out) == 2 and out[0].startswith(
+                "a.example.org 3 refused ") and out[1].startswith(
+                "#b.example.org 0 started "), "result lines", r)
+
+
+# Password input.
+
+@test
+def password_file_that_is_a_directory_says_so():
+    d = tempfile.mkdtemp(prefix="etrn-test-")
+    try:
+        r = run("-u", "bob", "--password-file", d, "127.0.0.1:1", NODE)
+        expect_status(r, 64)
+        expect_err(r, ["etrn: %s: Is a directory" % d])
+    finally:
+        os.rmdir(d)
+
+
+@test
+def password_env_too_long_or_with_a_line_break_is_refused():
+    r = run("-u", "bob", "127.0.0.1:1", NODE, env={"ETRN_PASSWORD": "a" * 512})
+    expect_status(r, 64)
+    expect_err(r, ["etrn: ETRN_PASSWORD too long: at most 511 octets"])
+    for pw in ("sec\nret", "secret\r", "secret\n"):
+        r = run("-u", "bob", "127.0.0.1:1", NODE, env={"ETRN_PASSWORD": pw})
+        expect_status(r, 64)
+        expect_err(r, ["etrn: ETRN_PASSWORD contains a line break"])
+
+
+@test
+def password_fifo_without_writer_ends_within_max_time():
+    d = tempfile.mkdtemp(prefix="etrn-test-")
+    fifo = os.path.join(d, "pw")
+    os.mkfifo(fifo)
+    try:
+        r = run("-m", "1", "-u", "bob", "--password-file", fifo,
+                "127.0.0.1:1", NODE)
+        expect_status(r, 75)
+        expect_err(r, ["etrn: %s: no password within --max-time" % fifo])
+        expect(0.9 <= r.elapsed < 3, "took %.2f s for -m 1" % r.elapsed, r)
+    finally:
+        shutil.rmtree(d)
+
+
+class AuthScript(Script):
+    """Offers AUTH PLAIN and accepts any credentials."""
+
+    def on_auth(self, session, arg):
+        return "235 2.7.0 Authentication successful"
+
+
+def auth_session(password_args, pass_fds=()):
+    script = AuthScript(ehlo=reply(250, "mx.test", "ETRN", "AUTH PLAIN"))
+    env = dict(os.environ)
+    env.pop("ETRN_PASSWORD", None)
+    with serve(script) as srv:
+        start = time.monotonic()
+        p = subprocess.run([ETRN] + STEP + ["--insecure-auth", "-u", "bob"] +
+                           password_args + [addr(srv), NODE], env=env,
+                           capture_output=True, pass_fds=pass_fds,
+                           stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+        srv.settle()
+    return harness.Result(p.returncode, p.stdout, p.stderr,
+                          time.monotonic() - start), srv
+
+
+@test
+def password_file_from_a_slow_pipe_is_read_and_only_its_first_line():
+    import base64
+    rfd, wfd = os.pipe()
+    writer = subprocess.Popen(["sh", "-c", 'sleep 0.3; printf "secret\\n'
+                               'second line\\n" >&%d' % wfd],
+                              pass_fds=(wfd,))
+    os.close(wfd)
+    try:
+        r, srv = auth_session(["--password-file", "/dev/fd/%d" % rfd],
+                              pass_fds=(rfd,))
+    finally:
+        os.close(rfd)
+        writer.wait(5)
+    expect_status(r, 0)
+    plain = base64.b64encode(b"\0bob\0secret").decode()
+    expect(srv.received == [["EHLO " + HELO, "AUTH PLAIN " + plain,
+                             "ETRN " + NODE, "QUIT"]],
+           "server received %r" % srv.received, r)
+
+
+# --json.
+
+STRING = str
+NUMBER = int
+
+
+def expect_json(r, nnodes):
+    """The document, parsed by Python and by jq, with every field's type."""
+    expect(all(0x20 <= b < 0x7f for b in r.out[:-1]) and
+           r.out.endswith(b"\n") and r.out.count(b"\n") == 1,
+           "--json output is not one line of printable ASCII", r)
+    doc = json.loads(r.out)
+    jq = subprocess.run(["jq", "-e", "-c", "."], input=r.out,
+                        capture_output=True, timeout=10)
+    expect(jq.returncode == 0, "jq: %r" % jq.stderr, r)
+    expect(json.loads(jq.stdout) == doc, "jq reads another document", r)
+    expect(set(doc) <= {"status", "nodes", "attempts", "attempts_dropped"}
+           and {"status", "nodes", "attempts"} <= set(doc), "keys", r)
+    expect(doc["status"] == r.status, "status %r, exit %r" % (
+        doc["status"], r.status), r)
+    expect(len(doc["nodes"]) == nnodes, "one entry per node", r)
+    for n in doc["nodes"]:
+        expect(set(n) == {"node", "status", "word", "server", "address",
+                          "port", "code", "text"}, "node keys %r" % n, r)
+        expect(isinstance(n["node"], (STRING, type(None))) and
+               isinstance(n["status"], NUMBER) and
+               isinstance(n["word"], STRING) and
+               isinstance(n["server"], STRING) and
+               isinstance(n["address"], (STRING, type(None))) and
+               isinstance(n["port"], (NUMBER, type(None))) and
+               isinstance(n["code"], (NUMBER, type(None))) and
+               isinstance(n["text"], STRING), "node types %r" % n, r)
+        expect((n["address"] is None) == (n["port"] is None),
+               "address and port together", r)
+    for a in doc["attempts"]:
+        expect(set(a) == {"host", "address", "port", "result", "status",
+                          "code", "text", "start_ms", "end_ms"},
+               "attempt keys %r" % a, r)
+        expect(isinstance(a["start_ms"], NUMBER) and
+               isinstance(a["end_ms"], NUMBER) and
+               a["start_ms"] <= a["end_ms"], "attempt times %r" % a, r)
+    return doc
+
+
+@test
+def json_for_every_status_of_a_reply():
+    cases = [("250 Queuing started", 0), ("251 nothing", 1),
+             ("458 not here", 2), ("459 refused", 3), ("502 no", 4),
+             ("450 busy", 75), ("530 auth", 77), ("354 what", 76)]
+    for text, status in cases:
+        with serve(etrn={NODE: text}) as srv:
+            r = run("--json", addr(srv), NODE)
+            doc = expect_json(r, 1)
+            expect_status(r, status)
+            want = {"node": NODE, "status": status,
+                    "word": doc["nodes"][0]["word"], "server": "127.0.0.1",
+                    "address": "127.0.0.1", "port": srv.port,
+                    "code": int(text[:3]), "text": text[4:]}
+            expect(doc["nodes"][0] == want, "node %r, expected %r" % (
+                doc["nodes"][0], want), r)
+
+
+@test
+def json_for_failures_without_a_reply():
+    port = closed_port()
+    r = run("--json", "127.0.0.1:%d" % port, "a.example", "b.example")
+    doc = expect_json(r, 2)
+    expect_status(r, 69)
+    expect(doc["nodes"][1] == {
+        "node": "b.example", "status": 69, "word": "unavailable",
+        "server": "127.0.0.1", "address": None, "port": None, "code": None,
+        "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
+    expect(len(err_lines(r)) == 2, "one diagnostic per node", r)
+    with serve(ehlo=reply(250, "mx.test")) as srv:
+        r = run("--json", addr(srv), NODE)
+        expect_json(r, 1)
+        expect_status(r, 4)
+    with serve(etrn={NODE: "25x broken"}) as srv:
+        r = run("--json", addr(srv), NODE)
+        expect_json(r, 1)
+        expect_status(r, 76)
+    with serve() as srv:
+        r = run("--json", "-S", addr(srv), NODE)
+        expect_json(r, 1)
+        expect_status(r, 5)
+        r = run("--json", "-c", addr(srv))
+        doc = expect_json(r, 1)
+        expect(doc["nodes"][0]["node"] is None and
+               doc["nodes"][0]["word"] == "offered", "--check", r)
+
+
+@test
+def json_strings_survive_any_reply_bytes():
+    with serve(etrn={NODE: HOSTILE}) as srv:
+        r = run("--json", addr(srv), NODE)
+        doc = expect_json(r, 1)
+        expect_status(r, 0)
+        expect(doc["nodes"][0]["text"] == HOSTILE_TEXT, "text %r" %
+               doc["nodes"][0]["text"], r)
+        lines = run(addr(srv), NODE).out.decode()
+        expect(lines.rstrip("\n").split(" ", 5)[5] == HOSTILE_TEXT,
+               "the JSON text is the result line's TEXT", r)
+
+
+@test
+def json_with_quiet_prints_nothing():
+    with serve() as srv:
+        r = run("--json", "-q", addr(srv), NODE)
+        expect_status(r, 0)
+        expect(r.out == b"" and r.err == b"", "output with -q", r)
+
+
+@test
+def json_attempts_list_the_session():
+    with serve() as srv:
+        r = run("--json", addr(srv), NODE)
+        doc = expect_json(r, 1)
+        a = doc["attempts"]
+        expect(len(a) == 1, "one attempt: %r" % a, r)
+        expect(a[0]["host"] == "127.0.0.1" and
+               a[0]["address"] == "127.0.0.1" and
+               a[0]["port"] == srv.port and a[0]["result"] == "session" and
+               a[0]["status"] == 0, "attempt %r" % a[0], r)
+
+
+@test
+def json_attempts_list_a_refused_connection():
+    port = closed_port()
+    r = run("--json", "127.0.0.1:%d" % port, NODE)
+    doc = expect_json(r, 1)
+    a = doc["attempts"]
+    expect(len(a) == 1 and a[0]["result"] == "failed" and
+           a[0]["address"] == "127.0.0.1" and a[0]["port"] == port and
+           a[0]["code"] is None and a[0]["text"] == "connection refused",
+           "attempts %r" % a, r)
+
+
+# The examples of etrn.1, read from the page.
+
+def man_example(name):
+    """The literal display after the comment '.\\" test: name' in etrn.1."""
+    with open(os.path.join(TOPDIR, "etrn.1")) as f:
+        page = f.read().splitlines()
+    start = page.index('.\\" test: %s' % name)
+    begin = next(i for i in range(start, len(page))
+                 if page[i].startswith(".Bd -literal"))
+    end = page.index(".Ed", begin)
+    text = "\n".join(page[begin + 1:end])
+    for roff, char in (("\\(aq", "'"), ("\\e", "\\"), ("\\&", "")):
+        text = text.replace(roff, char)
+    return text
+
+
+def example_for(text, srv):
+    """An example with its server and etrn replaced by srv and ./etrn."""
+    text = text.replace("/usr/local/bin/etrn", ETRN)
+    text = re.sub(r"(^|[\s(|;])etrn ", lambda m: m.group(1) + ETRN + " ",
+                  text)
+    return text.replace("mail.isp.example", addr(srv))
+
+
+@test
+def crontab_example_mails_exactly_the_failures():
+    line = man_example("crontab")
+    fields = line.split(None, 5)
+    expect(len(fields) == 6 and fields[0] == "*/15", "a crontab line: %r" %
+           line)
+    for text, status, mail in (
+            ("250 Queuing started", 0, None), ("251 none", 1, None),
+            ("459 <example.org>: service unavailable", 3,
+             "etrn: example.org: %s: 459 <example.org>: service "
+             "unavailable")):
+        with serve(etrn={NODE: text}) as srv:
+            r = run_sh(example_for(fields[5], srv))
+            got = r.out + r.err
+            if mail is None:
+                expect(got == b"", "cron would mail %r" % got, r)
+            else:
+                expect(got.decode().splitlines()[-1] == mail % peer(srv),
+                       "cron would mail %r" % got, r)
+            expect_status(r, status)
+
+
+@test
+def script_example_keeps_the_exit_status():
+    script = man_example("pipeline")
+    with serve(etrn={"example.net": "459 Refused"}) as srv:
+        r = run_sh(example_for(script, srv))
+        expect_status(r, 3)
+        expect(r.out.decode().splitlines() == [
+            "example.org: started (250 Queuing started)",
+            "example.net: refused (459 Refused)"], "script output", r)
+
+
+# --all: the host that started a queue run is named; backups are visible.
+
+def two_mx(first, second):
+    """mx1 and mx2 answer first and second; mx3 has nothing waiting."""
+    return MxServers({HOSTS[0]: Script(etrn={NODE: first}),
+                      HOSTS[1]: Script(etrn={NODE: second}),
+                      HOSTS[2]: Script(etrn={NODE: "251 none"})})
+
+
+@test
+def all_with_250_and_251_names_the_host_that_started_a_run():
+    for first, second, named in (("250 Queuing started", "251 none", 0),
+                                 ("251 none", "250 Queuing started", 1),
+                                 ("250 Queuing started",
+                                  "250 Queuing started", 0)):
+        with two_mx(first, second) as srv:
+            r = dns_tests.etrn(srv, "--mx", "--all", "pref.test", NODE)
+            expect_status(r, 0)
+            want = "%s 0 started mx%d.pref.test[%s]:%d 250 " % (
+                NODE, named + 1, HOSTS[named], srv.port)
+            expect(r.out.decode().startswith(want), "result line should "
+                   "start %r" % want, r)
+            expect(r.err == b"", "nothing failed", r)
+
+
+@test
+def all_names_a_refusing_backup_mx():
+    with two_mx("250 Queuing started", "459 Node not allowed") as srv:
+        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        expect_status(r, 0)
+        expect_err(r, ["etrn: %s: mx2.pref.test[%s]:%d: 459 Node not "
+                       "allowed" % (NODE, HOSTS[1], srv.port)])
+
+
+@test
+def all_names_dead_backup_mxs_once():
+    # mx2 and mx3 refuse connections: the same line for both is said once.
+    with MxServers(hosts=HOSTS[:1]) as srv:
+        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        expect_status(r, 0)
+        err = err_lines(r)
+        expect(len(err) == 1 and re.fullmatch(
+            r"etrn: %s: \S+: connection refused" % re.escape(NODE), err[0]),
+            "stderr %r: one line for the dead backups" % err, r)
+
+
+@test
+def all_verbose_names_each_server_once_per_line():
+    with MxServers() as srv:
+        r = dns_tests.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
+        expect_status(r, 0)
+        for line in err_lines(r):
+            names = re.findall(r"mx\d\.pref\.test\[[0-9.]+\]:\d+", line)
+            expect(len(names) <= 1, "line names its server twice: %r"
+                   % line, r)
