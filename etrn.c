@@ -251,7 +251,7 @@ auth_user_valid(const char *s)
 static int
 password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 {
-	char got[COMMAND_LINE_MAX + 1], shown[4 * COMMAND_LINE_MAX + 1];
+	char got[COMMAND_LINE_MAX + 1] = "", shown[4 * COMMAND_LINE_MAX + 1];
 	struct pollfd pfd;
 	size_t have = 0, line;
 	ssize_t n;

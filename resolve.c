@@ -698,6 +698,7 @@ mx_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	size_t i, n = 0, total = 0;
 
 	(void)timeouts;
+	memset(rr, 0, sizeof(rr));
 	if (!d->mx_pending)
 		return;
 	d->mx_pending = false;
