@@ -696,8 +696,9 @@ def report(b, args, started):
            "machine: %s" % machine(),
            "versions: etrn %s, msmtp %s, fetchmail %s" % (
                ver["etrn"], ver["msmtp"], ver["fetchmail"]),
-           "etrn runs with -d 127.0.0.1:PORT (a private dnsmasq) so that no "
-           "DNS query leaves loopback", ""]
+           "etrn runs with -d 127.0.0.1:PORT (a private dnsmasq; "
+           "dnsscript.py in 6 and 7) so that no DNS query leaves loopback",
+           ""]
     for sc in sorted({k[0] for k in b.rows}):
         title = TITLES[sc] % rtt_ms if "%d" in TITLES[sc] else TITLES[sc]
         line = "%d. %s" % (sc, title)
