@@ -25,7 +25,21 @@ server really received the ETRN commands, and prints medians:
      against one session (etrn --mx, first MX only) and three sequential
      runs doing the same work;
   5. one session on loopback without added latency: instructions
-     (valgrind --tool=callgrind) and peak RSS (/usr/bin/time -v).
+     (valgrind --tool=callgrind) and peak RSS (/usr/bin/time -v);
+  6. a name whose A is answered at once and whose AAAA never is, the
+     server behind the latency proxy; the names come from dnsscript.py;
+  7. etrn --mx over two MX hosts, the backup's address lookups never
+     answered; msmtp and fetchmail, which do no MX lookups, are given the
+     primary's name (so etrn does one lookup more: target 1.1 x).
+
+Scenarios 6 and 7 run, as root, in a private network and mount namespace
+(unshare --net --mount; this script again with --in-namespace): there
+dnsscript.py listens on 127.0.0.1 port 53 and a bind-mounted
+/etc/resolv.conf names it, so msmtp and fetchmail resolve through the
+same scripted server as etrn (which still gets it with -d).  Without
+root or unshare they run for etrn alone, in this namespace.  Their target
+is the ETRN command at the server within 0.1 s of the A answer plus the
+floor up to it (connect, greeting, EHLO round trip, ETRN one way).
 
 etrn always runs with -d pointing at the private dnsmasq: it hands an IPv4
 literal to c-ares, which (1.18) then asks the resolver for it as a name, and
@@ -59,6 +73,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                  # noqa: E402
 from latency_proxy import LatencyProxy          # noqa: E402
+from dnsscript import DROP, DnsScript           # noqa: E402
 from smtpd import Script, ScriptedServer        # noqa: E402
 
 NODE = "example.org"
@@ -67,6 +82,8 @@ DOMAIN = "bench.test"
 PEER_TIMEOUT_S = 10         # scenario 3: the peers' own timeout options
 RUN_BOUND_S = 60            # no single process may run longer than this
 TOOLS = ("msmtp", "fetchmail", "dnsmasq", "valgrind", "/usr/bin/time")
+NAMESPACED = (6, 7)         # run in a private namespace when root
+NS_BOUND_S = 900            # the namespace child, all its runs
 
 
 class BenchError(Exception):
@@ -538,6 +555,84 @@ class Bench:
             self.target(5, "etrn %s at most 0.5 x msmtp" % what, e / m,
                         "x msmtp", e <= 0.5 * m)
 
+    # 6 and 7: a resolver that answers late or never.
+    ZONE = {
+        "dual.%s" % DOMAIN: {"A": ["127.0.0.1"], "AAAA": ["::1"]},
+        "mx.%s" % DOMAIN: {"MX": [(10, "primary.%s" % DOMAIN),
+                                  (20, "backup.%s" % DOMAIN)]},
+        "primary.%s" % DOMAIN: {"A": ["127.0.0.1"], "AAAA": "NODATA"},
+        "backup.%s" % DOMAIN: {"A": ["127.0.0.3"], "AAAA": ["::1"]},
+    }
+
+    def race(self, scenario, timing, etrn_args, peer_host, answer,
+             peer_ratio):
+        """etrn (and the peers, in the namespace) against a DnsScript;
+        the extra time is ETRN's arrival minus the A answer of name
+        answer, minus the floor up to ETRN (5 one-way delays)."""
+        # Port 53 is needed by the next scenario: stop when done.
+        port53 = 53 if self.args.in_namespace else 0
+        with DnsScript(self.ZONE, timing, port=port53) as dns:
+            self.race_with(scenario, dns, etrn_args, peer_host, answer,
+                           peer_ratio)
+
+    def race_with(self, scenario, dns, etrn_args, peer_host, answer,
+                  peer_ratio):
+        srv, px = self.proxied_server()
+        self.floors[scenario] = self.floor(1)
+        r = self.run
+        base = [r.etrn, "-d", dns.server(), "-p", str(px.port)]
+        variants = {"etrn": lambda: r.sequence([base + etrn_args + [NODE]])}
+        if self.args.in_namespace:
+            variants["msmtp"] = lambda: r.sequence([r.msmtp_cmd(
+                peer_host, px.port, NODE)])
+            variants["fetchmail"] = lambda: r.sequence([r.fetchmail_cmd(
+                peer_host, px.port, [NODE])])
+        extra = self.row(scenario, "etrn: ETRN - A answer - floor",
+                         "s extra")
+        for name in rounds(self.args.runs, list(variants)):
+            since, asked = len(srv.sessions), len(dns.queries)
+            secs = variants[name]()
+            expect_etrns(srv, since, [NODE], "scenario %d, %s"
+                         % (scenario, name))
+            self.row(scenario, name).values.append(secs)
+            if name == "etrn":
+                sent = [q.sent for q in dns.queries[asked:]
+                        if q.name == answer and q.type == "A" and q.sent]
+                etrn_at = srv.sessions[since].arrival("ETRN")
+                if not sent or etrn_at is None:
+                    raise BenchError("scenario %d: no A answer for %s or no "
+                                     "ETRN" % (scenario, answer))
+                extra.values.append(etrn_at - min(sent) - 5 * self.d)
+        e = extra.median
+        self.target(scenario, "ETRN within 0.1 s of the A answer plus the "
+                    "floor", e, "s extra", e <= 0.1)
+        if self.args.in_namespace:
+            self.notes[scenario] = (
+                "private net and mount namespace: dnsscript.py on "
+                "127.0.0.1:53, named by a bind-mounted /etc/resolv.conf; "
+                "msmtp and fetchmail resolve %s with the C library"
+                % peer_host)
+            t = self.row(scenario, "etrn").median
+            for peer in ("msmtp", "fetchmail"):
+                p = self.row(scenario, peer).median
+                self.target(scenario, "etrn at most %g x %s" % (
+                    peer_ratio, peer), t / p, "x %s" % peer,
+                    t <= peer_ratio * p)
+        else:
+            self.notes[scenario] = (
+                "etrn only: msmtp and fetchmail read /etc/resolv.conf, which "
+                "needs root and unshare(1) to point at dnsscript.py")
+
+    def scenario6(self):
+        name = "dual." + DOMAIN
+        self.race(6, {(name, "AAAA"): DROP}, [name], name, name, 0.5)
+
+    def scenario7(self):
+        backup = "backup." + DOMAIN
+        self.race(7, {(backup, "A"): DROP, (backup, "AAAA"): DROP},
+                  ["-x", "mx." + DOMAIN], "primary." + DOMAIN,
+                  "primary." + DOMAIN, 1.1)
+
     def target(self, scenario, text, value, unit, met):
         self.targets.append((scenario, text, value, unit, bool(met)))
 
@@ -578,13 +673,15 @@ TITLES = {
     3: "first address a black hole, second works (loopback)",
     4: "three MX hosts, each RTT %d ms",
     5: "one session on loopback: instructions and peak RSS",
+    6: "AAAA never answered, A at once; RTT %d ms",
+    7: "--mx, the backup's address lookups never answered; RTT %d ms",
 }
 
 
 def fmt(v, unit):
     if v != v:                                  # NaN
         return "-"
-    if unit == "s":
+    if unit in ("s", "s extra"):
         return "%.3f s" % v
     if unit == "Ir":
         return "%.2f M" % (v / 1e6)
@@ -599,8 +696,9 @@ def report(b, args, started):
            "machine: %s" % machine(),
            "versions: etrn %s, msmtp %s, fetchmail %s" % (
                ver["etrn"], ver["msmtp"], ver["fetchmail"]),
-           "etrn runs with -d 127.0.0.1:PORT (a private dnsmasq) so that no "
-           "DNS query leaves loopback", ""]
+           "etrn runs with -d 127.0.0.1:PORT (a private dnsmasq; "
+           "dnsscript.py in 6 and 7) so that no DNS query leaves loopback",
+           ""]
     for sc in sorted({k[0] for k in b.rows}):
         title = TITLES[sc] % rtt_ms if "%d" in TITLES[sc] else TITLES[sc]
         line = "%d. %s" % (sc, title)
@@ -615,7 +713,7 @@ def report(b, args, started):
             "", "median", "min", "max", "x floor", "etrn/this"))
         for r in rows:
             fl = b.floors.get(sc)
-            xf = "%.2f" % (r.median / fl) if fl else ""
+            xf = "%.2f" % (r.median / fl) if fl and r.unit == "s" else ""
             base = etrn_row.get(r.unit) if sc != 4 else \
                 b.rows.get((4, "etrn --mx --all"))
             if sc == 5:
@@ -638,15 +736,70 @@ def report(b, args, started):
     out.append("bench time %.0f s" % (time.monotonic() - started))
     print("\n".join(out), flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"delay": b.d, "runs": args.runs, "versions": ver,
-                       "machine": machine(), "floors": b.floors,
-                       "rows": [{"scenario": r.scenario, "name": r.name,
-                                 "unit": r.unit, "values": r.values}
-                                for r in b.rows.values()],
-                       "targets": [dict(zip(("scenario", "text", "value",
-                                             "unit", "met"), t))
-                                   for t in b.targets]}, f, indent=1)
+        write_json(b, args, ver)
+
+
+def write_json(b, args, ver):
+    with open(args.json, "w") as f:
+        json.dump({"delay": b.d, "runs": args.runs, "versions": ver,
+                   "machine": machine(), "floors": b.floors,
+                   "notes": b.notes,
+                   "rows": [{"scenario": r.scenario, "name": r.name,
+                             "unit": r.unit, "values": r.values}
+                            for r in b.rows.values()],
+                   "targets": [dict(zip(("scenario", "text", "value",
+                                         "unit", "met"), t))
+                               for t in b.targets]}, f, indent=1)
+
+
+def namespace_works():
+    """Whether this process may make private net and mount namespaces."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    try:
+        return subprocess.run(["unshare", "--net", "--mount", "true"],
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def enter_namespace(tmp):
+    """In the child: loopback up, /etc/resolv.conf naming 127.0.0.1."""
+    conf = os.path.join(tmp, "resolv.conf")
+    with open(conf, "w") as f:
+        f.write("nameserver 127.0.0.1\n")
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["mount", "--bind", conf, "/etc/resolv.conf"]):
+        if subprocess.run(cmd, timeout=10).returncode != 0:
+            raise SystemExit("bench: namespace set-up failed: %s"
+                             % " ".join(cmd))
+
+
+def run_in_namespace(b, args, scenarios):
+    """Run scenarios in a child in private namespaces; merge its numbers."""
+    out = os.path.join(b.tmp, "namespace.json")
+    only = ",".join(str(sc) for sc in scenarios)
+    cmd = ["unshare", "--net", "--mount", "--", sys.executable,
+           os.path.abspath(__file__), "--in-namespace", "--runs",
+           str(args.runs), "--delay", str(args.delay), "--only", only,
+           "--json", out, args.etrn]
+    try:
+        status = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                                timeout=NS_BOUND_S).returncode
+    except subprocess.TimeoutExpired:
+        raise BenchError("the namespace child ran over %d s" % NS_BOUND_S)
+    if status != 0:
+        raise BenchError("scenarios %s in the namespace failed (status %d)"
+                         % (only, status))
+    with open(out) as f:
+        data = json.load(f)
+    for row in data["rows"]:
+        b.row(row["scenario"], row["name"], row["unit"]).values = \
+            row["values"]
+    b.floors.update({int(k): v for k, v in data["floors"].items()})
+    b.notes.update({int(k): v for k, v in data["notes"].items()})
+    b.targets += [(t["scenario"], t["text"], t["value"], t["unit"], t["met"])
+                  for t in data["targets"]]
 
 
 def main(argv=None):
@@ -656,11 +809,13 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--delay", type=float, default=0.05,
                     help="one-way delay of the proxy (default 0.05 s)")
-    ap.add_argument("--only", default="1,2,3,4,5",
+    ap.add_argument("--only", default="1,2,3,4,5,6,7",
                     help="comma-separated scenario numbers")
     ap.add_argument("--json", help="also write the raw numbers here")
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 when a target is missed")
+    ap.add_argument("--in-namespace", action="store_true",
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.etrn = os.path.abspath(args.etrn)
     missing = [t for t in TOOLS if not shutil.which(t)]
@@ -678,16 +833,28 @@ def main(argv=None):
     # SIGTERM (make being stopped) unwinds like SIGINT: everything started
     # is stopped by the ExitStack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.in_namespace:
+        enter_namespace(tmp)
+    inside = [sc for sc in scenarios if sc in NAMESPACED] \
+        if not args.in_namespace and namespace_works() else []
     with contextlib.ExitStack() as stack:
         b = Bench(args, Runner(args.etrn, tmp), stack, tmp)
         try:
-            b.dns()
+            if any(sc not in NAMESPACED for sc in scenarios):
+                b.dns()
             for sc in scenarios:
+                if sc in inside:
+                    continue
                 print("scenario %d..." % sc, file=sys.stderr, flush=True)
                 getattr(b, "scenario%d" % sc)()
+            if inside:
+                run_in_namespace(b, args, inside)
         except BenchError as e:
             print("bench: %s" % e, file=sys.stderr)
             return 1
+    if args.in_namespace:
+        write_json(b, args, {})
+        return 0
     report(b, args, started)
     if args.strict and not all(t[4] for t in b.targets):
         return 1

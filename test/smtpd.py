@@ -12,9 +12,11 @@ As a module:
         assert srv.received == [["EHLO client.test", "ETRN example.org",
                                  "QUIT"]]
 
-ScriptedServer(script=None, host="127.0.0.1", port=0, log=None) listens at
-once (IPv6 when host contains ':'), serves every connection in its own
-thread, and stops with .stop() or at the end of a `with` block.
+ScriptedServer(script=None, host="127.0.0.1", port=0, log=None,
+listener=None) listens at once (IPv6 when host contains ':'), serves every
+connection in its own thread, and stops with .stop() or at the end of a
+`with` block.  listener is a socket already bound and listening (host and
+port are then ignored): a test can hold its accept queue full first.
 
     .port       the bound port
     .sessions   one Session per accepted connection, in accept order
@@ -29,10 +31,12 @@ thread, and stops with .stop() or at the end of a `with` block.
                 every session has ended; call it after the client exited
     .connections, .wait_connections(n, timeout)
 
-Each Session has .index, .peer, .lines, .raw (all bytes received),
-.partial (bytes after the last LF when the client closed), .events
-((monotonic time, "recv" or "send", bytes), for timing checks), .early,
-.started and .ended (monotonic times).
+Each Session has .index, .peer, .lines, .line_times (the monotonic time
+the bytes ending each line arrived), .raw (all bytes received), .partial
+(bytes after the last LF when the client closed), .events ((monotonic time,
+"recv" or "send", bytes), for timing checks), .early, .started and .ended
+(monotonic times); .arrival(prefix) is the time of the first line starting
+with prefix (case-insensitive), or None.
 
 A Script says how the server behaves.  Its attributes hold *reply values*;
 pass them as keyword arguments (an unknown name is a TypeError), or
@@ -394,6 +398,9 @@ class Session:
         self.sock = sock
         self.peer = peer
         self.lines = []         # command lines, CRLF stripped, latin-1
+        self.line_times = []    # when the bytes ending each line arrived
+        self._chunks = []       # (offset in raw after the chunk, time)
+        self._consumed = 0      # bytes of raw taken as lines
         self.partial = b""      # bytes after the last LF at the client's close
         self.raw = bytearray()  # everything received
         self.events = []        # (monotonic time, "recv" | "send", bytes)
@@ -409,6 +416,7 @@ class Session:
         now = time.monotonic()
         if data:
             self.raw += data
+            self._chunks.append((len(self.raw), now))
             self.events.append((now, "recv", data))
             self.buf += data
         else:
@@ -438,11 +446,22 @@ class Session:
                 self._take(self.sock.recv(65536))
         if b"\n" in self.buf:
             line, self.buf = self.buf.split(b"\n", 1)
+            self._consumed += len(line) + 1
         else:
             line, self.buf = self.buf[:LINE_MAX], self.buf[LINE_MAX:]
+            self._consumed += len(line)
+        self.line_times.append(next(t for end, t in self._chunks
+                                    if end >= self._consumed))
         line = line[:-1] if line.endswith(b"\r") else line
         self.lines.append(line.decode("latin-1"))
         return self.lines[-1]
+
+    def arrival(self, prefix):
+        """When the first line starting with prefix arrived, or None."""
+        for line, t in zip(self.lines, self.line_times):
+            if line.upper().startswith(prefix.upper()):
+                return t
+        return None
 
     def send(self, data):
         self.events.append((time.monotonic(), "send", data))
@@ -452,7 +471,8 @@ class Session:
 class ScriptedServer:
     """A threaded SMTP server driven by a Script; see the module docstring."""
 
-    def __init__(self, script=None, host="127.0.0.1", port=0, log=None):
+    def __init__(self, script=None, host="127.0.0.1", port=0, log=None,
+                 listener=None):
         self.script = script if script is not None else Script()
         self.host = host
         self.log = log
@@ -461,6 +481,18 @@ class ScriptedServer:
         self._lock = threading.Condition()
         self._passes = 0
         self._threads = []
+        if listener is not None:
+            self._lsock = listener
+            self.host = listener.getsockname()[0]
+            self._lsock.listen(16)      # Linux takes a new backlog
+        else:
+            self._listen(host, port)
+        self.port = self._lsock.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept_loop,
+                                          name="smtpd-accept", daemon=True)
+        self._acceptor.start()
+
+    def _listen(self, host, port):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._lsock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -473,10 +505,6 @@ class ScriptedServer:
         except OSError:
             self._lsock.close()
             raise
-        self.port = self._lsock.getsockname()[1]
-        self._acceptor = threading.Thread(target=self._accept_loop,
-                                          name="smtpd-accept", daemon=True)
-        self._acceptor.start()
 
     def __enter__(self):
         return self

@@ -1,0 +1,774 @@
+"""One event loop (issue 10): resolution and connection race together.
+
+Every test starts its own DNS server (dnsscript.py: answers at once, late
+or never, per name and type) and scripted SMTP servers (smtpd.py) on
+loopback aliases, all on one port given with -p, runs etrn with
+--dns-server, and checks the exit status, the exact commands each server
+received and, where the behaviour is about time, when things happened:
+the accept (connect) and the ETRN line as the server saw them, measured
+from the DNS answer that made them possible.  The times are printed.
+
+Rules pinned here (RFC 8305 section 3, RFC 5321 section 5.1):
+
+  - A and AAAA are asked together; with only A answered, etrn waits at
+    most a Resolution Delay (RD, 50 ms) for AAAA; a family that never
+    answers costs no more.  AAAA first: connect at once.
+  - --mx: a more preferred host still resolving holds back the others by
+    at most one Connection Attempt Delay (CAD, 250 ms); once its
+    addresses arrive it is tried next; a failed lookup holds back nothing.
+  - The race is won by a 2xx greeting.  A 4xx/5xx greeting hands over to
+    the attempts still running; a winner that fails before EHLO completes
+    gives the attempts closed because it won another chance.
+  - QUIT's reply is awaited at most 2 s (never more than -t).
+  - --mx skips this machine's own addresses (non-loopback interfaces) and
+    its own name; -s/--source binds every connection.
+  - Out of descriptors with attempts in flight: wait for one to free up.
+
+The own-address tests need root: they run etrn, the DNS server and the
+SMTP servers inside a private network namespace (unshare --net) with a
+bridge device etrn0 holding 127.0.0.9/32; it vanishes with the process.
+The own-name test sets the host name in a private UTS namespace.
+
+Run: python3 test/run.py race_tests
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness                                  # noqa: E402
+from harness import Skip, expect, test          # noqa: E402
+from dnsscript import DROP, DnsScript           # noqa: E402
+from smtpd import CLOSE, Script, ScriptedServer, Sleep   # noqa: E402
+
+NODE = "example.org"
+HELO = "client.test"
+SESSION = ["EHLO " + HELO, "ETRN " + NODE, "QUIT"]
+
+# The protocol's delays (RFC 8305 sections 3 and 5) and the QUIT bound.
+RESOLUTION_DELAY = 0.05
+ATTEMPT_DELAY = 0.25
+QUIT_WAIT = 2.0
+# What a loaded 2-core machine may add to any one of those (thread
+# wake-ups in the servers, etrn's own start); far below the failures
+# these tests catch (a whole -t round, a 250 ms stagger too many).
+SLACK = 0.15
+RUN_BOUND = 10          # seconds: no etrn run here may take longer
+NS_BOUND = 40           # one namespace child, all its runs
+
+V4, V4B, V4C, V6 = "127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"
+OWN = "127.0.0.9"       # this machine's address inside the namespace
+
+ZONE = {
+    "dual.race.test": {"A": [V4], "AAAA": [V6]},
+    "v4only.race.test": {"A": ["127.0.0.1"], "AAAA": "NODATA"},
+    "dual1.race.test": {"A": ["127.0.0.1"], "AAAA": [V6]},
+    "pair.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx2.race.test")]},
+    "single.race.test": {"MX": [(10, "mx2.race.test")]},
+    "mx1.race.test": {"A": [V4], "AAAA": "NODATA"},
+    "mx2.race.test": {"A": [V4B], "AAAA": "NODATA"},
+    "mx3.race.test": {"A": [V4C], "AAAA": "NODATA"},
+    # Targets that are no host name; their addresses lead to working
+    # servers, so a client that uses them is caught.
+    "bad.race.test": {"MX": [(10, b"m x.race.test"),
+                             (20, b"m\x07y.race.test"),
+                             (30, "mx3.race.test")]},
+    "badonly.race.test": {"MX": [(10, b"m x.race.test")]},
+    "m x.race.test": {"A": [V4], "AAAA": "NODATA"},
+    "m\x07y.race.test": {"A": [V4B], "AAAA": "NODATA"},
+    # This machine (inside the namespace) and a backup.
+    "own.race.test": {"MX": [(10, "self.race.test"), (20, "mx2.race.test")]},
+    "onlyown.race.test": {"MX": [(10, "self.race.test")]},
+    "self.race.test": {"A": [OWN], "AAAA": "NODATA"},
+    # The host name set in the UTS namespace.
+    "named.race.test": {"MX": [(10, "mx1.named.race.test"),
+                               (20, "mx2.race.test")]},
+    "mx1.named.race.test": {"A": [V4], "AAAA": "NODATA"},
+    # EMFILE: a black hole first, then a working host.
+    "hole.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx2.race.test")]},
+}
+
+
+def both(name, delay):
+    """timing entries delaying (or dropping) both address types of name."""
+    return {(name, "A"): delay, (name, "AAAA"): delay}
+
+
+class Run:
+    def __init__(self, status, out, err, start, end):
+        self.status = status        # None: killed at the bound
+        self.out = out
+        self.err = err
+        self.start = start
+        self.end = end
+        self.elapsed = end - start
+
+    def __repr__(self):
+        return "status=%r elapsed=%.3fs\nstdout=%r\nstderr=%r" % (
+            self.status, self.elapsed, self.out, self.err)
+
+
+def run(args, bound=RUN_BOUND, prefix=()):
+    """Run etrn (after prefix, e.g. prlimit) with -H; killed at bound."""
+    cmd = list(prefix) + [harness.ETRN, "-H", HELO] + [str(a) for a in args]
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=bound)
+        status = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate(timeout=5)
+        status = None
+    return Run(status, out, err, start, time.monotonic())
+
+
+class LostSyn:
+    """host:port drops every SYN until release(): its accept queue is full
+    (listen backlog 0 and filler connections).  release() empties the
+    queue and serves script there, so the client's retransmitted SYN (1 s
+    after the first, Linux's initial RTO) is accepted."""
+
+    def __init__(self, host, port, script=None):
+        self.script = script
+        self.server = None
+        self.fillers = []
+        self._timer = None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(0)
+            for _ in range(3):
+                f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                f.setblocking(False)
+                self.fillers.append(f)
+                f.connect_ex((host, port))
+            time.sleep(0.05)
+            probe = socket.create_connection((host, port), 0.3)
+            probe.close()
+            raise RuntimeError("%s:%d accepts connections" % (host, port))
+        except socket.timeout:
+            pass
+        except BaseException:
+            self.stop()
+            raise
+
+    def release(self):
+        for f in self.fillers:
+            f.close()
+        self.fillers = []
+        self.sock.setblocking(False)
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except (BlockingIOError, OSError):
+                break
+            c.close()
+        self.sock.setblocking(True)
+        self.server = ScriptedServer(self.script, listener=self.sock)
+
+    def release_after(self, seconds):
+        self._timer = threading.Timer(seconds, self.release)
+        self._timer.start()
+
+    def stop(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join(2)
+        for f in self.fillers:
+            f.close()
+        if self.server is not None:
+            self.server.stop()
+        else:
+            self.sock.close()
+
+    @property
+    def sessions(self):
+        return self.server.sessions if self.server else []
+
+    @property
+    def received(self):
+        return self.server.received if self.server else []
+
+    def settle(self, timeout=2.0):
+        return self.server.settle(timeout) if self.server else True
+
+
+class Race:
+    """A DnsScript with ZONE and timing, and servers on one port.
+
+    scripts: {host: Script}; a host in lost_syn gets a LostSyn instead
+    of a ScriptedServer (its script served once released)."""
+
+    def __init__(self, timing=None, hosts=(V4, V4B), scripts=None,
+                 lost_syn=(), zone=ZONE):
+        scripts = scripts or {}
+        self.servers = {}
+        self.dns = DnsScript(zone, timing)
+        try:
+            for _ in range(20):
+                port = free_port()
+                try:
+                    for h in hosts:
+                        if h in lost_syn:
+                            self.servers[h] = LostSyn(h, port, scripts.get(h))
+                        else:
+                            self.servers[h] = ScriptedServer(scripts.get(h),
+                                                             h, port)
+                except OSError:
+                    self._stop_servers()
+                    continue
+                self.port = port
+                return
+            raise RuntimeError("no port free on all of %s" % (hosts,))
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _stop_servers(self):
+        for s in self.servers.values():
+            s.stop()
+        self.servers = {}
+
+    def stop(self):
+        self._stop_servers()
+        self.dns.stop()
+
+    def etrn(self, *args, bound=RUN_BOUND, prefix=()):
+        return run(("-d", self.dns.server(), "-p", self.port) + args, bound,
+                   prefix)
+
+    def received(self):
+        for s in self.servers.values():
+            s.settle()
+        return {h: s.received for h, s in self.servers.items()}
+
+    def expect_sessions(self, want, r):
+        got = self.received()
+        full = {h: want.get(h, []) for h in got}
+        expect(got == full, "servers saw %r, expected %r" % (got, full), r)
+
+    def session(self, host, index=-1):
+        return self.servers[host].sessions[index]
+
+    def answered(self, name, qtype="A"):
+        t = self.dns.answered(name, qtype)
+        expect(t is not None, "%s %s was never answered" % (name, qtype))
+        return t
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def expect_status(r, status):
+    expect(r.status == status, "exit status %r, expected %r"
+           % (r.status, status), r)
+
+
+def expect_within(what, seconds, bound, r, low=None):
+    expect(seconds <= bound and (low is None or seconds >= low),
+           "%s after %.3f s, expected %s%.3f s" % (
+               what, seconds, "" if low is None else "%.3f s .. " % low,
+               bound), r)
+
+
+def note(text):
+    print("     " + text)
+
+
+def result_fields(r):
+    """Each result line split into its six fields."""
+    return [line.split(b" ", 5) for line in r.out.splitlines()]
+
+
+# Resolution Delay: A and AAAA without --mx.
+
+def aaaa_dropped(*opts):
+    """A at once, AAAA never: IPv4 after at most the Resolution Delay."""
+    with Race({("dual.race.test", "AAAA"): DROP}, hosts=(V4, V6)) as race:
+        r = race.etrn(*opts, "dual.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        a = race.answered("dual.race.test", "A")
+        s = race.session(V4)
+        note("%s: A at %.3f s, connect %.3f s, ETRN %.3f s, exit %.3f s"
+             % (" ".join(opts) or "defaults", a - r.start,
+                s.started - r.start, s.arrival("ETRN") - r.start,
+                r.elapsed))
+        expect_within("connect after the A answer", s.started - a,
+                      RESOLUTION_DELAY + SLACK, r)
+        expect_within("ETRN after the A answer", s.arrival("ETRN") - a,
+                      RESOLUTION_DELAY + 2 * SLACK, r)
+        expect(r.elapsed < 1.0, "exit at %.3f s: waited for AAAA"
+               % r.elapsed, r)
+
+
+@test
+def aaaa_dropped_costs_at_most_the_resolution_delay():
+    aaaa_dropped()
+
+
+@test
+def aaaa_dropped_with_max_time_5_timeout_30():
+    aaaa_dropped("-m", "5", "-t", "30")
+
+
+@test
+def aaaa_dropped_with_max_time_below_timeout():
+    aaaa_dropped("-m", "2", "-t", "5")
+
+
+@test
+def aaaa_dropped_with_max_time_equal_to_timeout():
+    aaaa_dropped("-m", "1", "-t", "1")
+
+
+@test
+def a_dropped_aaaa_first_connects_at_once():
+    with Race({("dual.race.test", "A"): DROP}, hosts=(V4, V6)) as race:
+        r = race.etrn("-t", "5", "dual.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V6: [SESSION]}, r)
+        a = race.answered("dual.race.test", "AAAA")
+        s = race.session(V6)
+        note("AAAA at %.3f s, connect %.3f s, ETRN %.3f s" % (
+            a - r.start, s.started - r.start, s.arrival("ETRN") - r.start))
+        expect_within("connect after the AAAA answer", s.started - a,
+                      SLACK, r)
+        expect(r.elapsed < 1.0, "exit at %.3f s: waited for A" % r.elapsed,
+               r)
+
+
+@test
+def aaaa_within_the_resolution_delay_is_used_with_a():
+    with Race({("dual.race.test", "AAAA"): 30}, hosts=(V4, V6)) as race:
+        r = race.etrn("-t", "5", "dual.race.test", NODE)
+        expect_status(r, 0)
+        got = race.received()
+        winners = [h for h, sessions in got.items() if sessions]
+        expect(len(winners) == 1 and got[winners[0]] == [SESSION],
+               "one server got the only session: %r" % got, r)
+        a = race.answered("dual.race.test", "A")
+        s = race.session(winners[0])
+        note("A at %.3f s, AAAA %.3f s; %s got it: connect %.3f s, ETRN "
+             "%.3f s" % (a - r.start,
+                         race.answered("dual.race.test", "AAAA") - r.start,
+                         winners[0], s.started - r.start,
+                         s.arrival("ETRN") - r.start))
+        expect_within("connect after the A answer", s.started - a,
+                      RESOLUTION_DELAY + SLACK, r)
+
+
+@test
+def aaaa_after_the_resolution_delay_does_not_hold_a():
+    with Race({("dual.race.test", "AAAA"): 300}, hosts=(V4, V6)) as race:
+        r = race.etrn("-t", "5", "dual.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        a = race.answered("dual.race.test", "A")
+        s = race.session(V4)
+        note("A at %.3f s, connect %.3f s, ETRN %.3f s (AAAA due at "
+             "%.3f s)" % (a - r.start, s.started - r.start,
+                          s.arrival("ETRN") - r.start, a + 0.3 - r.start))
+        expect_within("connect after the A answer", s.started - a,
+                      RESOLUTION_DELAY + SLACK, r)
+        expect_within("ETRN after the A answer", s.arrival("ETRN") - a,
+                      0.2, r)
+
+
+# --mx: candidates join the race as their addresses arrive.
+
+def mx_backup_dropped(*opts):
+    """mx2's A and AAAA never answered: mx1 at once, as if mx2 were not."""
+    with Race(both("mx2.race.test", DROP)) as race:
+        r = race.etrn(*opts, "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        a = race.answered("mx1.race.test", "A")
+        s = race.session(V4)
+        note("%s: mx1 A at %.3f s, connect %.3f s, ETRN %.3f s, exit "
+             "%.3f s" % (" ".join(opts) or "defaults", a - r.start,
+                         s.started - r.start, s.arrival("ETRN") - r.start,
+                         r.elapsed))
+        expect_within("connect after mx1's answer", s.started - a,
+                      RESOLUTION_DELAY + SLACK, r)
+        expect(r.elapsed < 1.0, "exit at %.3f s" % r.elapsed, r)
+
+
+@test
+def mx_backup_lookup_never_answered_costs_nothing():
+    mx_backup_dropped()
+
+
+@test
+def mx_backup_lookup_never_answered_with_max_time_below_timeout():
+    mx_backup_dropped("-m", "2", "-t", "5")
+
+
+@test
+def mx_backup_lookup_never_answered_with_max_time_equal_to_timeout():
+    mx_backup_dropped("-m", "1", "-t", "1")
+
+
+@test
+def mx_preferred_resolving_briefly_is_waited_for():
+    """mx1 answers 100 ms late: within one CAD, so it still goes first."""
+    with Race(both("mx1.race.test", 100)) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        a = race.answered("mx1.race.test", "A")
+        s = race.session(V4)
+        note("mx1 A at %.3f s, connect %.3f s" % (a - r.start,
+                                                 s.started - r.start))
+        expect_within("connect after mx1's answer", s.started - a, SLACK, r)
+
+
+@test
+def mx_preferred_resolving_holds_the_backup_one_attempt_delay():
+    """mx1 answers 400 ms late: mx2 is tried after the 250 ms hold."""
+    with Race(both("mx1.race.test", 400)) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4B: [SESSION]}, r)
+        b = race.answered("mx2.race.test", "A")
+        s = race.session(V4B)
+        note("mx2 A at %.3f s, connect %.3f s, ETRN %.3f s" % (
+            b - r.start, s.started - r.start, s.arrival("ETRN") - r.start))
+        expect_within("connect to mx2 after its answer", s.started - b,
+                      ATTEMPT_DELAY + SLACK, r, low=ATTEMPT_DELAY - 0.05)
+
+
+@test
+def mx_preferred_resolved_late_is_tried_after_a_busy_backup():
+    busy = Script(greeting=["421 4.3.2 mx2 busy", CLOSE])
+    with Race(both("mx1.race.test", 400), scripts={V4B: busy}) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION], V4B: [[]]}, r)
+        a = race.answered("mx1.race.test", "A")
+        s = race.session(V4)
+        note("mx2 connect %.3f s; mx1 A at %.3f s, connect %.3f s" % (
+            race.session(V4B).started - r.start, a - r.start,
+            s.started - r.start))
+        expect_within("connect to mx1 after its answer", s.started - a,
+                      SLACK, r)
+
+
+@test
+def mx_preferred_lookup_never_answered_holds_at_most_one_attempt_delay():
+    with Race(both("mx1.race.test", DROP)) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4B: [SESSION]}, r)
+        b = race.answered("mx2.race.test", "A")
+        s = race.session(V4B)
+        note("mx2 A at %.3f s, connect %.3f s, exit %.3f s" % (
+            b - r.start, s.started - r.start, r.elapsed))
+        expect_within("connect to mx2 after its answer", s.started - b,
+                      ATTEMPT_DELAY + SLACK, r)
+        expect(r.elapsed < 1.5, "exit at %.3f s" % r.elapsed, r)
+
+
+@test
+def mx_preferred_lookup_failing_holds_nothing():
+    zone = dict(ZONE, **{"mx1.race.test": {"A": "SERVFAIL",
+                                           "AAAA": "SERVFAIL"}})
+    with Race(zone=zone) as race:
+        r = race.etrn("-v", "-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4B: [SESSION]}, r)
+        b = race.answered("mx2.race.test", "A")
+        s = race.session(V4B)
+        note("mx2 A at %.3f s, connect %.3f s" % (b - r.start,
+                                                 s.started - r.start))
+        expect_within("connect to mx2 after its answer", s.started - b,
+                      RESOLUTION_DELAY + SLACK, r)
+        expect(re.search(rb"(?m)^etrn: mx1\.race\.test: .*skipped$", r.err),
+               "-v says mx1 was dropped", r)
+
+
+# The race is won by a greeting, not by a handshake.
+
+def lost_syn_then_refusing_backup(greeting):
+    backup = Script(greeting=greeting)
+    with Race(hosts=(V4, V4B), scripts={V4B: backup},
+              lost_syn=(V4,)) as race:
+        race.servers[V4].release_after(0.5)
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        got = race.received()
+        expect(got[V4] == [SESSION], "mx1 got the session: %r" % got, r)
+        expect(len(got[V4B]) == 1 and set(got[V4B][0]) <= {"QUIT"},
+               "mx2 greeted once, no EHLO: %r" % got, r)
+        note("greeting %r: mx2 connect %.3f s, mx1 connect %.3f s, exit "
+             "%.3f s" % (greeting[0][:3], race.session(V4B).started -
+                         r.start, race.session(V4).started - r.start,
+                         r.elapsed))
+
+
+@test
+def preferred_slow_to_accept_wins_over_a_backup_greeting_421():
+    lost_syn_then_refusing_backup(["421 4.3.2 mx2 busy", CLOSE])
+
+
+@test
+def preferred_slow_to_accept_wins_over_a_backup_greeting_554():
+    lost_syn_then_refusing_backup(["554 5.3.2 mx2 no service"])
+
+
+@test
+def winner_failing_before_ehlo_hands_back_to_the_closed_attempt():
+    """mx2 is up first but greets late; mx1 (SYN lost once) greets first
+    and wins, so mx2 is closed; mx1 then closes on EHLO: mx2 again."""
+    def late_once(session, arg):
+        if session.index == 0:
+            return [Sleep(1.5), "220 mx2.race.test ESMTP"]
+        return "220 mx2.race.test ESMTP"
+    scripts = {V4: Script(commands={"EHLO": CLOSE}),
+               V4B: Script(greeting=late_once)}
+    with Race(hosts=(V4, V4B), scripts=scripts, lost_syn=(V4,)) as race:
+        race.servers[V4].release_after(0.5)
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [["EHLO " + HELO]], V4B: [[], SESSION]},
+                             r)
+        note("mx2 connect %.3f s, mx1 %.3f s, mx2 again %.3f s" % tuple(
+            s.started - r.start for s in (race.session(V4B, 0),
+                                          race.session(V4, 0),
+                                          race.session(V4B, 1))))
+
+
+# QUIT.
+
+def quit_unanswered(opts, bound):
+    with Race(hosts=(V4,), scripts={V4: Script(quit=None)}) as race:
+        r = race.etrn(*opts, "%s:%d" % (V4, race.port), NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        etrn_at = race.session(V4).arrival("ETRN")
+        note("%s: ETRN %.3f s, exit %.3f s" % (
+            " ".join(opts), etrn_at - r.start, r.elapsed))
+        expect_within("exit after ETRN", r.end - etrn_at, bound + SLACK, r)
+
+
+@test
+def quit_unanswered_is_awaited_at_most_two_seconds():
+    quit_unanswered(("-t", "30"), QUIT_WAIT)
+
+
+@test
+def quit_unanswered_is_awaited_at_most_the_timeout():
+    quit_unanswered(("-t", "1"), 1.0)
+
+
+# This machine is no MX host to ask.
+
+def in_netns(case):
+    """Run case() in a private network namespace; its JSON result."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        raise Skip("needs root and unshare(1) for a network namespace")
+    p = subprocess.run(["unshare", "--net", "--", sys.executable,
+                        os.path.abspath(__file__), "--in-netns", case],
+                       capture_output=True, timeout=NS_BOUND,
+                       stdin=subprocess.DEVNULL)
+    lines = p.stdout.decode("latin-1").splitlines()
+    expect(p.returncode == 0 and lines and lines[-1].startswith("{"),
+           "namespace child failed: status %d\n%s%s" % (
+               p.returncode, p.stdout.decode("latin-1"),
+               p.stderr.decode("latin-1")))
+    res = json.loads(lines[-1])
+    res["r"] = Run(res["status"], res["out"].encode("latin-1"),
+                   res["err"].encode("latin-1"), 0.0, res["elapsed"])
+    return res
+
+
+def netns_setup():
+    """lo up, and a non-loopback device holding OWN, as getifaddrs sees."""
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "add", "etrn0", "type", "bridge"],
+                ["ip", "addr", "add", OWN + "/32", "dev", "etrn0"],
+                ["ip", "link", "set", "etrn0", "up"]):
+        subprocess.run(cmd, check=True, timeout=10)
+
+
+def netns_case(case):
+    """The part of a test that runs inside the namespace."""
+    netns_setup()
+    domain = {"own": "own.race.test", "onlyown": "onlyown.race.test"}[case]
+    with Race(hosts=(OWN, V4B)) as race:
+        r = race.etrn("-v", "-t", "5", "--mx", domain, NODE)
+        got = race.received()
+    return {"status": r.status, "out": r.out.decode("latin-1"),
+            "err": r.err.decode("latin-1"), "elapsed": r.elapsed,
+            "received": got}
+
+
+@test
+def mx_host_at_an_own_address_is_skipped():
+    res = in_netns("own")
+    r = res["r"]
+    expect_status(r, 0)
+    expect(res["received"] == {OWN: [], V4B: [SESSION]},
+           "servers saw %r" % res["received"], r)
+    expect(re.search(rb"(?m)^etrn: self\.race\.test: .*skipped$", r.err),
+           "-v says self.race.test is skipped", r)
+
+
+@test
+def mx_hosts_all_own_is_unavailable():
+    r = in_netns("onlyown")["r"]
+    expect_status(r, 69)
+    expect(b"etrn: onlyown.race.test: every MX host is this machine\n"
+           in r.err, "diagnostic line", r)
+
+
+@test
+def mx_host_named_like_this_machine_is_skipped():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        raise Skip("needs root and unshare(1) for a UTS namespace")
+    prefix = ["unshare", "--uts", "--", "sh", "-c",
+              'hostname mx1.named.race.test && exec "$@"', "sh"]
+    with Race() as race:
+        r = race.etrn("-v", "-t", "5", "--mx", "named.race.test", NODE,
+                      prefix=prefix)
+        expect_status(r, 0)
+        race.expect_sessions({V4B: [SESSION]}, r)
+        expect(re.search(rb"(?m)^etrn: mx1\.named\.race\.test: .*skipped$",
+                         r.err), "-v says mx1 is skipped", r)
+
+
+# -s, --source.
+
+@test
+def source_binds_every_connection():
+    for opt in ("--source", "-s"):
+        with Race(hosts=("127.0.0.1",)) as race:
+            r = race.etrn(opt, V4, "127.0.0.1:%d" % race.port, NODE)
+            expect_status(r, 0)
+            race.expect_sessions({"127.0.0.1": [SESSION]}, r)
+            peer = race.session("127.0.0.1").peer[0]
+            expect(peer == V4, "the server saw %s, not %s" % (peer, V4), r)
+
+
+@test
+def source_skips_the_other_family():
+    with Race(hosts=("127.0.0.1", V6)) as race:
+        r = race.etrn("--source", "127.0.0.1", "dual1.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({"127.0.0.1": [SESSION]}, r)
+    with Race(hosts=("127.0.0.1",)) as race:
+        r = race.etrn("--source", V6, "v4only.race.test", NODE)
+        expect_status(r, 68)
+        race.expect_sessions({}, r)
+
+
+@test
+def source_that_is_no_address_is_usage_error():
+    with Race(hosts=("127.0.0.1",)) as race:
+        for bad in ("bogus", "127.0.0.256", ""):
+            r = race.etrn("--source", bad, "127.0.0.1:%d" % race.port, NODE)
+            expect_status(r, 64)
+            expect(b"source" in r.err, "diagnostic names the option", r)
+        race.expect_sessions({}, r)
+
+
+# Out of file descriptors.
+
+def fd_floor(race):
+    """The lowest RLIMIT_NOFILE at which etrn --mx single.race.test works."""
+    for n in range(4, 32):
+        r = race.etrn("-t", "2", "--mx", "single.race.test", NODE,
+                      prefix=["prlimit", "--nofile=%d" % n, "--"])
+        if r.status == 0:
+            return n
+    raise AssertionError("etrn never worked below 32 descriptors")
+
+
+@test
+def out_of_descriptors_waits_for_an_attempt_to_end():
+    """With room for one connection, a black hole holds it until -t 1;
+    then mx2 gets its descriptor and the session."""
+    if not shutil.which("prlimit"):
+        raise Skip("needs prlimit(1) (util-linux)")
+    with Race(hosts=(V4B,)) as race:
+        floor = fd_floor(race)
+        before = len(race.servers[V4B].sessions)
+        hole = LostSyn(V4, race.port)
+        try:
+            r = race.etrn("-t", "1", "--mx", "hole.race.test", NODE,
+                          prefix=["prlimit", "--nofile=%d" % floor, "--"])
+        finally:
+            hole.stop()
+        note("RLIMIT_NOFILE %d: status %s after %.3f s" % (
+            floor, r.status, r.elapsed))
+        expect_status(r, 0)
+        got = race.received()[V4B][before:]
+        expect(got == [SESSION], "mx2 saw %r" % got, r)
+
+
+@test
+def no_descriptor_at_all_is_a_system_error():
+    """4 descriptors: 0-2 and c-ares's socket; none is left to connect."""
+    if not shutil.which("prlimit"):
+        raise Skip("needs prlimit(1) (util-linux)")
+    with Race(hosts=(V4B,)) as race:
+        r = race.etrn("-t", "2", "--mx", "single.race.test", NODE,
+                      prefix=["prlimit", "--nofile=4", "--"])
+        note("RLIMIT_NOFILE 4: status %s" % r.status)
+        if r.status == 0:
+            race.expect_sessions({V4B: [SESSION]}, r)
+            return
+        expect_status(r, 71)
+        expect(b"Too many open files" in r.err, "the real reason", r)
+        race.expect_sessions({}, r)
+
+
+# Names from DNS that are no host names.
+
+@test
+def mx_target_with_a_space_or_control_byte_is_skipped():
+    with Race(hosts=(V4, V4B, V4C)) as race:
+        r = race.etrn("-v", "-t", "5", "--mx", "bad.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4C: [SESSION]}, r)
+        fields = result_fields(r)
+        expect(len(fields) == 1 and fields[0][3] ==
+               b"mx3.race.test[%s]:%d" % (V4C.encode(), race.port),
+               "SERVER field", r)
+        expect(all(b == 10 or 0x20 <= b <= 0x7e for b in r.err),
+               "standard error is printable ASCII", r)
+        skipped = re.findall(rb"(?m)^etrn: m.{1,6}[xy]\.race\.test: .*"
+                             rb"skipped$", r.err)
+        expect(len(skipped) == 2, "-v notes both bad targets", r)
+
+
+@test
+def mx_only_bad_targets_is_no_such_host_without_a_space_in_server():
+    with Race(hosts=(V4,)) as race:
+        r = race.etrn("-t", "5", "--mx", "badonly.race.test", NODE)
+        expect_status(r, 68)
+        race.expect_sessions({}, r)
+        expect(re.match(rb"example\.org 68 no-such-host \S+ (\d{3}|-) ",
+                        r.out), "result line: SERVER has no space", r)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--in-netns"]:
+    print(json.dumps(netns_case(sys.argv[2])))
