@@ -60,6 +60,7 @@ struct race {
 	int64_t			 next_start_ns;
 	bool			 hosts_asked;	/* MX hosts' lookups */
 	bool			 fd_short;	/* EMFILE: wait for one */
+	size_t			 fd_short_dns;	/* c-ares's sockets then */
 	bool			 over;		/* a TLS failure ends it */
 	struct outcome		 failure;	/* the worst so far */
 };
@@ -334,9 +335,14 @@ in_flight(const struct race *r, bool *greeting)
 	return n;
 }
 
-/* Start connecting to candidate c; a failure at once ends it here. */
+/*
+ * Start connecting to candidate c; a failure at once ends it here.  Out
+ * of descriptors, it waits while an attempt in flight or a DNS socket may
+ * free one (ndns: c-ares's sockets now).
+ */
 static void
-cand_start(struct race *r, struct cand *c, int64_t now, size_t flying)
+cand_start(struct race *r, struct cand *c, int64_t now, size_t flying,
+    size_t ndns)
 {
 	const struct options *o = r->o;
 	struct peer peer;
@@ -346,12 +352,13 @@ cand_start(struct race *r, struct cand *c, int64_t now, size_t flying)
 	    (const struct sockaddr *)&c->addr);
 	fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
-	if (fd == -1 && (errno == EMFILE || errno == ENFILE) && flying > 0) {
-		/* Wait until an attempt in flight frees a descriptor. */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+	    (flying > 0 || (ndns > 0 && dns_pending(r->dns)))) {
 		if (!r->fd_short)
 			trace("", "etrn: %s: %s: waiting for an attempt to "
 			    "end", peer.name, strerror(errno));
 		r->fd_short = true;
+		r->fd_short_dns = ndns;
 		return;
 	}
 	c->start_ns = now;
@@ -547,14 +554,22 @@ race_run(struct race *r)
 				dns_lookup_hosts(r->dns);
 		}
 		candidates_take(r);
+		ndns = dns_pollfds(r->dns, pfd, DNS_SOCKETS_MAX);
+		/* c-ares closes its sockets when its lookups are done. */
+		if (r->fd_short && ndns < r->fd_short_dns)
+			r->fd_short = false;
 		wake_ns = r->deadline_ns;
 		flying = in_flight(r, &greeting);
+		/* Nothing left that could free one: try, and fail for good. */
+		if (r->fd_short && flying == 0 && !dns_pending(r->dns))
+			r->fd_short = false;
 		/* No new attempt while a greeting is awaited. */
 		if (!greeting && !r->fd_short) {
 			if (flying == 0 || now >= r->next_start_ns) {
 				pick = race_pick(r, now, &wake_ns);
 				if (pick >= 0) {
-					cand_start(r, &r->v[pick], now, flying);
+					cand_start(r, &r->v[pick], now, flying,
+					    ndns);
 					continue;
 				}
 			} else
@@ -564,7 +579,6 @@ race_run(struct race *r)
 		if (r->over || !race_alive(r, flying))
 			return -1;
 
-		ndns = dns_pollfds(r->dns, pfd, DNS_SOCKETS_MAX);
 		wake_ns = dns_wake_ns(r->dns, wake_ns);
 		npfd = 0;
 		for (k = 0; k < r->n; k++) {

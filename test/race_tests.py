@@ -713,7 +713,7 @@ def out_of_descriptors_waits_for_an_attempt_to_end():
         before = len(race.servers[V4B].sessions)
         hole = LostSyn(V4, race.port)
         try:
-            r = race.etrn("-t", "1", "--mx", "hole.race.test", NODE,
+            r = race.etrn("-v", "-t", "1", "--mx", "hole.race.test", NODE,
                           prefix=["prlimit", "--nofile=%d" % floor, "--"])
         finally:
             hole.stop()
@@ -722,22 +722,37 @@ def out_of_descriptors_waits_for_an_attempt_to_end():
         expect_status(r, 0)
         got = race.received()[V4B][before:]
         expect(got == [SESSION], "mx2 saw %r" % got, r)
+        expect(b"waiting for an attempt to end" in r.err,
+               "mx2 waited for a descriptor", r)
+        expect(r.elapsed >= 1.0, "mx1 held the descriptor until -t 1", r)
 
 
 @test
 def no_descriptor_at_all_is_a_system_error():
-    """4 descriptors: 0-2 and c-ares's socket; none is left to connect."""
+    """While mx2's answer is held back 0.5 s, the test lowers etrn's
+    RLIMIT_NOFILE to 3 (prlimit --pid): when the answer comes, no
+    descriptor can be had, nothing in flight or in DNS could free one,
+    and etrn ends with 71 and the system's reason."""
     if not shutil.which("prlimit"):
         raise Skip("needs prlimit(1) (util-linux)")
-    with Race(hosts=(V4B,)) as race:
-        r = race.etrn("-t", "2", "--mx", "single.race.test", NODE,
-                      prefix=["prlimit", "--nofile=4", "--"])
-        note("RLIMIT_NOFILE 4: status %s" % r.status)
-        if r.status == 0:
-            race.expect_sessions({V4B: [SESSION]}, r)
-            return
+    with Race(both("mx2.race.test", 500), hosts=(V4B,)) as race:
+        cmd = [harness.ETRN, "-H", HELO, "-d", race.dns.server(), "-p",
+               str(race.port), "-v", "-t", "2", "--mx", "single.race.test",
+               NODE]
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            asked = race.dns.wait_query("mx2.race.test", "A", timeout=5)
+            limited = asked is not None and subprocess.run(
+                ["prlimit", "--pid", str(p.pid), "--nofile=3:3"],
+                timeout=5).returncode == 0
+            out, err = p.communicate(timeout=RUN_BOUND)
+        finally:
+            harness.stop_process(p)
+        r = Run(p.returncode, out, err, 0, 0)
+        expect(limited, "the limit was set while mx2's lookup waited", r)
         expect_status(r, 71)
-        expect(b"Too many open files" in r.err, "the real reason", r)
+        expect(b"too many open files" in err.lower(), "the real reason", r)
         race.expect_sessions({}, r)
 
 
