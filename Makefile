@@ -43,7 +43,7 @@ LIB_OBJS = report.o race.o resolve.o smtp.o conn.o tls.o reply.o \
 UNITS = smtp etrn resolve race report
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests
+	race_tests retry_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.

@@ -27,6 +27,11 @@
 #define DEFAULT_MAX_TIME_SEC 120
 /* Longest --timeout or --max-time: a day is more than any run needs. */
 #define SECONDS_MAX 86400
+/* --retry: a hundred doublings of any delay outlast any --max-time. */
+#define RETRIES_MAX 100
+#define DEFAULT_RETRY_DELAY_SEC 1
+/* Each retry's delay is multiplied by a factor in [0.9, 1.1]. */
+#define JITTER 0.1
 /* RFC 8314 section 7.3: submissions over implicit TLS. */
 #define IMPLICIT_TLS_PORT 465
 /*
@@ -46,7 +51,8 @@ usage(FILE *f)
 	    "[--insecure]\n"
 	    "            [--insecure-auth] [--json] [--password-file file] "
 	    "[--syslog]\n"
-	    "            [--tls] server node ...\n"
+	    "            [--retry n] [--retry-delay seconds] [--tls] server "
+	    "node ...\n"
 	    "       etrn -c [options] server\n");
 }
 
@@ -73,6 +79,10 @@ help(void)
 	    "  -t, --timeout SECONDS  limit for each network step (default "
 	    "30)\n"
 	    "  -m, --max-time SECONDS limit for the whole run (default 120)\n"
+	    "      --retry N          try again N times (0 to 100, default 0) "
+	    "while 69 or 75\n"
+	    "      --retry-delay SEC  wait before the first retry, doubled "
+	    "after (default 1)\n"
 	    "  -d, --dns-server LIST  resolvers: ip, ip:port, [ip6]:port, "
 	    "comma-separated\n"
 	    "  -v, --verbose          show the dialogue on standard error\n"
@@ -137,6 +147,22 @@ parse_port(const char *s, unsigned int *port)
 	    s[0] == '+' || s[0] == '-' || s[0] == ' ')
 		return false;
 	*port = (unsigned int)l;
+	return true;
+}
+
+/* --retry: a whole number in [0, RETRIES_MAX], digits only. */
+static bool
+parse_retries(const char *s, int *n)
+{
+	char *end;
+	long l;
+
+	errno = 0;
+	l = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || l < 0 ||
+	    l > RETRIES_MAX || s[0] < '0' || s[0] > '9')
+		return false;
+	*n = (int)l;
 	return true;
 }
 
@@ -401,6 +427,8 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "insecure-auth", no_argument, NULL, 'A' },
 		{ "source", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "retry", required_argument, NULL, 'R' },
+		{ "retry-delay", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char shown[4 * COMMAND_LINE_MAX + 1];
@@ -414,6 +442,7 @@ options_parse(int argc, char **argv, struct options *o)
 	o->family = AF_UNSPEC;
 	o->timeout_ns = DEFAULT_TIMEOUT_SEC * NS_PER_SEC;
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
+	o->retry_delay_ns = DEFAULT_RETRY_DELAY_SEC * NS_PER_SEC;
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qs:St:u:vVx",
@@ -514,6 +543,24 @@ options_parse(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = true;
 			break;
+		case 'R':
+			if (!parse_retries(optarg, &o->retries)) {
+				diag("bad --retry \"%s\": not a whole number "
+				    "from 0 to %d", shown_arg(shown,
+				    sizeof(shown), optarg), RETRIES_MAX);
+				usage(stderr);
+				return ST_USAGE;
+			}
+			break;
+		case 'D':
+			if (!parse_seconds(optarg, &o->retry_delay_ns)) {
+				diag("bad --retry-delay \"%s\": not a number of "
+				    "seconds from 0 to 86400", shown_arg(shown,
+				    sizeof(shown), optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
+			break;
 		case 't':
 			if (!parse_seconds(optarg, &o->timeout_ns)) {
 				diag("bad --timeout \"%s\": not a number of "
@@ -604,6 +651,134 @@ options_parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * Whether a status may go away by itself: a temporary failure (timeout,
+ * temporary DNS failure, 4xx) or no server accepting a connection.
+ */
+static bool
+transient(int status)
+{
+	return status == ST_TEMPFAIL || status == ST_UNAVAILABLE;
+}
+
+/*
+ * The delay before retry k (1 from the first): --retry-delay doubled for
+ * each retry before it, times a factor in [1 - JITTER, 1 + JITTER] from
+ * getentropy(3) (1 when that fails), so that many hosts brought up at
+ * once do not retry in step.  In seconds, as a double: it may overflow.
+ */
+static double
+retry_delay(const struct options *o, int k)
+{
+	uint32_t r;
+	double f = 1;
+
+	if (getentropy(&r, sizeof(r)) == 0)
+		f = 1 - JITTER + 2 * JITTER * (r / 4294967295.0);
+	return ldexp((double)o->retry_delay_ns / NS_PER_SEC, k - 1) * f;
+}
+
+/* Sleep until wake_ns, on the monotonic clock. */
+static void
+sleep_until(int64_t wake_ns)
+{
+	while (now_ns() < wake_ns)
+		(void)poll(NULL, 0, poll_ms(wake_ns));
+}
+
+/*
+ * -v: "retry K of N in D s: NODE: STATUS WORD, ..." naming the nodes
+ * retried (the server with --check); a list too long is cut with "...".
+ */
+static void
+retry_trace(const struct options *o, int k, double delay,
+    const struct outcome *out, const size_t *idx, size_t m)
+{
+	char line[1024];
+	size_t i, off;
+	int len;
+
+	len = snprintf(line, sizeof(line), "retry %d of %d in %.1f s:", k,
+	    o->retries, delay);
+	off = len < 0 ? 0 : (size_t)len;
+	for (i = 0; i < m && off < sizeof(line); i++) {
+		len = snprintf(line + off, sizeof(line) - off, "%s %s: %d %s",
+		    i > 0 ? "," : "", o->check ? o->host : o->nodes[idx[i]],
+		    out[idx[i]].status, status_word(out[idx[i]].status,
+		    o->check));
+		if (len < 0 || (size_t)len >= sizeof(line) - off) {
+			line[off] = '\0';
+			if (off + 5 < sizeof(line))
+				memcpy(line + off, " ...", 5);
+			break;
+		}
+		off += (size_t)len;
+	}
+	trace("etrn: ", "%s", line);
+}
+
+/*
+ * race(), then again for the nodes whose outcome is transient, up to
+ * --retry times, waiting retry_delay() before each try; every try has
+ * the run's deadline, and a delay that would end past it ends the
+ * retries.  Nodes with any other outcome are not sent again.  Returns
+ * like race().
+ */
+static int
+run_with_retries(const struct options *o, int64_t deadline_ns,
+    struct outcome *out, struct attempts *log)
+{
+	size_t i, m, n = o->check ? 1 : o->nnodes;
+	struct outcome *again = NULL;
+	struct options sub;
+	char **nodes = NULL;
+	size_t *idx = NULL;
+	double delay;
+	int k, st;
+
+	if ((st = race(o, deadline_ns, out, log)) != 0 || o->retries == 0)
+		return st;
+	if ((again = calloc(n, sizeof(*again))) == NULL ||
+	    (idx = calloc(n, sizeof(*idx))) == NULL ||
+	    (nodes = calloc(n, sizeof(*nodes))) == NULL) {
+		diag("out of memory");
+		st = ST_OSERR;
+		goto done;
+	}
+	for (k = 1; k <= o->retries; k++) {
+		for (i = m = 0; i < n; i++)
+			if (transient(out[i].status)) {
+				if (!o->check)
+					nodes[m] = o->nodes[i];
+				idx[m++] = i;
+			}
+		if (m == 0)
+			break;
+		delay = retry_delay(o, k);
+		if (delay >= (double)(deadline_ns - now_ns()) / NS_PER_SEC) {
+			trace("etrn: ", "no retry %d of %d: %.1f s would end "
+			    "past --max-time", k, o->retries, delay);
+			break;
+		}
+		retry_trace(o, k, delay, out, idx, m);
+		sleep_until(now_ns() + (int64_t)(delay * NS_PER_SEC));
+		sub = *o;
+		if (!o->check) {
+			sub.nodes = nodes;
+			sub.nnodes = m;
+		}
+		if ((st = race(&sub, deadline_ns, again, log)) != 0)
+			break;
+		for (i = 0; i < m; i++)
+			out[idx[i]] = again[i];
+	}
+done:
+	free(again);
+	free(idx);
+	free(nodes);
+	return st;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -630,7 +805,7 @@ main(int argc, char *argv[])
 		diag("out of memory");
 		return ST_OSERR;
 	}
-	if ((st = race(&o, deadline_ns, out, &attempts)) != 0) {
+	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
 		free(out);
 		return st;
 	}

@@ -104,6 +104,8 @@ struct options {
 	bool		 insecure_auth;		/* AUTH without TLS */
 	int64_t		 timeout_ns;		/* each network step */
 	int64_t		 max_time_ns;		/* the whole run */
+	int		 retries;		/* --retry: tries after the first */
+	int64_t		 retry_delay_ns;	/* before the first retry */
 	char	       **nodes;
 	size_t		 nnodes;
 };

@@ -12,7 +12,10 @@ As a module:
 
 "servfail" and "refused" answer every query at once with that RCODE (the
 question echoed, no records); "silent" reads every query and never
-answers.  Only UDP: c-ares asks over TCP only after a truncated answer.
+answers.  "flaky" answers SERVFAIL until fail_for seconds
+(a keyword argument) have passed since its first query, then every A
+question with the address given as answer= (default 127.0.0.1, TTL 0)
+and any other question with no records.  Only UDP: c-ares asks over TCP only after a truncated answer.
 
 As a command: python3 test/dnsstub.py MODE [--port N] prints "port N"
 and serves until killed, or until its standard input closes when that
@@ -30,16 +33,21 @@ import stat
 import struct
 import sys
 import threading
+import time
 
 RCODES = {"servfail": 2, "refused": 5}
 POLL_S = 0.05           # how often the serving loop looks at the stop flag
 
 
 class DnsStub:
-    def __init__(self, mode, host="127.0.0.1", port=0):
-        if mode not in RCODES and mode != "silent":
-            raise ValueError("mode: servfail, refused or silent")
+    def __init__(self, mode, host="127.0.0.1", port=0, fail_for=0.0,
+                 answer="127.0.0.1"):
+        if mode not in RCODES and mode not in ("silent", "flaky"):
+            raise ValueError("mode: servfail, refused, silent or flaky")
         self.mode = mode
+        self.fail_for = fail_for
+        self.answer = socket.inet_aton(answer)
+        self.first = None       # monotonic time of the first query
         self.queries = 0
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -63,7 +71,13 @@ class DnsStub:
             self.queries += 1
             if self.mode == "silent":
                 continue
-            self._sock.sendto(failure(data, RCODES[self.mode]), peer)
+            if self.mode == "flaky":
+                if self.first is None:
+                    self.first = time.monotonic()
+                if time.monotonic() - self.first >= self.fail_for:
+                    self._sock.sendto(answer_a(data, self.answer), peer)
+                    continue
+            self._sock.sendto(failure(data, RCODES.get(self.mode, 2)), peer)
 
     def stop(self):
         self._stop.set()
@@ -79,6 +93,22 @@ def failure(q, rcode):
     question = q[12:question_end(q)] if qdcount == 1 else b""
     return struct.pack("!HHHHHH", qid, flags, 1 if question else 0, 0, 0,
                        0) + question
+
+
+def answer_a(q, address):
+    """The answer to query q: address for an A question, else no records."""
+    qid, flags, qdcount = struct.unpack("!HHH", q[:6])
+    end = question_end(q)
+    qtype = struct.unpack("!H", q[end - 4:end - 2])[0] if qdcount == 1 \
+        else 0
+    flags = 0x8000 | (flags & 0x7900) | 0x0080
+    question = q[12:end] if qdcount == 1 else b""
+    records = b""
+    if qtype == 1:
+        # The question's name by pointer, A, IN, TTL 0, four octets.
+        records = struct.pack("!HHHIH", 0xc00c, 1, 1, 0, 4) + address
+    return struct.pack("!HHHHHH", qid, flags, 1 if question else 0,
+                       1 if records else 0, 0, 0) + question + records
 
 
 def question_end(q):

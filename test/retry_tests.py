@@ -1,0 +1,180 @@
+"""--retry and --retry-delay: transient outcomes tried again, within -m.
+
+Run from the top directory: `python3 test/run.py retry_tests`.
+
+Every server is a ScriptedServer (smtpd.py) or a DnsStub (dnsstub.py) on
+127.0.0.1, port 0 or a port noted free; every one is stopped in a
+finally block, and every wait is bounded.  The retry schedule of etrn.1:
+retry k waits --retry-delay * 2^(k-1), times a factor from 0.9 to 1.1.
+"""
+import json
+import sys
+import threading
+
+import harness
+from harness import expect, run_etrn, test
+from dnsstub import DnsStub
+
+# integration is imported for its helpers; its own tests run only when it
+# is named on the command line.
+_loaded = set(sys.modules)
+import integration  # noqa: E402
+if "integration" not in _loaded and "integration" not in sys.argv[1:]:
+    harness.TESTS[:] = [t for t in harness.TESTS if t[0] != "integration"]
+
+from integration import (addr, check, closed_port, etrn,  # noqa: E402
+                         expect_usage, serve)
+from smtpd import ScriptedServer  # noqa: E402
+
+NODE = "example.org"
+HELO = "client.test"
+SESSION = ["EHLO " + HELO, "ETRN " + NODE, "QUIT"]
+JITTER = 0.1
+# What a try may add to its scheduled start on a loaded machine, seconds.
+SLACK = 0.25
+
+
+class LateServer:
+    """A ScriptedServer on port that starts listening after delay seconds;
+    until then connections to the port are refused."""
+
+    def __init__(self, port, delay, script=None):
+        self.port = port
+        self.srv = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._start,
+                                        args=(delay, script), daemon=True)
+        self._thread.start()
+
+    def _start(self, delay, script):
+        if not self._stop.wait(delay):
+            self.srv = ScriptedServer(script, port=self.port)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        if self.srv is not None:
+            self.srv.stop()
+
+
+def schedule(delay, retries):
+    """(earliest, latest) start of each try, from the run's start."""
+    out, lo, hi = [(0.0, SLACK)], 0.0, 0.0
+    for k in range(1, retries + 1):
+        d = delay * 2 ** (k - 1)
+        lo += d * (1 - JITTER)
+        hi += d * (1 + JITTER)
+        out.append((lo, hi + SLACK * k))
+    return out
+
+
+@test
+def a_server_that_comes_up_late_is_reached_on_schedule():
+    port = closed_port()
+    # Up after 1.2 s: tries at 0 and ~0.5 s are refused, the one at
+    # ~1.5 s (1.35 s at the earliest) is served.
+    late = LateServer(port, 1.2)
+    try:
+        r = run_etrn("-t", "5", "-H", HELO, "--json", "--retry", "3",
+                     "--retry-delay", "0.5", "127.0.0.1:%d" % port, NODE)
+        expect(late.srv is not None, "the server never started", r)
+        late.srv.settle()
+        expect(r.status == 0, "exit status %r, expected 0" % r.status, r)
+        expect(late.srv.received == [SESSION], "server received %r" %
+               late.srv.received, r)
+        doc = json.loads(r.out)
+        starts = [a["start_ms"] / 1000 for a in doc["attempts"]]
+        results = [a["result"] for a in doc["attempts"]]
+        expect(results == ["failed", "failed", "session"],
+               "attempts %r, expected failed, failed, session" % results, r)
+        for i, (t, (lo, hi)) in enumerate(zip(starts, schedule(0.5, 2))):
+            expect(lo <= t <= hi, "try %d started at %.3f s, expected "
+                   "%.2f to %.2f s" % (i, t, lo, hi), r)
+    finally:
+        late.stop()
+
+
+@test
+def retries_are_announced_with_verbose():
+    port = closed_port()
+    r = run_etrn("-t", "5", "-v", "--retry", "2", "--retry-delay", "0.1",
+                 "127.0.0.1:%d" % port, NODE)
+    expect(r.status == 69, "exit status %r, expected 69" % r.status, r)
+    err = r.err.decode("ascii", "replace").splitlines()
+    for k in (1, 2):
+        expect(any(e.startswith("etrn: retry %d of 2 in " % k) and
+                   e.endswith(": %s: 69 unavailable" % NODE) for e in err),
+               "no line for retry %d" % k, r)
+
+
+@test
+def servfail_twice_then_an_answer_gives_status_0():
+    with serve() as srv:
+        # SERVFAIL for the tries at 0 and ~0.5 s, an answer at ~1.5 s.
+        stub = DnsStub("flaky", fail_for=1.0)
+        try:
+            r = etrn(srv, "-4", "-v", "-d", "127.0.0.1:%d" % stub.port,
+                     "--retry", "3", "--retry-delay", "0.5",
+                     "mx.test:%d" % srv.port, NODE)
+        finally:
+            stub.stop()
+        check(r, 0, srv=srv, received=[SESSION])
+        err = r.err.decode("ascii", "replace")
+        expect("retry 2 of 3" in err and "retry 3 of 3" not in err,
+               "expected exactly two retries", r)
+
+
+@test
+def only_the_node_that_got_4xx_is_sent_again():
+    def etrn_reply(session, node):
+        if node == "a.test":
+            return "251 OK, no messages waiting for node a.test"
+        return "450 Try again later" if session.index == 0 else \
+            "250 Queuing for node b.test started"
+
+    with serve(etrn=etrn_reply) as srv:
+        r = etrn(srv, "--retry", "2", "--retry-delay", "0.2",
+                 addr(srv), "a.test", "b.test")
+        check(r, 0, srv=srv, received=[
+            ["EHLO " + HELO, "ETRN a.test", "ETRN b.test", "QUIT"],
+            ["EHLO " + HELO, "ETRN b.test", "QUIT"]])
+        lines = r.out.decode("ascii").splitlines()
+        expect(lines[0].startswith("a.test 1 empty ") and
+               lines[1].startswith("b.test 0 started "),
+               "result lines %r" % lines, r)
+
+
+@test
+def check_is_retried_after_a_421_greeting():
+    def greet(session, arg):
+        return "421 mx.test busy" if session.index == 0 else \
+            "220 mx.test ESMTP"
+
+    with serve(greeting=greet) as srv:
+        r = etrn(srv, "-c", "--retry", "1", "--retry-delay", "0.1",
+                 addr(srv))
+        check(r, 0, srv=srv)
+        expect(srv.connections == 2, "%d connections, expected 2" %
+               srv.connections, r)
+
+
+@test
+def max_time_bounds_every_retry():
+    port = closed_port()
+    r = run_etrn("-t", "5", "-v", "--retry", "10", "--retry-delay", "1",
+                 "-m", "2", "127.0.0.1:%d" % port, NODE, timeout=10)
+    expect(r.status in (69, 75), "exit status %r, expected 69 or 75" %
+           r.status, r)
+    expect(r.elapsed < 2 + 1, "ran %.2f s, -m 2" % r.elapsed, r)
+    expect(b"past --max-time" in r.err, "no word of the skipped retry", r)
+
+
+@test
+def bad_retry_values_are_usage_errors():
+    with serve() as srv:
+        for args in (("--retry", "-1"), ("--retry", "x"),
+                     ("--retry", "101"), ("--retry", "1.5"),
+                     ("--retry", ""), ("--retry-delay", "0"),
+                     ("--retry-delay", "-1"), ("--retry-delay", "x")):
+            r = etrn(srv, *args, addr(srv), NODE)
+            expect_usage(r, srv, " ".join(args))
