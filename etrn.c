@@ -734,10 +734,17 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	char **nodes = NULL;
 	size_t *idx = NULL;
 	double delay;
+	bool hold;
 	int k, st;
 
-	if ((st = race(o, deadline_ns, out, log)) != 0 || o->retries == 0)
+	/* Without -v, a try that is retried keeps its diagnostics to itself. */
+	hold = o->retries > 0 && !o->verbose;
+	if (hold)
+		diag_hold();
+	if ((st = race(o, deadline_ns, out, log)) != 0 || o->retries == 0) {
+		diag_release(true);
 		return st;
+	}
 	if ((again = calloc(n, sizeof(*again))) == NULL ||
 	    (idx = calloc(n, sizeof(*idx))) == NULL ||
 	    (nodes = calloc(n, sizeof(*nodes))) == NULL) {
@@ -760,8 +767,11 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 			    "past --max-time", k, o->retries, delay);
 			break;
 		}
+		diag_release(false);
 		retry_trace(o, k, delay, out, idx, m);
 		sleep_until(now_ns() + (int64_t)(delay * NS_PER_SEC));
+		if (hold && k < o->retries)
+			diag_hold();
 		sub = *o;
 		if (!o->check) {
 			sub.nodes = nodes;
@@ -773,6 +783,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 			out[idx[i]] = again[i];
 	}
 done:
+	diag_release(true);
 	free(again);
 	free(idx);
 	free(nodes);

@@ -353,6 +353,8 @@ size_t	 escape(char *, size_t, const char *, size_t);
 size_t	 json_escape(char *, size_t, const char *, size_t);
 int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 diag_hold(void);
+void	 diag_release(bool);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);

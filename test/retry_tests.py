@@ -125,6 +125,35 @@ def servfail_twice_then_an_answer_gives_status_0():
 
 
 @test
+def failures_of_a_try_that_is_retried_are_not_mailed():
+    # The crontab line: -q, no -v.  The DNS failures of the first two
+    # tries are not the run's: standard error stays empty.
+    with serve() as srv:
+        stub = DnsStub("flaky", fail_for=1.0)
+        try:
+            r = etrn(srv, "-4", "-q", "-d", "127.0.0.1:%d" % stub.port,
+                     "--retry", "3", "--retry-delay", "0.5",
+                     "mx.test:%d" % srv.port, NODE)
+        finally:
+            stub.stop()
+        check(r, 0, srv=srv, received=[SESSION])
+        expect(r.err == b"", "standard error is empty", r)
+    # When the last try fails too, its diagnostics are shown, once.
+    stub = DnsStub("flaky", fail_for=30.0)
+    try:
+        r = harness.run_etrn("-4", "-q", "-t", "1", "-d",
+                             "127.0.0.1:%d" % stub.port, "--retry", "1",
+                             "--retry-delay", "0.2", "mx.test:2525", NODE)
+    finally:
+        stub.stop()
+    expect(r.status == 75, "status 75", r)
+    lines = r.err.decode("ascii", "replace").splitlines()
+    expect(len(lines) == 2 and lines[0].startswith("etrn: mx.test: ") and
+           lines[1].startswith("etrn: %s: mx.test: " % NODE),
+           "the last try's two lines, no more", r)
+
+
+@test
 def only_the_node_that_got_4xx_is_sent_again():
     def etrn_reply(session, node):
         if node == "a.test":
