@@ -519,30 +519,25 @@ host_settled(struct dns *d, struct dns_host *h)
  * address of this machine is skipped whole (--mx).
  */
 static void
-addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+lookup_answer(struct lookup *l, int status,
+    const struct ares_addrinfo_node *nodes)
 {
-	struct lookup *l = arg;
 	struct dns *d = l->dns;
 	struct dns_host *h = &d->host[l->host];
-	struct ares_addrinfo_node *node;
+	const struct ares_addrinfo_node *node;
 	struct sockaddr_storage ss;
 	char line[MX_TRACE_MAX], text[NAME_TEXT_MAX], addr[INET6_ADDRSTRLEN];
 	size_t i, kept = 0, over = 0, len;
 	int w;
 
-	(void)timeouts;
-	if (h->status[l->fam] != DNS_PENDING) {
-		/* Given up on at its deadline, or cancelled at the end. */
-		ares_freeaddrinfo(ai);
-		return;
-	}
+	if (h->status[l->fam] != DNS_PENDING)
+		return;	/* given up on at its deadline, or cancelled at the end */
 	h->status[l->fam] = status;
 	h->answered_ns[l->fam] = now_ns();
 	w = snprintf(line, sizeof(line), "%s:", name_text(text, sizeof(text),
 	    h->name));
 	len = w < 0 ? 0 : (size_t)w;
-	for (node = ai != NULL ? ai->nodes : NULL; node != NULL;
-	    node = node->ai_next) {
+	for (node = nodes; node != NULL; node = node->ai_next) {
 		if (fam_of(node->ai_family) != l->fam ||
 		    (node->ai_family != AF_INET &&
 		    node->ai_family != AF_INET6) ||
@@ -580,7 +575,6 @@ addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 			len += w < 0 ? 0 : (size_t)w;
 		}
 	}
-	ares_freeaddrinfo(ai);
 	if (status == ARES_SUCCESS && kept == 0)
 		h->status[l->fam] = ARES_ENODATA;
 	if (kept > 0) {
@@ -595,6 +589,48 @@ addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	if (h->skipped)
 		h->naddr = 0;
 	host_settled(d, h);
+}
+
+static void
+addrinfo_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	(void)timeouts;
+	lookup_answer(arg, status, ai != NULL ? ai->nodes : NULL);
+	ares_freeaddrinfo(ai);
+}
+
+/*
+ * RFC 6761 section 6.3: localhost is the loopback address of each family,
+ * answered here (c-ares 1.18 gives only 127.0.0.1 for AF_UNSPEC, and its
+ * fallback for AF_INET6 leaks the name).
+ */
+static bool
+localhost_answer(struct lookup *l, const char *qname)
+{
+	struct ares_addrinfo_node node;
+	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin;
+
+	if (!name_equal(qname, "localhost"))
+		return false;
+	memset(&node, 0, sizeof(node));
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (l->fam == FAM_V4) {
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		node.ai_family = AF_INET;
+		node.ai_addr = (struct sockaddr *)&sin;
+		node.ai_addrlen = sizeof(sin);
+	} else {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = in6addr_loopback;
+		node.ai_family = AF_INET6;
+		node.ai_addr = (struct sockaddr *)&sin6;
+		node.ai_addrlen = sizeof(sin6);
+	}
+	lookup_answer(l, ARES_SUCCESS, &node);
+	return true;
 }
 
 /*
@@ -628,8 +664,9 @@ lookup_start(struct dns *d, size_t i, const char *qname)
 		d->lookup[i][f].dns = d;
 		d->lookup[i][f].host = i;
 		d->lookup[i][f].fam = f;
-		ares_getaddrinfo(d->ch, qname, port, &hints, addrinfo_done,
-		    &d->lookup[i][f]);
+		if (!localhost_answer(&d->lookup[i][f], qname))
+			ares_getaddrinfo(d->ch, qname, port, &hints,
+			    addrinfo_done, &d->lookup[i][f]);
 	}
 }
 

@@ -319,6 +319,33 @@ test_mx_target_must_be_a_usable_host_name(void **state)
 	assert_false(name_usable(""));
 }
 
+/* RFC 6761 section 6.3: localhost needs no DNS, in each family. */
+static void
+test_localhost_is_the_loopback_address_of_each_family(void **state)
+{
+	struct options o;
+	struct dns d;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	memset(&d, 0, sizeof(d));
+	o.family = AF_UNSPEC;
+	o.port = 2525;
+	o.timeout_ns = NS_PER_SEC;
+	d.o = &o;
+	d.nhost = 1;
+	snprintf(d.host[0].name, sizeof(d.host[0].name), "localhost");
+	lookup_start(&d, 0, "LocalHost.");
+	assert_false(dns_pending(&d));
+	assert_int_equal(d.host[0].status[FAM_V4], DNS_OK);
+	assert_int_equal(d.host[0].status[FAM_V6], DNS_OK);
+	assert_int_equal(d.host[0].naddr, 2);
+	assert_string_equal(text_of(&d.host[0].addr[0]), "127.0.0.1");
+	assert_string_equal(text_of(&d.host[0].addr[1]), "::1");
+	assert_int_equal(
+	    ntohs(((struct sockaddr_in *)&d.host[0].addr[0])->sin_port), 2525);
+}
+
 int
 main(void)
 {
@@ -344,6 +371,8 @@ main(void)
 		cmocka_unit_test(test_open_literal_of_the_other_family_is_no_host),
 		cmocka_unit_test(test_open_rejects_a_bad_server_list),
 		cmocka_unit_test(test_mx_target_must_be_a_usable_host_name),
+		cmocka_unit_test(
+		    test_localhost_is_the_loopback_address_of_each_family),
 		cmocka_unit_test(
 		    test_dns_servers_rejects_what_cares_would_misread),
 	};
