@@ -10,6 +10,25 @@
 
 #include "etrn.h"
 
+/* Whether s is printable ASCII without spaces: what a command may carry. */
+static bool
+printable(const char *s, const char **why)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			return *why = "contains a space", false;
+		if (c < 0x20 || c == 0x7f)
+			return *why = "contains a control character", false;
+		if (c > 0x7f)
+			return *why = "contains a non-ASCII byte", false;
+	}
+	return true;
+}
+
 /*
  * Whether s is a domain name: printable ASCII without spaces, labels of
  * 1 to LABEL_MAX octets, DOMAIN_MAX in all.  A final dot is allowed only
@@ -24,16 +43,8 @@ domain_valid(const char *s, bool final_dot, const char **why)
 
 	if (why == NULL)
 		why = &dummy;
-	for (p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == ' ')
-			return *why = "contains a space", false;
-		if (c < 0x20 || c == 0x7f)
-			return *why = "contains a control character", false;
-		if (c > 0x7f)
-			return *why = "contains a non-ASCII byte", false;
-	}
+	if (!printable(s, why))
+		return false;
 	if (final_dot && len > 1 && s[len - 1] == '.')
 		len--;
 	if (len == 0)
@@ -62,7 +73,6 @@ bool
 node_valid(const char *node, const char **why)
 {
 	const char *dummy;
-	const char *p;
 
 	if (why == NULL)
 		why = &dummy;
@@ -71,16 +81,8 @@ node_valid(const char *node, const char **why)
 	if (node[0] != '#')
 		return domain_valid(node[0] == '@' ? node + 1 : node, false,
 		    why);
-	for (p = node; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == ' ')
-			return *why = "contains a space", false;
-		if (c < 0x20 || c == 0x7f)
-			return *why = "contains a control character", false;
-		if (c > 0x7f)
-			return *why = "contains a non-ASCII byte", false;
-	}
+	if (!printable(node, why))
+		return false;
 	if (node[1] == '\0')
 		return *why = "names no queue after #", false;
 	return true;

@@ -439,3 +439,15 @@ def expect_lines(result, patterns):
     for line, pattern in zip(lines, patterns):
         expect(pattern.match(line), "line %r does not match %r"
                % (line, pattern.pattern), result)
+
+
+def expect_starttls_dialogue(r, ready):
+    """-v shows STARTTLS, the server's 220 text ready, the handshake,
+    EHLO sent again, and ETRN only after it (RFC 3207 section 4.2)."""
+    err = r.err.decode("ascii", "replace")
+    expect(re.search(r"^>>> STARTTLS$", err, re.M)
+           and re.search(r"^<<< 220 %s$" % re.escape(ready), err, re.M)
+           and re.search(r": TLS TLSv1\.[23], ", err)
+           and err.count(">>> EHLO ") == 2
+           and err.index(">>> ETRN") > err.rindex(">>> EHLO "),
+           "-v does not show STARTTLS, the handshake, EHLO again, ETRN", r)
