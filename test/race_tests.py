@@ -90,8 +90,11 @@ ZONE = {
     "named.race.test": {"MX": [(10, "mx1.named.race.test"),
                                (20, "mx2.race.test")]},
     "mx1.named.race.test": {"A": [V4], "AAAA": "NODATA"},
-    # EMFILE: a black hole first, then a working host.
-    "hole.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx2.race.test")]},
+    # EMFILE: mx3 never resolves (c-ares keeps its socket).
+    "hole.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx2.race.test"),
+                              (30, "mx3.race.test")]},
+    "busy.race.test": {"MX": [(10, "mx2.race.test"), (20, "mx3.race.test")]},
+    "late.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx3.race.test")]},
 }
 
 
@@ -690,24 +693,31 @@ def source_that_is_no_address_is_usage_error():
         race.expect_sessions({}, r)
 
 
-# Out of file descriptors.
+# Out of file descriptors.  mx3's lookup is never answered, so c-ares
+# holds its socket all along and the limit leaves a fixed number of
+# descriptors for connections.
 
 def fd_floor(race):
-    """The lowest RLIMIT_NOFILE at which etrn --mx single.race.test works."""
+    """The lowest RLIMIT_NOFILE at which etrn --mx busy.race.test (mx2,
+    and mx3 still resolving) works: room for c-ares and one connection."""
     for n in range(4, 32):
-        r = race.etrn("-t", "2", "--mx", "single.race.test", NODE,
+        r = race.etrn("-t", "1", "--mx", "busy.race.test", NODE,
                       prefix=["prlimit", "--nofile=%d" % n, "--"])
         if r.status == 0:
             return n
     raise AssertionError("etrn never worked below 32 descriptors")
 
 
+def need_prlimit():
+    if not shutil.which("prlimit"):
+        raise Skip("needs prlimit(1) (util-linux)")
+
+
 @test
 def out_of_descriptors_waits_for_an_attempt_to_end():
     """With room for one connection, a black hole holds it until -t 1;
     then mx2 gets its descriptor and the session."""
-    if not shutil.which("prlimit"):
-        raise Skip("needs prlimit(1) (util-linux)")
+    need_prlimit()
     with Race(hosts=(V4B,)) as race:
         floor = fd_floor(race)
         before = len(race.servers[V4B].sessions)
@@ -733,8 +743,7 @@ def no_descriptor_at_all_is_a_system_error():
     RLIMIT_NOFILE to 3 (prlimit --pid): when the answer comes, no
     descriptor can be had, nothing in flight or in DNS could free one,
     and etrn ends with 71 and the system's reason."""
-    if not shutil.which("prlimit"):
-        raise Skip("needs prlimit(1) (util-linux)")
+    need_prlimit()
     with Race(both("mx2.race.test", 500), hosts=(V4B,)) as race:
         cmd = [harness.ETRN, "-H", HELO, "-d", race.dns.server(), "-p",
                str(race.port), "-v", "-t", "2", "--mx", "single.race.test",
