@@ -659,8 +659,10 @@ race_sessions(struct race *r, struct outcome *out, size_t n)
 	}
 	if (r->n == 0) {
 		st = dns_failure(r->dns);
+		/* dns_failure() said why; 69 is only for MX hosts skipped. */
 		outcome_reason(&r->failure, st, &r->server, st == ST_NOHOST ?
-		    "no such host" : "name lookup failed");
+		    "no such host" : st == ST_UNAVAILABLE ?
+		    "every MX host is this machine" : "name lookup failed");
 		r->failure.said = true;
 	} else if (r->failure.status == 0)
 		outcome_reason(&r->failure, ST_UNAVAILABLE, &r->server,

@@ -641,6 +641,8 @@ def mx_hosts_all_own_is_unavailable():
     expect_status(r, 69)
     expect(b"etrn: onlyown.race.test: every MX host is this machine\n"
            in r.err, "diagnostic line", r)
+    expect(r.out.endswith(b" 69 unavailable onlyown.race.test - every MX "
+                          b"host is this machine\n"), "result line", r)
 
 
 @test
