@@ -194,6 +194,7 @@ struct conn {
 	enum reply_error reply_error;		/* with IO_BAD_REPLY */
 	int		 error;			/* errno, with IO_ERROR */
 	struct tls	*tls;			/* NULL until TLS starts */
+	short		 tls_events;		/* the handshake waits for */
 	char		 tls_error[256];	/* with IO_TLS */
 };
 

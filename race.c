@@ -30,6 +30,7 @@
 enum cand_state {
 	CAND_UNTRIED,		/* also: closed because another won */
 	CAND_CONNECTING,
+	CAND_HANDSHAKE,		/* connected, --tls handshake under way */
 	CAND_GREETING,		/* connected, greeting not complete */
 	CAND_DONE,		/* failed, or had its session */
 };
@@ -152,7 +153,7 @@ static void
 cand_fail(struct race *r, struct cand *c, enum attempt_result result,
     const struct outcome *why)
 {
-	if (c->state == CAND_CONNECTING || c->state == CAND_GREETING)
+	if (c->state != CAND_UNTRIED && c->state != CAND_DONE)
 		cand_close(c);
 	c->state = CAND_DONE;
 	r->fd_short = false;
@@ -326,10 +327,11 @@ in_flight(const struct race *r, bool *greeting)
 
 	*greeting = false;
 	for (k = 0; k < r->n; k++) {
-		if (r->v[k].state == CAND_GREETING)
-			*greeting = true;
-		if (r->v[k].state == CAND_CONNECTING ||
+		if (r->v[k].state == CAND_HANDSHAKE ||
 		    r->v[k].state == CAND_GREETING)
+			*greeting = true;
+		if (r->v[k].state != CAND_UNTRIED &&
+		    r->v[k].state != CAND_DONE)
 			n++;
 	}
 	return n;
@@ -436,6 +438,25 @@ greeting_read(struct race *r, struct cand *c, int64_t now)
 	return false;
 }
 
+/*
+ * Go on with c's --tls handshake; once it is done, the greeting (bytes
+ * may have come with it).  Returns whether c greeted 2xx.
+ */
+static bool
+handshake(struct race *r, struct cand *c, int64_t now)
+{
+	enum io io = secure_start(&c->c, 0);
+
+	if (io == IO_TIMEOUT && now < c->deadline_ns)
+		return false;
+	if (io != IO_OK) {
+		greeting_failed(r, c, io);
+		return false;
+	}
+	c->state = CAND_GREETING;
+	return greeting_read(r, c, now_ns());
+}
+
 /* A connection came up (or failed); returns whether it greeted 2xx. */
 static bool
 connected(struct race *r, struct cand *c, int64_t now)
@@ -443,7 +464,6 @@ connected(struct race *r, struct cand *c, int64_t now)
 	const struct options *o = r->o;
 	socklen_t errlen = sizeof(int);
 	int err = 0;
-	enum io io;
 
 	if (getsockopt(c->c.fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == -1)
 		err = errno;
@@ -452,19 +472,16 @@ connected(struct race *r, struct cand *c, int64_t now)
 		return false;
 	}
 	trace("", "etrn: %s: connected", c->c.peer.name);
-	c->state = CAND_GREETING;
 	c->deadline_ns = deadline_min(now + o->timeout_ns, r->deadline_ns);
 	c->greeting.nlines = 0;
 	c->greeting.more = false;
-	if (o->tls) {
-		/* The handshake is one step of the greeting, bounded alike. */
-		if ((io = secure_start(&c->c, c->deadline_ns)) != IO_OK) {
-			greeting_failed(r, c, io);
-			return false;
-		}
+	if (!o->tls) {
+		c->state = CAND_GREETING;
+		return greeting_read(r, c, now);
 	}
-	/* Bytes may have come with the handshake. */
-	return greeting_read(r, c, now_ns());
+	/* The handshake is one step of the greeting, bounded alike. */
+	c->state = CAND_HANDSHAKE;
+	return handshake(r, c, now);
 }
 
 /* Every attempt still in flight is given up: the run's time is over. */
@@ -477,8 +494,8 @@ time_up(struct race *r)
 	outcome_reason(&why, ST_TEMPFAIL, &r->server,
 	    "run time limit reached");
 	for (k = 0; k < r->n; k++)
-		if (r->v[k].state == CAND_CONNECTING ||
-		    r->v[k].state == CAND_GREETING)
+		if (r->v[k].state != CAND_UNTRIED &&
+		    r->v[k].state != CAND_DONE)
 			cand_fail(r, &r->v[k], ATTEMPT_TIMEOUT, &why);
 	failed_with(r, &why);
 }
@@ -518,6 +535,10 @@ attempts_process(struct race *r, const struct pollfd *pfd,
 					return (ssize_t)which[i];
 			} else if (now >= c->deadline_ns)
 				connect_failed(r, c, ETIMEDOUT);
+		} else if (c->state == CAND_HANDSHAKE) {
+			if (pfd[i].revents != 0 || now >= c->deadline_ns)
+				if (handshake(r, c, now))
+					return (ssize_t)which[i];
 		} else if (c->state == CAND_GREETING) {
 			if (pfd[i].revents != 0 || now >= c->deadline_ns)
 				if (greeting_read(r, c, now))
@@ -582,12 +603,13 @@ race_run(struct race *r)
 		wake_ns = dns_wake_ns(r->dns, wake_ns);
 		npfd = 0;
 		for (k = 0; k < r->n; k++) {
-			if (r->v[k].state != CAND_CONNECTING &&
-			    r->v[k].state != CAND_GREETING)
+			if (r->v[k].state == CAND_UNTRIED ||
+			    r->v[k].state == CAND_DONE)
 				continue;
 			pfd[ndns + npfd].fd = r->v[k].c.fd;
 			pfd[ndns + npfd].events = r->v[k].state ==
-			    CAND_CONNECTING ? POLLOUT : POLLIN;
+			    CAND_CONNECTING ? POLLOUT : r->v[k].state ==
+			    CAND_HANDSHAKE ? r->v[k].c.tls_events : POLLIN;
 			pfd[ndns + npfd].revents = 0;
 			which[npfd++] = k;
 			wake_ns = deadline_min(wake_ns, r->v[k].deadline_ns);
@@ -621,8 +643,8 @@ race_won(struct race *r, size_t w)
 
 	outcome_reason(&why, 0, &r->server, "another server greeted first");
 	for (k = 0; k < r->n; k++) {
-		if (k == w || (r->v[k].state != CAND_CONNECTING &&
-		    r->v[k].state != CAND_GREETING))
+		if (k == w || r->v[k].state == CAND_UNTRIED ||
+		    r->v[k].state == CAND_DONE)
 			continue;
 		cand_close(&r->v[k]);
 		r->v[k].state = CAND_UNTRIED;

@@ -118,32 +118,33 @@ wanted(ssize_t n)
 /*
  * Handshake on c's socket before deadline_ns, verifying the certificate
  * for c->host (an address literal is checked against the certificate's
- * addresses and is not sent as SNI).
+ * addresses and is not sent as SNI).  After IO_TIMEOUT a call goes on
+ * where the last stopped; c->tls_events says what it waits for.
  */
 enum io
 secure_start(struct conn *c, int64_t deadline_ns)
 {
 	enum io io;
-	short ev;
 	int r;
 
-	if ((c->tls = p_tls_client()) == NULL) {
+	if (c->tls == NULL && (c->tls = p_tls_client()) == NULL) {
 		snprintf(c->tls_error, sizeof(c->tls_error), "tls: no memory");
 		return IO_TLS;
 	}
-	if (p_tls_configure(c->tls, config) == -1 ||
-	    p_tls_connect_socket(c->tls, c->fd, c->peer.host) == -1) {
+	if (c->tls_events == 0 && (p_tls_configure(c->tls, config) == -1 ||
+	    p_tls_connect_socket(c->tls, c->fd, c->peer.host) == -1)) {
 		tls_failed(c, "tls");
 		return IO_TLS;
 	}
 	while ((r = p_tls_handshake(c->tls)) != 0) {
-		if ((ev = wanted(r)) == 0) {
+		if ((c->tls_events = wanted(r)) == 0) {
 			tls_failed(c, "tls handshake");
 			return IO_TLS;
 		}
-		if ((io = conn_wait(c, ev, deadline_ns)) != IO_OK)
+		if ((io = conn_wait(c, c->tls_events, deadline_ns)) != IO_OK)
 			return io;
 	}
+	c->tls_events = 0;
 	/* The message names the server: no --all prefix to repeat it. */
 	trace("", "etrn: %s: TLS %s, %s", c->peer.name,
 	    p_tls_conn_version(c->tls), p_tls_conn_cipher(c->tls));
