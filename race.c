@@ -607,9 +607,9 @@ race_run(struct race *r)
 			    r->v[k].state == CAND_DONE)
 				continue;
 			pfd[ndns + npfd].fd = r->v[k].c.fd;
-			pfd[ndns + npfd].events = r->v[k].state ==
+			pfd[ndns + npfd].events = (short)(r->v[k].state ==
 			    CAND_CONNECTING ? POLLOUT : r->v[k].state ==
-			    CAND_HANDSHAKE ? r->v[k].c.tls_events : POLLIN;
+			    CAND_HANDSHAKE ? r->v[k].c.tls_events : POLLIN);
 			pfd[ndns + npfd].revents = 0;
 			which[npfd++] = k;
 			wake_ns = deadline_min(wake_ns, r->v[k].deadline_ns);
