@@ -36,9 +36,10 @@ LIBS = $(CARES_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-SRCS = etrn.c report.c race.c resolve.c smtp.c conn.c tls.c reply.c \
+# In the order calls run (etrn.h): each file calls only those after it.
+SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c report.c reply.c \
 	outcome.c names.c util.c
-LIB_OBJS = report.o race.o resolve.o smtp.o conn.o tls.o reply.o \
+LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
 UNITS = smtp etrn resolve race report
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \

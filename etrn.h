@@ -241,26 +241,16 @@ struct attempts {
 };
 
 /*
- * Calls run one way, down this list: etrn.c (command line, main),
- * report.c (result lines, --json, syslog, diagnostics per node), the
- * event loop, resolve.c and smtp.c, conn.c and tls.c, then the pure files
- * (reply.c, outcome.c, names.c) and util.c.
+ * Calls run one way, down this list: etrn.c (command line, main), the
+ * event loop (race.c), resolve.c and smtp.c, conn.c and tls.c, report.c
+ * (result lines, --json, syslog, diagnostics per node: called by main and
+ * by --all for each host), then the pure files (reply.c, outcome.c,
+ * names.c) and util.c.
  */
 
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
-
-/* report.c */
-int	 report(const struct options *, const struct outcome *, size_t,
-	    const struct attempts *, int, bool);
-void	 report_node(const struct options *, const char *,
-	    const struct outcome *);
-void	 report_hosts(const struct options *, const struct outcome *, size_t,
-	    size_t, const struct outcome *);
-bool	 json_write(FILE *, const struct options *, const struct outcome *,
-	    size_t, const struct attempts *, int);
-int	 output_close(bool);
 
 /* resolve.c */
 struct dns;
@@ -309,6 +299,17 @@ enum io	 secure_start(struct conn *, int64_t);
 ssize_t	 secure_read(struct conn *, void *, size_t, short *);
 ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
 void	 secure_end(struct conn *);
+
+/* report.c */
+int	 report(const struct options *, const struct outcome *, size_t,
+	    const struct attempts *, int, bool);
+void	 report_node(const struct options *, const char *,
+	    const struct outcome *);
+void	 report_hosts(const struct options *, const struct outcome *, size_t,
+	    size_t, const struct outcome *);
+bool	 json_write(FILE *, const struct options *, const struct outcome *,
+	    size_t, const struct attempts *, int);
+int	 output_close(bool);
 
 /* reply.c */
 size_t	 line_split(const char *, size_t, size_t *);
