@@ -52,36 +52,37 @@ poll_ms(int64_t deadline_ns)
 }
 
 /*
- * Copy src to dst as printable ASCII: bytes outside 0x20..0x7e become
- * \xHH and a backslash becomes \\, so that nothing a server sends can
- * reach a terminal raw.  The copy is cut at a character boundary and
- * always terminated; returns its length.
+ * Copy src to dst as printable ASCII: a byte in special gets a backslash
+ * before it, any other byte outside 0x20..0x7e becomes hexprefix and two
+ * hex digits.  Cut at a character boundary, always terminated; returns
+ * the length.
  */
-size_t
-escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+static size_t
+quote(char *dst, size_t dstlen, const char *src, size_t srclen,
+    const char *special, const char *hexprefix)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, n = 0;
+	size_t i, n = 0, plen = strlen(hexprefix);
 
 	if (dstlen == 0)
 		return 0;
 	for (i = 0; i < srclen; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		if (c >= 0x20 && c <= 0x7e && c != '\\') {
-			if (n + 1 >= dstlen)
-				break;
-			dst[n++] = (char)c;
-		} else if (c == '\\') {
+		if (c != '\0' && strchr(special, c) != NULL) {
 			if (n + 2 >= dstlen)
 				break;
 			dst[n++] = '\\';
-			dst[n++] = '\\';
-		} else {
-			if (n + 4 >= dstlen)
+			dst[n++] = (char)c;
+		} else if (c >= 0x20 && c <= 0x7e) {
+			if (n + 1 >= dstlen)
 				break;
-			dst[n++] = '\\';
-			dst[n++] = 'x';
+			dst[n++] = (char)c;
+		} else {
+			if (n + plen + 2 >= dstlen)
+				break;
+			memcpy(dst + n, hexprefix, plen);
+			n += plen;
 			dst[n++] = hex[c >> 4];
 			dst[n++] = hex[c & 0xf];
 		}
@@ -91,43 +92,26 @@ escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 }
 
 /*
+ * Copy src to dst as printable ASCII: bytes outside 0x20..0x7e become
+ * \xHH and a backslash becomes \\, so that nothing a server sends can
+ * reach a terminal raw.
+ */
+size_t
+escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	return quote(dst, dstlen, src, srclen, "\\", "\\x");
+}
+
+/*
  * Copy src to dst as the inside of a JSON string (RFC 8259 section 7),
  * printable ASCII only: a quote and a backslash get a backslash; control
  * bytes, DEL and every byte from 0x80 become \u00HH, so that a byte reads
- * as Latin-1 and the output never depends on the input being UTF-8.  Cut
- * at a character boundary, always terminated; returns the length.
+ * as Latin-1 and the output never depends on the input being UTF-8.
  */
 size_t
 json_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, n = 0;
-
-	if (dstlen == 0)
-		return 0;
-	for (i = 0; i < srclen; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\') {
-			if (n + 1 >= dstlen)
-				break;
-			dst[n++] = (char)c;
-		} else if (c == '"' || c == '\\') {
-			if (n + 2 >= dstlen)
-				break;
-			dst[n++] = '\\';
-			dst[n++] = (char)c;
-		} else {
-			if (n + 6 >= dstlen)
-				break;
-			memcpy(dst + n, "\\u00", 4);
-			dst[n + 4] = hex[c >> 4];
-			dst[n + 5] = hex[c & 0xf];
-			n += 6;
-		}
-	}
-	dst[n] = '\0';
-	return n;
+	return quote(dst, dstlen, src, srclen, "\"\\", "\\u00");
 }
 
 /*

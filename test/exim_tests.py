@@ -29,14 +29,11 @@ openssl command.
 Run: python3 test/run.py exim_tests (as root, after `make build/mta`).
 KEEP_MTA=1 keeps the temporary folders and prints where they are.
 """
-import atexit
 import grp
 import os
 import pwd
 import re
 import shutil
-import signal
-import sys
 import time
 import uuid
 
@@ -230,36 +227,19 @@ class Exim:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_instances = {}
-_errors = {}
+_daemons = mta.Daemons("exim daemon")
 _host_before = mta.host_files(SYSTEM_PATHS)
 
 
-def _exit_on_signal(signum, frame):
-    sys.exit(128 + signum)      # so that atexit stops the daemons
+def _exim(name):
+    mta.need_root("exim_tests")
+    return Exim(mta.unpacked(EXIM), name, etrn_acl=(name == "main"))
 
 
 def exim(name="main"):
     """The suite's daemon called name ("main", or "no-acl" without
     acl_smtp_etrn), started on first use, stopped at exit."""
-    if name in _errors:
-        raise _errors[name]
-    if name not in _instances:
-        try:
-            mta.need_root("exim_tests")
-            inst = Exim(mta.unpacked(EXIM), name, etrn_acl=(name == "main"))
-            atexit.register(inst.stop)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(sig) == signal.SIG_DFL:
-                    signal.signal(sig, _exit_on_signal)
-            inst.start()
-        except Exception as e:
-            _errors[name] = e
-            raise
-        _instances[name] = inst
-    inst = _instances[name]
-    expect(not inst.stopped, "the exim daemon %s is already stopped" % name)
-    return inst
+    return _daemons.get(name, lambda: _exim(name))
 
 
 def server_of(ex):

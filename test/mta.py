@@ -13,6 +13,7 @@ mount namespace lets it see private copies of /etc files (an exim user
 in /etc/passwd, a host name in /etc/hosts) that the machine never sees;
 the UTS namespace gives it a host name with a dot.
 """
+import atexit
 import os
 import random
 import re
@@ -22,6 +23,7 @@ import signal
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 
@@ -451,3 +453,39 @@ def expect_starttls_dialogue(r, ready):
            and err.count(">>> EHLO ") == 2
            and err.index(">>> ETRN") > err.rindex(">>> EHLO "),
            "-v does not show STARTTLS, the handshake, EHLO again, ETRN", r)
+
+
+def _exit_on_signal(signum, frame):
+    sys.exit(128 + signum)      # so that atexit stops the daemons
+
+
+class Daemons:
+    """A suite's daemons by name, each started on first use and stopped at
+    exit, also after SIGTERM or SIGHUP; a start that failed fails every
+    later use the same way."""
+
+    def __init__(self, what):
+        self.what = what
+        self._started = {}
+        self._errors = {}
+
+    def get(self, name, make):
+        """The daemon called name; make() builds it the first time."""
+        if name in self._errors:
+            raise self._errors[name]
+        if name not in self._started:
+            try:
+                inst = make()
+                atexit.register(inst.stop)
+                for sig in (signal.SIGTERM, signal.SIGHUP):
+                    if signal.getsignal(sig) == signal.SIG_DFL:
+                        signal.signal(sig, _exit_on_signal)
+                inst.start()
+            except Exception as e:
+                self._errors[name] = e
+                raise
+            self._started[name] = inst
+        inst = self._started[name]
+        expect(not inst.stopped, "the %s %s is already stopped"
+               % (self.what, name))
+        return inst

@@ -19,7 +19,6 @@ Run: python3 test/run.py postfix_tests (as root; needs the postfix package).
 KEEP_POSTFIX=1 keeps the temporary folder (config, queue, maillog) after the
 run and prints where it is.
 """
-import atexit
 import json
 import os
 import pty
@@ -30,7 +29,6 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 import uuid
 
@@ -314,33 +312,12 @@ class Postfix:
             time.sleep(0.1)
 
 
-_instance = None
-_start_error = None
-
-
-def _exit_on_signal(signum, frame):
-    sys.exit(128 + signum)      # so that atexit stops the instance
+_daemons = mta.Daemons("postfix")
 
 
 def postfix():
     """The suite's one instance, started on first use, stopped at exit."""
-    global _instance, _start_error
-    if _start_error is not None:
-        raise _start_error
-    if _instance is None:
-        try:
-            inst = Postfix(find_postfix())
-            atexit.register(inst.stop)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(sig) == signal.SIG_DFL:
-                    signal.signal(sig, _exit_on_signal)
-            inst.start()
-        except Exception as e:
-            _start_error = e
-            raise
-        _instance = inst
-    expect(not _instance.stopped, "the postfix instance is already stopped")
-    return _instance
+    return _daemons.get("instance", lambda: Postfix(find_postfix()))
 
 
 def server_of(pf):

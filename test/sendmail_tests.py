@@ -31,13 +31,10 @@ the EHLO reply).
 Run: python3 test/run.py sendmail_tests (as root, after `make build/mta`).
 KEEP_MTA=1 keeps the temporary folders and prints where they are.
 """
-import atexit
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -197,38 +194,20 @@ class Sendmail:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_instances = {}
-_errors = {}
+_daemons = mta.Daemons("sendmail daemon")
 _host_before = mta.host_files(SYSTEM_PATHS)
 PRIVACY = {"main": "authwarnings", "noetrn": "authwarnings,noetrn"}
 
 
-def _exit_on_signal(signum, frame):
-    sys.exit(128 + signum)      # so that atexit stops the daemons
+def _sendmail(name):
+    mta.need_root("sendmail_tests")
+    return Sendmail(mta.unpacked(SENDMAIL), name, PRIVACY[name])
 
 
 def sendmail(name="main"):
     """The suite's daemon called name ("main", or "noetrn" with
     PrivacyOptions=noetrn), started on first use, stopped at exit."""
-    if name in _errors:
-        raise _errors[name]
-    if name not in _instances:
-        try:
-            mta.need_root("sendmail_tests")
-            inst = Sendmail(mta.unpacked(SENDMAIL), name, PRIVACY[name])
-            atexit.register(inst.stop)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(sig) == signal.SIG_DFL:
-                    signal.signal(sig, _exit_on_signal)
-            inst.start()
-        except Exception as e:
-            _errors[name] = e
-            raise
-        _instances[name] = inst
-    inst = _instances[name]
-    expect(not inst.stopped, "the sendmail daemon %s is already stopped"
-           % name)
-    return inst
+    return _daemons.get(name, lambda: _sendmail(name))
 
 
 def server_of(sm):
