@@ -221,7 +221,8 @@ build/musl/cares/lib/libcares.a:
 	    --download-only c-ares
 	cd build/musl/cares-src && dpkg-source -x *.dsc c-ares
 	cd build/musl/cares-src/c-ares && CC=$(MUSL_CC) ./configure -q \
-	    --disable-shared --enable-static --prefix=$(CARES_MUSL) && \
+	    --disable-shared --enable-static --disable-tests \
+	    --prefix=$(CARES_MUSL) && \
 	    $(MAKE) && $(MAKE) install
 
 integration: etrn
@@ -295,7 +296,7 @@ check: deps
 	$(CHECK_MAKE) deploy-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
-man-check:
+man-check: etrn
 	python3 test/run.py man_tests
 
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
