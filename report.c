@@ -181,6 +181,21 @@ output_close(bool was_closed)
 }
 
 /*
+ * A run that ends before any outcome (a usage error, no TLS library, no
+ * memory): with --json, a document all the same, {"status": N, "nodes":
+ * [], "attempts": []}, so that a reader of standard output always finds
+ * one.  Returns status, or ST_IOERR when standard output did not take it.
+ */
+int
+report_failure(const struct options *o, int status, bool stdout_closed)
+{
+	if (!o->json || o->quiet)
+		return status;
+	json_write(stdout, o, NULL, 0, NULL, status);
+	return output_close(stdout_closed) != 0 ? ST_IOERR : status;
+}
+
+/*
  * Tell the outcomes: result lines or --json on standard output (unless
  * -q), syslog, and a diagnostic per failed node.  status is the run's;
  * returns 0, or ST_IOERR when standard output did not take the results.

@@ -535,6 +535,40 @@ def crontab_example_mails_exactly_the_failures():
 
 
 @test
+def logger_example_logs_exactly_the_failures():
+    line = man_example("logger")
+    fields = line.split(None, 5)
+    expect(len(fields) == 6 and fields[0] == "*/15", "a crontab line: %r" %
+           line)
+    with tempfile.TemporaryDirectory(prefix="etrn-test-") as d:
+        # A logger(1) that writes what it would log, one call per line.
+        log = os.path.join(d, "log")
+        fake = os.path.join(d, "logger")
+        with open(fake, "w") as f:
+            f.write('#!/bin/sh\nwhile IFS= read -r l; do printf "%%s %%s\\n" '
+                    '"$*" "$l" >>%s; done\n' % log)
+        os.chmod(fake, 0o755)
+        for text, mail in (
+                ("250 Queuing started", None), ("251 none", None),
+                ("459 <example.org>: service unavailable",
+                 "-p mail.notice -t etrn etrn: example.org: %s: 459 "
+                 "<example.org>: service unavailable")):
+            with serve(etrn={NODE: text}) as srv:
+                r = run_sh('PATH=%s:$PATH; %s' % (
+                    d, example_for(fields[5], srv)))
+                logged = (open(log).read().splitlines()
+                          if os.path.exists(log) else [])
+                if os.path.exists(log):
+                    os.unlink(log)
+                expect(r.out + r.err == b"", "cron would mail %r" % (
+                    r.out + r.err), r)
+                # A hint line may come before the node's diagnostic.
+                expect(logged == [] if mail is None else
+                       logged[-1:] == [mail % peer(srv)],
+                       "logged %r" % logged, r)
+
+
+@test
 def script_example_keeps_the_exit_status():
     script = man_example("pipeline")
     with serve(etrn={"example.net": "459 Refused"}) as srv:
