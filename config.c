@@ -10,17 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "etrn.h"
 
-/*
- * A profile is a dozen short lines; anything near this size is not one
- * (and a device or a huge file is never read whole).
- */
-#define CONFIG_FILE_MAX 65536
 /* Keys that are no long option: the operands, and what only hooks read. */
 static const char *const operand_keys[] = { "server", "node", "interface" };
 /* Long options that make no sense in a file. */
@@ -58,18 +52,18 @@ config_profile_path(char *buf, size_t len, const char *name)
 }
 
 /*
- * The whole of a regular file, NUL-terminated, into a new buffer; the
- * file is opened without blocking, so that a FIFO never hangs a run.
- * Returns 0, or ST_USAGE or ST_OSERR with a message printed.
+ * The whole of a regular file into buf, NUL-terminated: at most
+ * CONFIG_FILE_MAX octets.  The file is opened without blocking, so that a
+ * FIFO never hangs a run.  Returns 0, or ST_USAGE with a message printed.
  */
 static int
-file_slurp(const char *file, char **text, size_t *len)
+file_slurp(const char *file, char *buf, size_t *len)
 {
 	char shown[4 * 1024 + 1];
+	const char *why = NULL;
 	struct stat st;
 	size_t have = 0;
-	ssize_t n;
-	char *buf;
+	ssize_t n = 0;
 	int fd;
 
 	escape(shown, sizeof(shown), file, strlen(file));
@@ -77,40 +71,26 @@ file_slurp(const char *file, char **text, size_t *len)
 		diag("%s: %s", shown, strerror(errno));
 		return ST_USAGE;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > CONFIG_FILE_MAX) {
-		diag("%s: %s", shown, fstat(fd, &st) == -1 ? strerror(errno) :
-		    !S_ISREG(st.st_mode) ? "not a regular file" :
-		    "too long for a profile: over 64 KiB");
-		close(fd);
-		return ST_USAGE;
-	}
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		diag("out of memory");
-		close(fd);
-		return ST_OSERR;
-	}
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
 	/* A regular file never blocks; it may grow while being read. */
-	while (have <= CONFIG_FILE_MAX &&
+	while (why == NULL && have <= CONFIG_FILE_MAX &&
 	    (n = read(fd, buf + have, CONFIG_FILE_MAX + 1 - have)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			diag("%s: %s", shown, strerror(errno));
-			close(fd);
-			free(buf);
-			return ST_USAGE;
-		}
-		have += (size_t)n;
+		if (n == -1 && errno != EINTR)
+			why = strerror(errno);
+		else if (n > 0)
+			have += (size_t)n;
 	}
 	close(fd);
-	if (have > CONFIG_FILE_MAX) {
-		diag("%s: too long for a profile: over 64 KiB", shown);
-		free(buf);
+	if (why == NULL && have > CONFIG_FILE_MAX)
+		why = "too long for a profile: over 64 KiB";
+	if (why != NULL) {
+		diag("%s: %s", shown, why);
 		return ST_USAGE;
 	}
 	buf[have] = '\0';
-	*text = buf;
 	*len = have;
 	return 0;
 }
@@ -239,7 +219,7 @@ full:
  * Read the profile file into cf: its options as an argument vector for
  * getopt_long with table (argv[0] included), its server, nodes and
  * interfaces.  Keys are table's long options, less those of the command
- * line only.  Returns 0, or ST_USAGE or ST_OSERR with a message printed.
+ * line only.  Returns 0, or ST_USAGE with a message printed.
  */
 int
 config_read(const char *file, const struct option *table, struct config *cf)
@@ -252,7 +232,7 @@ config_read(const char *file, const struct option *table, struct config *cf)
 	memset(cf, 0, sizeof(*cf));
 	escape(cf->shown, sizeof(cf->shown), file, strlen(file));
 	cf->argv[cf->argc++] = (char *)"etrn";
-	if ((st = file_slurp(file, &cf->text, &len)) != 0)
+	if ((st = file_slurp(file, cf->text, &len)) != 0)
 		return st;
 	if (memchr(cf->text, '\0', len) != NULL) {
 		diag("%s: a NUL byte: not a text file", cf->shown);

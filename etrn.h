@@ -119,6 +119,11 @@ struct options {
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
+/*
+ * A profile is a dozen short lines; anything near this size is not one
+ * (and a device or a huge file is never read whole).
+ */
+#define CONFIG_FILE_MAX 65536
 /* Settings read from one profile (--config); at most so many of them. */
 #define CONFIG_ARGS_MAX 256
 /* interface keys: the links a profile belongs to (hooks read them). */
@@ -130,7 +135,7 @@ struct options {
 
 struct config {
 	char		 shown[4 * CONFIG_PATH_MAX + 1]; /* the file, escaped */
-	char		*text;			/* the file, cut in place */
+	char		 text[CONFIG_FILE_MAX + 1];	/* cut in place */
 	int		 argc;			/* argv for getopt_long */
 	char		*argv[CONFIG_ARGS_MAX + 1];
 	unsigned int	 line[CONFIG_ARGS_MAX];	/* of each argv[i] */
@@ -201,6 +206,7 @@ enum io {
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
 	IO_TLS,			/* see conn.tls_error */
+	IO_AGAIN,		/* not yet: wait for conn.tls_events */
 };
 
 /* From a non-blocking read or write: wait for the events asked, retry. */
@@ -334,7 +340,7 @@ void	 conn_close(struct conn *);
 const char *secure_library(void);
 int	 secure_setup(const struct options *);
 void	 secure_cleanup(void);
-enum io	 secure_start(struct conn *, int64_t);
+enum io	 secure_start(struct conn *);
 ssize_t	 secure_read(struct conn *, void *, size_t, short *);
 ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
 void	 secure_end(struct conn *);

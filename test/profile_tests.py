@@ -321,7 +321,7 @@ def profile_names_are_files_in_the_system_directory():
                          "or a leading '.'" % name)
     r = run("--profile", "etrn-test-no-such-profile")
     expect_status(r, 64)
-    expect(re.fullmatch(r"etrn: /\S*/etc/etrn/etrn-test-no-such-profile"
+    expect(re.fullmatch(r"etrn: \S*/etc/etrn/etrn-test-no-such-profile"
                         r"\.conf: No such file or directory",
                         r.err.decode().strip()) is not None,
            "stderr %r" % r.err, r)
