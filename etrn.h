@@ -169,6 +169,7 @@ enum io {
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
 	IO_TLS,			/* see conn.tls_error */
+	IO_AGAIN,		/* not yet: wait for conn.tls_events */
 };
 
 /* From a non-blocking read or write: wait for the events asked, retry. */
@@ -311,7 +312,7 @@ void	 conn_close(struct conn *);
 const char *secure_library(void);
 int	 secure_setup(const struct options *);
 void	 secure_cleanup(void);
-enum io	 secure_start(struct conn *, int64_t);
+enum io	 secure_start(struct conn *);
 ssize_t	 secure_read(struct conn *, void *, size_t, short *);
 ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
 void	 secure_end(struct conn *);

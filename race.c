@@ -445,10 +445,13 @@ greeting_read(struct race *r, struct cand *c, int64_t now)
 static bool
 handshake(struct race *r, struct cand *c, int64_t now)
 {
-	enum io io = secure_start(&c->c, 0);
+	enum io io = secure_start(&c->c);
 
-	if (io == IO_TIMEOUT && now < c->deadline_ns)
-		return false;
+	if (io == IO_AGAIN) {
+		if (now < c->deadline_ns)
+			return false;
+		io = IO_TIMEOUT;
+	}
 	if (io != IO_OK) {
 		greeting_failed(r, c, io);
 		return false;

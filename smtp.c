@@ -182,6 +182,7 @@ hello(struct dialogue *s)
 static bool
 starttls(struct dialogue *s)
 {
+	int64_t deadline_ns;
 	enum io io;
 
 	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
@@ -193,8 +194,11 @@ starttls(struct dialogue *s)
 		return false;
 	if (s->r.code != 220)
 		return refused(s, ST_TLS);
-	io = secure_start(s->c, deadline_min(now_ns() + s->o->timeout_ns,
-	    s->deadline_ns));
+	deadline_ns = deadline_min(now_ns() + s->o->timeout_ns,
+	    s->deadline_ns);
+	while ((io = secure_start(s->c)) == IO_AGAIN &&
+	    (io = conn_wait(s->c, s->c->tls_events, deadline_ns)) == IO_OK)
+		;
 	if (io != IO_OK) {
 		fail_io(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
 		    "STARTTLS", io);
