@@ -108,6 +108,43 @@ struct options {
 	int64_t		 retry_delay_ns;	/* before the first retry */
 	char	       **nodes;
 	size_t		 nnodes;
+	const char	*password_file;		/* --password-file */
+	const char	*config;		/* --config, or --profile's */
+	bool		 show_config;		/* print the settings, exit 0 */
+	char	       **interfaces;		/* the profile's, for hooks */
+	size_t		 ninterfaces;
+};
+
+/* Profiles are SYSCONFDIR/etrn/NAME.conf; the Makefile sets it. */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+/*
+ * A profile is a dozen short lines; anything near this size is not one
+ * (and a device or a huge file is never read whole).
+ */
+#define CONFIG_FILE_MAX 65536
+/* Settings read from one profile (--config); at most so many of them. */
+#define CONFIG_ARGS_MAX 256
+/* interface keys: the links a profile belongs to (hooks read them). */
+#define INTERFACES_MAX 16
+/* Longer than any long option's name, "--" and the NUL included. */
+#define CONFIG_KEY_MAX 32
+/* --profile NAME: SYSCONFDIR/etrn/NAME.conf. */
+#define CONFIG_PATH_MAX 4096
+
+struct config {
+	char		 shown[4 * CONFIG_PATH_MAX + 1]; /* the file, escaped */
+	char		 text[CONFIG_FILE_MAX + 1];	/* cut in place */
+	int		 argc;			/* argv for getopt_long */
+	char		*argv[CONFIG_ARGS_MAX + 1];
+	unsigned int	 line[CONFIG_ARGS_MAX];	/* of each argv[i] */
+	char		 opt[CONFIG_ARGS_MAX][CONFIG_KEY_MAX]; /* "--key" */
+	char		*operands[CONFIG_ARGS_MAX + 2]; /* server, nodes */
+	unsigned int	 operand_line[CONFIG_ARGS_MAX + 1];
+	size_t		 nnodes;
+	char		*interfaces[INTERFACES_MAX];
+	size_t		 ninterfaces;
 };
 
 /* Address families by index: answers for each are kept apart. */
@@ -204,7 +241,7 @@ struct outcome {
 	int		status;
 	struct peer	peer;		/* who gave it */
 	int	code;			/* the reply's; 0 when none */
-	bool	said;			/* a diagnostic already gave why */
+	bool	etrn_reply;		/* the reply was ETRN's: hints apply */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
 };
 
@@ -234,28 +271,50 @@ struct attempt {
 /* Attempts kept for --json; those past it are only counted. */
 #define ATTEMPTS_MAX 128
 
+/*
+ * --all: what one MX host gave one node when that is neither the node's
+ * own outcome nor another host's; report.c gives each a diagnostic, so
+ * that a dead or refusing backup MX is never invisible.
+ */
+struct host_outcome {
+	size_t		 node;		/* index into the nodes */
+	struct outcome	 out;
+};
+
+/* What the run did: the attempts, and --all's other hosts' outcomes. */
 struct attempts {
 	struct attempt	 v[ATTEMPTS_MAX];
 	size_t		 n;
 	size_t		 dropped;
 	int64_t		 start_ns;	/* the run's start */
+	struct host_outcome *host;	/* grown as hosts fail */
+	size_t		 nhost;
+	size_t		 hostcap;
 };
 
 /*
- * Calls run one way, down this list: etrn.c (command line, main), the
- * event loop (race.c), resolve.c and smtp.c, conn.c and tls.c, report.c
- * (result lines, --json, syslog, diagnostics per node: called by main and
- * by --all for each host), then the pure files (reply.c, outcome.c,
- * names.c) and util.c.
+ * Calls run one way, down this list: etrn.c (command line, main), config.c
+ * (profiles read and shown), the event loop (race.c), resolve.c and
+ * smtp.c, conn.c and tls.c, report.c (result lines, --json, syslog,
+ * diagnostics per node: called by main and by --all for each host), then
+ * the pure files (reply.c, outcome.c, names.c) and util.c.
  */
 
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
 
+/* config.c */
+struct option;
+bool	 config_profile_path(char *, size_t, const char *);
+int	 config_read(const char *, const struct option *, struct config *);
+void	 config_where(const struct config *, int);
+void	 config_show(FILE *, const struct options *, const char *);
+
 /* resolve.c */
 struct dns;
-int	 dns_open(struct dns **, const struct options *, int64_t);
+int	 dns_open(struct dns **, const struct options *, int64_t, char *,
+	    size_t);
 int	 dns_fixed(struct dns **, const struct options *,
 	    const struct dns_host *, size_t);
 void	 dns_lookup_hosts(struct dns *);
@@ -266,7 +325,8 @@ bool	 dns_pending(const struct dns *);
 bool	 dns_mx_known(const struct dns *);
 size_t	 dns_nhosts(const struct dns *);
 const struct dns_host *dns_host(const struct dns *, size_t);
-int	 dns_failure(const struct dns *);
+int	 dns_host_failure(const struct dns *, size_t, char *, size_t);
+int	 dns_failure(const struct dns *, char *, size_t);
 void	 dns_close(struct dns *);
 
 /* race.c */
@@ -306,10 +366,10 @@ int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
 void	 report_node(const struct options *, const char *,
 	    const struct outcome *);
-void	 report_hosts(const struct options *, const struct outcome *, size_t,
-	    size_t, const struct outcome *);
+void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
+int	 report_failure(const struct options *, int, bool);
 int	 output_close(bool);
 
 /* reply.c */
@@ -334,6 +394,12 @@ int	 status_combine(const struct outcome *, size_t);
 int	 status_worse(int, int);
 const char *attempt_word(enum attempt_result);
 struct outcome outcome_best(const struct outcome *, size_t, size_t);
+bool	 host_outcomes_keep(struct attempts *, const struct outcome *, size_t,
+	    size_t, const struct outcome *);
+bool	 host_outcomes_retried(struct attempts *, size_t, const size_t *,
+	    size_t);
+void	 host_outcomes_free(struct attempts *);
+bool	 status_transient(int);
 const char *reply_hint(int, const char *, const char *, bool, char *,
 	    size_t);
 void	 outcome_reply(struct outcome *, int, const struct peer *,
@@ -356,8 +422,7 @@ size_t	 escape(char *, size_t, const char *, size_t);
 size_t	 json_escape(char *, size_t, const char *, size_t);
 int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 diag_hold(void);
-void	 diag_release(bool);
+void	 diag_where(const char *);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);

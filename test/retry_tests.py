@@ -11,7 +11,7 @@ import json
 import threading
 
 from harness import expect, run_etrn, test
-from checks import addr, check, etrn, expect_usage, serve
+from checks import addr, check, etrn, expect_usage, peer, serve
 from dnsstub import DnsStub
 from net import closed_port
 from smtpd import ScriptedServer
@@ -128,7 +128,8 @@ def failures_of_a_try_that_is_retried_are_not_mailed():
             stub.stop()
         check(r, 0, srv=srv, received=[SESSION])
         expect(r.err == b"", "standard error is empty", r)
-    # When the last try fails too, its diagnostics are shown, once.
+    # When the last try fails too, its diagnostic is shown, once, with the
+    # cause.
     stub = DnsStub("flaky", fail_for=30.0)
     try:
         r = run_etrn("-4", "-q", "-t", "1", "-d",
@@ -138,9 +139,8 @@ def failures_of_a_try_that_is_retried_are_not_mailed():
         stub.stop()
     expect(r.status == 75, "status 75", r)
     lines = r.err.decode("ascii", "replace").splitlines()
-    expect(len(lines) == 2 and lines[0].startswith("etrn: mx.test: ") and
-           lines[1].startswith("etrn: %s: mx.test: " % NODE),
-           "the last try's two lines, no more", r)
+    expect(lines == ["etrn: %s: mx.test: DNS servers failed or refused the "
+                     "query" % NODE], "the last try's one line, no more", r)
 
 
 @test
@@ -198,3 +198,69 @@ def bad_retry_values_are_usage_errors():
                      ("--retry-delay", "-1"), ("--retry-delay", "x")):
             r = etrn(srv, *args, addr(srv), NODE)
             expect_usage(r, srv, " ".join(args))
+
+
+# Diagnostics come once, at the end, from each node's last try: nothing is
+# held in a buffer that could drop them.
+
+NODES_MANY = 300
+HINT_459 = ("hint: Postfix runs ETRN only for the domains in its "
+            "fast_flush_domains, and %s is not one")
+
+
+def many_nodes():
+    return ["n%03d.example.org" % i for i in range(NODES_MANY)]
+
+
+@test
+def three_hundred_459s_with_retry_keep_every_diagnostic_and_hint():
+    """Issue 16: 1.1 printed 63 hints and "237 more diagnostics not
+    kept"; every node's line and hint must be there, in node order."""
+    nodes = many_nodes()
+    with serve(etrn=lambda session, node:
+               "459 <%s>: service unavailable" % node) as srv:
+        r = etrn(srv, "-q", "--retry", "2", "--retry-delay", "0.1",
+                 addr(srv), *nodes)
+        srv.settle()
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(srv.connections == 1, "%d sessions: a 459 is not retried" %
+               srv.connections, r)
+        want = []
+        for node in nodes:
+            want += ["etrn: %s: %s: 459 <%s>: service unavailable" % (
+                node, peer(srv), node),
+                "etrn: %s: %s" % (peer(srv), HINT_459 % node)]
+        got = r.err.decode("ascii", "replace").splitlines()
+        expect(got == want, "%d stderr lines, expected %d; first "
+               "difference: %r" % (len(got), len(want), next(
+                   (g for g, w in zip(got, want) if g != w), got[-1:])), r)
+
+
+@test
+def a_retried_try_leaves_no_line_and_the_last_says_every_failure():
+    # Every node gets 450 at first (retried), then 459 (final): only the
+    # last try's 300 lines and hints, none of the 450s.
+    nodes = many_nodes()
+
+    def reply(session, node):
+        if session.index == 0:
+            return "450 try later"
+        return "459 <%s>: service unavailable" % node
+
+    with serve(etrn=reply) as srv:
+        r = etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
+                 addr(srv), *nodes)
+        srv.settle()
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(srv.connections == 2, "%d sessions, expected 2" %
+               srv.connections, r)
+        got = r.err.decode("ascii", "replace").splitlines()
+        expect(len(got) == 2 * NODES_MANY and not any("450" in g
+                                                      for g in got),
+               "%d lines, expected %d, none of the first try" % (
+                   len(got), 2 * NODES_MANY), r)
+        expect(got[-2:] == ["etrn: %s: %s: 459 <%s>: service unavailable"
+                            % (nodes[-1], peer(srv), nodes[-1]),
+                            "etrn: %s: %s" % (peer(srv),
+                                              HINT_459 % nodes[-1])],
+               "the last node's line and hint", r)
