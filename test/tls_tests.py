@@ -19,7 +19,7 @@ once per run (removed at exit; KEEP_CERTS=1 keeps it):
     expired       signed by the CA for localhost and 127.0.0.1, expired
     selfsigned    self-signed for localhost and 127.0.0.1 (untrusted)
 
-The --mx tests need dnsmasq (dnsmasq-base) for a small zone; their MX
+The --mx tests get a small zone from dnsscript.py (MX_ZONE); their MX
 hosts are 127.0.0.1, 127.0.0.2 and 127.0.0.3 (Linux answers on all of
 127/8).
 
@@ -38,7 +38,7 @@ import time
 
 import harness
 from harness import Skip, expect, test
-from net import free_port
+from dnsscript import DnsScript
 
 HELO = "client.test"
 NODE = "example.org"
@@ -47,7 +47,6 @@ PASSWORD = "Sesame opens: p\u00e4ss-w0rd #42"    # a space and a UTF-8 byte pair
 ETRN_TIMEOUT = ("-t", "5", "-m", "20")         # bounds on every etrn run
 RUN_TIMEOUT = 30                               # subprocess limit per run
 SERVER_IO_TIMEOUT = 10                         # the server's wait per read
-DNSMASQ = "/usr/sbin/dnsmasq"
 
 CAPS = ["PIPELINING", "8BITMIME"]
 
@@ -1134,60 +1133,21 @@ def auth_530_to_etrn_after_successful_auth_is_refused():
 
 # ---------------------------------------------------------------- --mx
 
-class MxZone:
-    """dnsmasq with tlsmx.test MX 10 mx.tlsmx.test, at 127.0.0.1."""
-
-    def __init__(self):
-        from dnsstub import query
-        if not os.access(DNSMASQ, os.X_OK):
-            raise Skip("dnsmasq not installed (apt-get install dnsmasq-base)")
-        self.dir = harness.tmpdir("etrn-tlsdns-")
-        os.chmod(self.dir, 0o755)
-        self.proc = None
-        prefix = ["setpriv", "--pdeathsig", "TERM", "--"] \
-            if shutil.which("setpriv") else []
-        for _ in range(5):
-            self.port = free_port(udp=True)
-            conf = os.path.join(self.dir, "dnsmasq.conf")
-            with open(conf, "w") as f:
-                f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\n"
-                        "no-resolv\nno-hosts\nlocal=/test/\n"
-                        "mx-host=tlsmx.test,mx.tlsmx.test,10\n"
-                        "host-record=mx.tlsmx.test,127.0.0.1\n"
-                        "mx-host=all.tlsmx.test,a.tlsmx.test,10\n"
-                        "mx-host=all.tlsmx.test,b.tlsmx.test,20\n"
-                        "host-record=a.tlsmx.test,127.0.0.2\n"
-                        "host-record=b.tlsmx.test,127.0.0.3\n"
-                        % self.port)
-            os.chmod(conf, 0o644)
-            self.proc = subprocess.Popen(
-                prefix + [DNSMASQ, "--keep-in-foreground", "--pid-file=",
-                          "--log-facility=-", "--conf-file=" + conf],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if query(self.port, "mx.tlsmx.test", timeout=0.2) == (0, 1):
-                    return
-            self._kill()
-        raise AssertionError("dnsmasq did not start")
-
-    def _kill(self):
-        harness.stop_process(self.proc)
-        self.proc = None
-
-    def stop(self):
-        self._kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
+# The zone of the --mx tests, served by dnsscript.py.
+MX_ZONE = {
+    "tlsmx.test": {"MX": [(10, "mx.tlsmx.test")]},
+    "mx.tlsmx.test": {"A": ["127.0.0.1"]},
+    "all.tlsmx.test": {"MX": [(10, "a.tlsmx.test"), (20, "b.tlsmx.test")]},
+    "a.tlsmx.test": {"A": ["127.0.0.2"]},
+    "b.tlsmx.test": {"A": ["127.0.0.3"]},
+}
 _zone = None
 
 
 def mx_zone():
     global _zone
     if _zone is None:
-        _zone = MxZone()
+        _zone = DnsScript(MX_ZONE)
         atexit.register(_zone.stop)
     return _zone
 

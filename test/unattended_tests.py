@@ -26,6 +26,7 @@ from harness import ETRN, TOPDIR, expect, run_etrn, test
 import dnszone
 import tls_tests
 from checks import addr, peer, serve
+from dnsscript import DnsScript
 from dnszone import HOSTS, MxServers
 from net import closed_port
 from smtpd import Script, reply
@@ -326,9 +327,10 @@ def auth_session(password_args, pass_fds=()):
 def password_file_from_a_slow_pipe_is_read_and_only_its_first_line():
     import base64
     rfd, wfd = os.pipe()
+    # The pipe is the writer's standard output: dash cannot name a
+    # descriptor over 9 in a redirection.
     writer = subprocess.Popen(["sh", "-c", 'sleep 0.3; printf "secret\\n'
-                               'second line\\n" >&%d' % wfd],
-                              pass_fds=(wfd,))
+                               'second line\\n"'], stdout=wfd)
     os.close(wfd)
     try:
         r, srv = auth_session(["--password-file", "/dev/fd/%d" % rfd],
@@ -712,8 +714,7 @@ def in_syslog_namespace(argvs):
 def syslog_records_carry_the_result_line_at_its_priority():
     """info for 0 and 1, warning for 69 and 75, err for the others; the
     record is the result line, the DNS cause included."""
-    from dnsstub import DnsStub
-    stub = DnsStub("servfail")
+    stub = DnsScript({"*": "SERVFAIL"})
     port = closed_port()
     try:
         with serve(etrn={"a.test": "250 Queuing started",
