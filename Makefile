@@ -311,7 +311,18 @@ demo:
 bench:
 	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
-	python3 test/bench.py ./etrn
+	-$(MAKE) build/etrn-1.1
+	python3 test/bench.py --baseline build/etrn-1.1 ./etrn
+
+# Scenario 8 of make bench compares --all with etrn 1.1, built here from
+# its commit; without git (a release tarball) the comparison is left out.
+BASELINE_COMMIT = c3cf404
+build/etrn-1.1:
+	rm -rf build/etrn-1.1-src
+	mkdir -p build/etrn-1.1-src
+	git archive $(BASELINE_COMMIT) | tar -x -C build/etrn-1.1-src
+	$(MAKE) -C build/etrn-1.1-src etrn
+	cp build/etrn-1.1-src/etrn $@
 
 deps:
 	@missing=; \
