@@ -320,8 +320,6 @@ void	 secure_end(struct conn *);
 /* report.c */
 int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
-void	 report_node(const struct options *, const char *,
-	    const struct outcome *);
 void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);

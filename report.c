@@ -25,7 +25,7 @@ text_field(const char *text)
  * node NULL (--check) names the server only.  A reply to ETRN whose cause
  * is well known adds "etrn: SERVER: hint: ..." after it.
  */
-void
+static void
 report_node(const struct options *o, const char *node,
     const struct outcome *out)
 {
