@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,11 +49,12 @@ usage(FILE *f)
 	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
 	    "[-m seconds] [-p port]\n"
 	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
-	    "[--insecure]\n"
-	    "            [--insecure-auth] [--json] [--password-file file] "
-	    "[--syslog]\n"
-	    "            [--retry n] [--retry-delay seconds] [--tls] server "
-	    "node ...\n"
+	    "[--capath dir]\n"
+	    "            [--cert file] [--insecure] [--insecure-auth] [--json] "
+	    "[--key file]\n"
+	    "            [--password-file file] [--retry n] "
+	    "[--retry-delay seconds]\n"
+	    "            [--syslog] [--tls] server node ...\n"
 	    "       etrn -c [options] server\n");
 }
 
@@ -93,7 +95,12 @@ help(void)
 	    "  -S, --starttls         require STARTTLS before trusting EHLO\n"
 	    "      --tls              TLS from the first byte (default port "
 	    "465)\n"
-	    "      --cafile FILE      trust these CA certificates\n"
+	    "      --cafile FILE      trust the CA certificates in FILE (PEM)\n"
+	    "      --capath DIR       trust the CAs of a hashed directory\n"
+	    "      --cert FILE        client certificate (PEM), offered when "
+	    "asked\n"
+	    "      --key FILE         its private key (default: in the --cert "
+	    "file)\n"
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
@@ -421,6 +428,9 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "starttls", no_argument, NULL, 'S' },
 		{ "tls", no_argument, NULL, 'T' },
 		{ "cafile", required_argument, NULL, 'C' },
+		{ "capath", required_argument, NULL, 'Y' },
+		{ "cert", required_argument, NULL, 'E' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "password-file", required_argument, NULL, 'P' },
@@ -462,6 +472,15 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'C':
 			o->cafile = optarg;
+			break;
+		case 'Y':
+			o->capath = optarg;
+			break;
+		case 'E':
+			o->cert = optarg;
+			break;
+		case 'K':
+			o->key = optarg;
 			break;
 		case 'I':
 			o->insecure = true;
@@ -612,6 +631,13 @@ options_parse(int argc, char **argv, struct options *o)
 		    o->insecure_auth) ? "--password-file and --insecure-auth "
 		    "need --user" : "--cafile and --insecure need --tls or "
 		    "--starttls");
+		usage(stderr);
+		return ST_USAGE;
+	}
+	if (((o->capath != NULL || o->cert != NULL) && !o->tls &&
+	    !o->starttls) || (o->key != NULL && o->cert == NULL)) {
+		diag("%s", o->key != NULL && o->cert == NULL ? "--key needs "
+		    "--cert" : "--capath and --cert need --tls or --starttls");
 		usage(stderr);
 		return ST_USAGE;
 	}
@@ -796,6 +822,7 @@ main(int argc, char *argv[])
 	static struct attempts attempts;
 	struct outcome *out;
 	struct options o;
+	char why[PATH_MAX + 256];
 	int64_t deadline_ns;
 	size_t n;
 	int st, closed, written;
@@ -809,8 +836,11 @@ main(int argc, char *argv[])
 		return st == OPTIONS_DONE ? output_close(closed & 2) : st;
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
-	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
+	if ((o.tls || o.starttls) &&
+	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
+		diag("%s", why);
 		return st;
+	}
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
