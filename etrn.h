@@ -202,6 +202,7 @@ struct conn {
 	struct tls	*tls;			/* NULL until TLS starts */
 	short		 tls_events;		/* the handshake waits for */
 	char		 tls_error[256];	/* with IO_TLS */
+	bool		 tls_alert;		/* the server sent a TLS alert */
 };
 
 /* The outcome for one node: status, who gave it, and what was said. */

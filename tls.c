@@ -37,6 +37,7 @@
 
 struct tls {
 	SSL	*ssl;
+	bool	 failed;	/* c->tls_error says why; later calls keep it */
 };
 
 /*
@@ -488,7 +489,21 @@ tls_failed(struct conn *c, const char *what, int ret)
 {
 	int err = SSL_get_error(c->tls->ssl, ret), e = errno;
 	long v = SSL_get_verify_result(c->tls->ssl);
+	unsigned long last = ERR_peek_last_error();
 
+	/* After a failure OpenSSL only says "failed": the first one is why. */
+	if (c->tls->failed) {
+		ERR_clear_error();
+		return;
+	}
+	c->tls->failed = true;
+	/*
+	 * An alert from the server: it refused the handshake, which TLS 1.3
+	 * lets a client learn only at its first read (RFC 8446 section 4.4.2.4:
+	 * a client certificate missing or not trusted).
+	 */
+	c->tls_alert = ERR_GET_LIB(last) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(last) >= SSL_AD_REASON_OFFSET;
 	if (v != X509_V_OK && !insecure)
 		snprintf(c->tls_error, sizeof(c->tls_error), "%s: certificate "
 		    "not trusted: %s", what, X509_verify_cert_error_string(v));
@@ -558,6 +573,15 @@ secure_start(struct conn *c)
 {
 	int r;
 
+	/*
+	 * RFC 3207 section 4: what the server sent in clear after its 220
+	 * is not part of TLS, and never read as a reply (CVE-2011-0411).
+	 */
+	if (c->tls == NULL && c->len > 0) {
+		snprintf(c->tls_error, sizeof(c->tls_error), "tls: the server "
+		    "sent plain data after its 220");
+		return IO_TLS;
+	}
 	ERR_clear_error();
 	if (c->tls == NULL && !session_new(c)) {
 		snprintf(c->tls_error, sizeof(c->tls_error), "tls: %s",
