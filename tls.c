@@ -31,9 +31,9 @@
  * The largest --cafile, --cert or --key read: Debian's bundle of 150 roots
  * is about 200 KB, and a file is read whole before it is parsed.
  */
-#define PEM_FILE_MAX (4 * 1024 * 1024)
+#define PEM_FILE_MAX ((size_t)4 * 1024 * 1024)
 /* The first read's buffer; doubled up to PEM_FILE_MAX. */
-#define PEM_FILE_CHUNK (16 * 1024)
+#define PEM_FILE_CHUNK ((size_t)16 * 1024)
 
 struct tls {
 	SSL	*ssl;
@@ -103,7 +103,7 @@ pem_file(const char *file, int64_t deadline_ns, BIO **bio, char *why,
 	for (;;) {
 		if (have == size) {
 			if (size == PEM_FILE_MAX) {
-				snprintf(why, whylen, "%s: larger than %d "
+				snprintf(why, whylen, "%s: larger than %zu "
 				    "octets", file, PEM_FILE_MAX);
 				status = ST_USAGE;
 				break;
