@@ -283,8 +283,8 @@ smtp_session(struct conn *c, const struct reply *greeting,
 	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
 	    .out = out, .n = o->check ? 1 : o->nnodes,
 	    .step_ns = o->timeout_ns };
-	char cmd[COMMAND_LINE_MAX], why[COMMAND_LINE_MAX];
-	const char *nl, *hint;
+	char cmd[COMMAND_LINE_MAX];
+	const char *nl;
 	size_t i;
 	int st;
 
@@ -318,9 +318,7 @@ smtp_session(struct conn *c, const struct reply *greeting,
 			return SESSION_DONE;
 		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
 		    s.authenticated), &c->peer, &s.r);
-		if ((hint = reply_hint(s.r.code, s.r.text, o->nodes[i],
-		    o->user != NULL, why, sizeof(why))) != NULL)
-			diag("%s: %s", c->peer.name, hint);
+		out[i].etrn_reply = true;
 		if (s.r.code == 421) {
 			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");

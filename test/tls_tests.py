@@ -760,8 +760,9 @@ def implicit_tls_against_a_silent_plain_server_is_bounded():
     # ClientHello gets no ServerHello.  The run must end within -t.
     with TLSServer(Behaviour(greeting=None)) as srv:
         r = etrn("--tls", "--cafile", ca(), "-t", "1", at(srv), NODE)
-        expect(r.status in (5, 75), "exit status %r, expected 75 or 5"
-               % r.status, r)
+        # The server reads the ClientHello and never answers or closes: the
+        # handshake times out, 75 (etrn.1).
+        expect_status(r, 75)
         expect(r.elapsed < 4, "took %.1f s with -t 1" % r.elapsed, r)
         expect_no_etrn(srv, r)
 
