@@ -52,6 +52,8 @@ test_json_document_fields(void **state)
 	peer_set(&out[0].peer, "mx", (struct sockaddr *)&sin);
 	outcome_reason(&out[1], ST_UNAVAILABLE, &out[0].peer, "refused");
 	peer_set(&out[1].peer, "mx", NULL);
+	out[0].peer.tls_version = "TLSv1.3";
+	out[0].peer.tls_auth = "dane";
 	att.n = 1;
 	att.dropped = 3;
 	att.v[0].peer = out[0].peer;
@@ -67,11 +69,13 @@ test_json_document_fields(void **state)
 	assert_string_equal(doc, "{\"status\": 69, \"nodes\": ["
 	    "{\"node\": \"example.org\", \"status\": 0, \"word\": \"started\", "
 	    "\"server\": \"mx\", \"address\": \"127.0.0.1\", \"port\": 25, "
+	    "\"tls\": {\"version\": \"TLSv1.3\", \"auth\": \"dane\"}, "
 	    "\"code\": 250, \"text\": \"x\"}, "
 	    "{\"node\": \"b\\\"x\", \"status\": 69, \"word\": \"unavailable\", "
 	    "\"server\": \"mx\", \"address\": null, \"port\": null, "
-	    "\"code\": null, \"text\": \"refused\"}], \"attempts\": ["
+	    "\"tls\": null, \"code\": null, \"text\": \"refused\"}], \"attempts\": ["
 	    "{\"host\": \"mx\", \"address\": \"127.0.0.1\", \"port\": 25, "
+	    "\"tls\": {\"version\": \"TLSv1.3\", \"auth\": \"dane\"}, "
 	    "\"result\": \"failed\", \"status\": 69, \"code\": null, "
 	    "\"text\": \"refused\", \"start_ms\": 1, \"end_ms\": 2}], "
 	    "\"attempts_dropped\": 3}\n");
