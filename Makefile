@@ -17,6 +17,8 @@ PKG_CONFIG ?= pkg-config
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
+IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
@@ -31,8 +33,8 @@ endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_DEFS)
-LIBS = $(CARES_LIBS) -ldl -pthread
+	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
+LIBS = $(CARES_LIBS) $(IDN_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -48,7 +50,7 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
 	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
 	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
@@ -61,7 +63,7 @@ MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
 # Only for `make demo`: building etrn and running the scripted server.
-DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev python3 \
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev python3 \
 	$(TLS_PACKAGE)
 # What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
 # mail server is installed.
@@ -170,7 +172,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(TLS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 

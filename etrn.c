@@ -41,6 +41,8 @@
 #define CREDENTIALS_MAX ((COMMAND_LINE_MAX - 13) / 4 * 3 - 2)
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
+/* getopt's letters; the leading ':' makes a missing value ':'. */
+#define SHORTOPTS ":46acd:fhH:m:p:qs:St:u:vVx"
 
 static void
 usage(FILE *f)
@@ -135,16 +137,16 @@ parse_seconds(const char *s, int64_t *ns)
 	return *ns > 0;
 }
 
+/* A TCP port: 1 to 5 digits, nothing else, from 1 to 65535. */
 static bool
 parse_port(const char *s, unsigned int *port)
 {
-	char *end;
-	long l;
+	unsigned long l = 0;
+	size_t i;
 
-	errno = 0;
-	l = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || l < 1 || l > 65535 ||
-	    s[0] == '+' || s[0] == '-' || s[0] == ' ')
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 5; i++)
+		l = l * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || s[i] != '\0' || l < 1 || l > 65535)
 		return false;
 	*port = (unsigned int)l;
 	return true;
@@ -167,22 +169,42 @@ parse_retries(const char *s, int *n)
 }
 
 /*
+ * server as the user wrote it, escaped, for "bad server" diagnostics;
+ * returns ST_USAGE.
+ */
+static int
+server_bad(const char *s, const char *why)
+{
+	char shown[4 * COMMAND_LINE_MAX + 1];
+
+	diag("bad server \"%s\": %s", shown_arg(shown, sizeof(shown), s),
+	    why);
+	return ST_USAGE;
+}
+
+/*
  * Split server into host and port: "host", "host:port", an IPv4 or IPv6
- * literal, "[ipv6]" or "[ipv6]:port".  A port given here wins over -p.
+ * literal, "[ipv6]" or "[ipv6]:port".  The port is digits only; the host
+ * is an address or a host name, one in UTF-8 turned into A-labels.  A
+ * port given here wins over -p.  Scoped IPv6 addresses (fe80::1%eth0)
+ * are refused: their zone would need an interface the resolver cannot
+ * name, and they must never reach DNS as a name.
  */
 int
 server_parse(const char *s, struct options *o)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
-	const char *port = NULL, *colon, *why = "is not a host name";
+	char host[4 * COMMAND_LINE_MAX + 1], shown[4 * COMMAND_LINE_MAX + 1];
+	const char *port = NULL, *colon, *close, *why;
 	bool bracketed = s[0] == '[';
 	size_t hostlen;
 
 	if (bracketed) {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-			goto bad;
+		if ((close = strchr(s, ']')) == NULL)
+			return server_bad(s, "has '[' without ']'");
+		if (close[1] != '\0' && close[1] != ':')
+			return server_bad(s, "has something other than "
+			    "\":port\" after ']'");
 		hostlen = (size_t)(close - s - 1);
 		if (close[1] == ':')
 			port = close + 2;
@@ -192,50 +214,59 @@ server_parse(const char *s, struct options *o)
 		port = colon + 1;
 	} else
 		hostlen = strlen(s);
-	if (hostlen == 0 || hostlen >= sizeof(o->host))
-		goto bad;
-	memcpy(o->host, s + bracketed, hostlen);
-	o->host[hostlen] = '\0';
-	if (port != NULL && !parse_port(port, &o->port)) {
-		char shown[4 * DOMAIN_MAX + 1];
-
-		diag("bad port in server \"%s\"", shown_arg(shown,
-		    sizeof(shown), port));
-		return ST_USAGE;
-	}
+	if (hostlen >= sizeof(host))
+		return server_bad(s, "is too long");
+	memcpy(host, s + bracketed, hostlen);
+	host[hostlen] = '\0';
+	if (hostlen == 0)
+		return server_bad(s, "names no host");
+	if (strchr(host, '%') != NULL && strchr(host, ':') != NULL)
+		return server_bad(s, "a scoped IPv6 address (with %zone): "
+		    "not supported");
+	if (port != NULL && !parse_port(port, &o->port))
+		return server_bad(s, "the port is not a number from 1 to "
+		    "65535");
 	o->port_given |= port != NULL;
 
-	if (inet_pton(AF_INET6, o->host, buf) == 1) {
+	if (inet_pton(AF_INET6, host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET) {
-			diag("%s: an IPv6 address, but %s", o->host,
+			diag("%s: an IPv6 address, but %s", host,
 			    o->source_len > 0 ? "--source is IPv4" :
 			    "-4 was given");
 			return ST_USAGE;
 		}
-	} else if (!bracketed && inet_pton(AF_INET, o->host, buf) == 1) {
+	} else if (bracketed)
+		return server_bad(s, "is not an IPv6 address in brackets");
+	else if (strchr(host, ':') != NULL)
+		return server_bad(s, "has more than one ':' (an IPv6 address "
+		    "with a port goes in brackets: [address]:port)");
+	else if (inet_pton(AF_INET, host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET6) {
-			diag("%s: an IPv4 address, but %s", o->host,
+			diag("%s: an IPv4 address, but %s", host,
 			    o->source_len > 0 ? "--source is IPv6" :
 			    "-6 was given");
 			return ST_USAGE;
 		}
-	} else if (bracketed || !domain_valid(o->host, true, &why))
-		goto bad;
+	}
+	if (!o->host_is_literal) {
+		if (!idn_to_ascii(host, o->host, sizeof(o->host), &why)) {
+			diag("bad server \"%s\": not a valid IDN: %s",
+			    shown_arg(shown, sizeof(shown), s), why);
+			return ST_USAGE;
+		}
+		if (!host_name_valid(o->host, true, &why))
+			return server_bad(s, why);
+		if (strcmp(host, o->host) != 0)
+			trace("", "etrn: %s: IDN %s", host, o->host);
+	} else
+		memcpy(o->host, host, hostlen + 1);
 	if (o->mx && o->host_is_literal) {
 		diag("%s: --mx needs a mail domain, not an address", o->host);
 		return ST_USAGE;
 	}
 	return 0;
-bad:
-	{
-		char shown[4 * DOMAIN_MAX + 1];
-
-		escape(shown, sizeof(shown), s, strlen(s));
-		diag("bad server \"%s\": %s", shown, why);
-	}
-	return ST_USAGE;
 }
 
 /* -s: the local address every connection is bound to, any port. */
@@ -380,6 +411,102 @@ password_load(struct options *o, const char *file, int64_t deadline_ns)
 }
 
 /*
+ * The option a getopt result stands for, from optopt (never from argv:
+ * musl leaves optind at argc + 1 after a last option without its value):
+ * "-t (--timeout)", "--password-file" or "-t".
+ */
+static const char *
+option_name(char *buf, size_t len, int ch, const char *shorts,
+    const struct option *longopts)
+{
+	const struct option *lo;
+	bool letter = ch > 0x20 && ch < 0x7f && ch != ':' &&
+	    strchr(shorts, ch) != NULL;
+
+	for (lo = longopts; lo->name != NULL && lo->val != ch; lo++)
+		;
+	if (lo->name != NULL && letter)
+		snprintf(buf, len, "-%c (--%s)", ch, lo->name);
+	else if (lo->name != NULL)
+		snprintf(buf, len, "--%s", lo->name);
+	else if (letter)
+		snprintf(buf, len, "-%c", ch);
+	else
+		snprintf(buf, len, "(unknown)");
+	return buf;
+}
+
+/*
+ * The nodes, checked: each as sent (o->nodes: a domain or @domain in
+ * UTF-8 turned into A-labels, a #queue as it is) and as result lines
+ * name it (o->shown: as typed, unless that has a space or a control
+ * byte).  Returns 0, ST_USAGE said, or ST_OSERR said.
+ */
+#define SLOT (1 + DOMAIN_MAX + 2)	/* '@', a name with a final dot */
+
+static int
+nodes_parse(struct options *o, char **typed, size_t n)
+{
+	char ascii[SLOT], shown[4 * COMMAND_LINE_MAX + 1];
+	const char *why, *name;
+	bool at, converted = false;
+	char **v, *p;
+	size_t i;
+
+	o->nodes = o->shown = typed;
+	o->nnodes = n;
+	for (i = 0; i < n; i++) {
+		at = typed[i][0] == '@';
+		name = typed[i] + at;
+		if (typed[i][0] != '#' && !idn_to_ascii(name, ascii,
+		    sizeof(ascii), &why)) {
+			diag("bad node \"%s\": not a valid IDN: %s",
+			    shown_arg(shown, sizeof(shown), typed[i]), why);
+			return ST_USAGE;
+		}
+		if (typed[i][0] != '#' && strcmp(name, ascii) != 0)
+			converted = true;
+	}
+	if (converted) {
+		/* One block: nodes, shown, then a slot for each A-label. */
+		if ((o->node_store = calloc(n, 2 * sizeof(char *) +
+		    SLOT)) == NULL) {
+			diag("out of memory");
+			return ST_OSERR;
+		}
+		v = o->node_store;
+		p = (char *)(v + 2 * n);
+		for (i = 0; i < n; i++, p += SLOT) {
+			v[i] = v[n + i] = typed[i];
+			at = typed[i][0] == '@';
+			if (typed[i][0] == '#')
+				continue;
+			p[0] = '@';
+			(void)idn_to_ascii(typed[i] + at, p + at, SLOT - at,
+			    &why);
+			v[i] = p;
+			if (!node_printable(typed[i]))
+				v[n + i] = p;
+		}
+		o->nodes = v;
+		o->shown = v + n;
+	}
+	for (i = 0; i < n; i++) {
+		if (!node_valid(o->nodes[i], &why))
+			goto bad;
+		if (strcmp(o->nodes[i], typed[i]) != 0)
+			trace("", "etrn: %s: IDN %s", typed[i], o->nodes[i]);
+	}
+	return 0;
+bad:
+	diag("bad node \"%s\": %s", shown_arg(shown, sizeof(shown),
+	    typed[i]), why);
+	options_free(o);
+	o->nodes = o->shown = typed;
+	return ST_USAGE;
+}
+
+/*
  * The version line: c-ares as loaded, and as built when that differs (a
  * mismatch is the first suspect in a bug report), and TLS.
  */
@@ -445,8 +572,8 @@ options_parse(int argc, char **argv, struct options *o)
 	o->retry_delay_ns = DEFAULT_RETRY_DELAY_SEC * NS_PER_SEC;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qs:St:u:vVx",
-	    longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case '4':
 			o->family = AF_INET;
@@ -580,22 +707,43 @@ options_parse(int argc, char **argv, struct options *o)
 			o->mx = true;
 			break;
 		case ':':
-			diag("option %s needs a value", shown_arg(shown,
-			    sizeof(shown), argv[optind - 1]));
+			diag("option %s needs a value", option_name(shown,
+			    sizeof(shown), optopt, SHORTOPTS, longopts));
 			usage(stderr);
 			return ST_USAGE;
 		default:
+			/*
+			 * optind is only read where it is in range: musl
+			 * leaves it anywhere up to argc + 1.
+			 */
 			if (optopt > 0x20 && optopt < 0x7f)
 				diag("unknown option -%c", optopt);
-			else
+			else if (optind > 1 && optind <= argc)
 				diag("unknown option %s", shown_arg(shown,
 				    sizeof(shown), argv[optind - 1]));
+			else
+				diag("unknown option");
 			usage(stderr);
 			return ST_USAGE;
 		}
 	}
+	verbose = o->verbose;
 	argc -= optind;
 	argv += optind;
+
+	/*
+	 * With POSIXLY_CORRECT, getopt stops at the first operand, and
+	 * "etrn SERVER n.test -q" would send "ETRN -q".  No server or node
+	 * starts with '-'.
+	 */
+	for (i = 0; i < (size_t)argc; i++)
+		if (argv[i][0] == '-') {
+			diag("bad %s \"%s\": starts with '-' (options go before "
+			    "the server)", i == 0 ? "server" : "node",
+			    shown_arg(shown, sizeof(shown), argv[i]));
+			usage(stderr);
+			return ST_USAGE;
+		}
 
 	if (argc < 1 || (o->check ? argc != 1 : argc < 2)) {
 		diag(argc < 1 ? "no server given" : o->check ?
@@ -637,18 +785,20 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return ST_USAGE;
 	}
-	o->nodes = argv + 1;
-	o->nnodes = (size_t)argc - 1;
-	for (i = 0; i < o->nnodes; i++) {
-		if (!node_valid(o->nodes[i], &why)) {
-			escape(shown, sizeof(shown), o->nodes[i],
-			    strlen(o->nodes[i]));
-			diag("bad node \"%s\": %s", shown, why);
+	if ((st = nodes_parse(o, argv + 1, (size_t)argc - 1)) != 0) {
+		if (st == ST_USAGE)
 			usage(stderr);
-			return ST_USAGE;
-		}
+		return st;
 	}
 	return 0;
+}
+
+/* What options_parse allocated. */
+void
+options_free(struct options *o)
+{
+	free(o->node_store);
+	o->node_store = NULL;
 }
 
 /*
@@ -703,7 +853,7 @@ retry_trace(const struct options *o, int k, double delay,
 	off = len < 0 ? 0 : (size_t)len;
 	for (i = 0; i < m && off < sizeof(line); i++) {
 		len = snprintf(line + off, sizeof(line) - off, "%s %s: %d %s",
-		    i > 0 ? "," : "", o->check ? o->host : o->nodes[idx[i]],
+		    i > 0 ? "," : "", o->check ? o->host : o->shown[idx[i]],
 		    out[idx[i]].status, status_word(out[idx[i]].status,
 		    o->check));
 		if (len < 0 || (size_t)len >= sizeof(line) - off) {
@@ -747,7 +897,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	}
 	if ((again = calloc(n, sizeof(*again))) == NULL ||
 	    (idx = calloc(n, sizeof(*idx))) == NULL ||
-	    (nodes = calloc(n, sizeof(*nodes))) == NULL) {
+	    (nodes = calloc(2 * n, sizeof(*nodes))) == NULL) {
 		diag("out of memory");
 		st = ST_OSERR;
 		goto done;
@@ -755,8 +905,10 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	for (k = 1; k <= o->retries; k++) {
 		for (i = m = 0; i < n; i++)
 			if (transient(out[i].status)) {
-				if (!o->check)
+				if (!o->check) {
 					nodes[m] = o->nodes[i];
+					nodes[n + m] = o->shown[i];
+				}
 				idx[m++] = i;
 			}
 		if (m == 0)
@@ -775,6 +927,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 		sub = *o;
 		if (!o->check) {
 			sub.nodes = nodes;
+			sub.shown = nodes + n;
 			sub.nnodes = m;
 		}
 		if ((st = race(&sub, deadline_ns, again, log)) != 0)
@@ -810,22 +963,24 @@ main(int argc, char *argv[])
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
 	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
-		return st;
+		goto done;
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
-		return ST_OSERR;
+		st = ST_OSERR;
+		goto done;
 	}
-	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
-		free(out);
-		return st;
+	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) == 0) {
+		st = status_combine(out, n);
+		/* Results the caller cannot read win over the run's status. */
+		if ((written = report(&o, out, n, &attempts, st,
+		    closed & 2)) != 0)
+			st = written;
 	}
-	st = status_combine(out, n);
-	/* The caller cannot know the results: that wins over the run's. */
-	if ((written = report(&o, out, n, &attempts, st, closed & 2)) != 0)
-		st = written;
 	free(out);
 	secure_cleanup();
+done:
 	explicit_bzero(o.password, sizeof(o.password));
+	options_free(&o);
 	return st;
 }

@@ -106,8 +106,10 @@ struct options {
 	int64_t		 max_time_ns;		/* the whole run */
 	int		 retries;		/* --retry: tries after the first */
 	int64_t		 retry_delay_ns;	/* before the first retry */
-	char	       **nodes;
+	char	       **nodes;			/* as sent: A-labels */
+	char	       **shown;			/* as result lines name them */
 	size_t		 nnodes;
+	void		*node_store;		/* options_free frees it */
 };
 
 /* Address families by index: answers for each are kept apart. */
@@ -251,6 +253,7 @@ struct attempts {
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
+void	 options_free(struct options *);
 
 /* resolve.c */
 struct dns;
@@ -344,6 +347,9 @@ void	 outcome_reason(struct outcome *, int, const struct peer *,
 bool	 domain_valid(const char *, bool, const char **);
 bool	 node_valid(const char *, const char **);
 bool	 helo_valid(const char *, const char **);
+bool	 host_name_valid(const char *, bool, const char **);
+bool	 idn_to_ascii(const char *, char *, size_t, const char **);
+bool	 node_printable(const char *);
 
 /* util.c */
 bool	 addr_equal(const struct sockaddr_storage *,

@@ -70,7 +70,7 @@ report_hosts(const struct options *o, const struct outcome *per_host,
 			for (j = 0; j < k && !same(h, &per_host[j * n + i]); j++)
 				;
 			if (j == k)
-				report_node(o, o->check ? NULL : o->nodes[i], h);
+				report_node(o, o->check ? NULL : o->shown[i], h);
 		}
 }
 
@@ -195,7 +195,7 @@ report(const struct options *o, const struct outcome *out, size_t n,
 	if (o->syslog)
 		openlog("etrn", LOG_PID, LOG_MAIL);
 	for (i = 0; i < n; i++) {
-		node = o->check ? "-" : o->nodes[i];
+		node = o->check ? "-" : o->shown[i];
 		word = status_word(out[i].status, o->check);
 		if (!o->quiet && !o->json)
 			printf("%s %d %s %s %s\n", node, out[i].status, word,
