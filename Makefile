@@ -54,6 +54,7 @@ DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev pytho
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
 	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
 	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
+	musl-tools \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -196,6 +197,7 @@ check: deps
 	$(MAKE) lint
 	$(MAKE) man-check
 	$(MAKE) deploy-check
+	$(MAKE) musl-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
 man-check:
@@ -238,6 +240,49 @@ deps:
 	    echo "    apt-get update && apt-get install -y$$missing"; \
 	    exit 1; \
 	fi
+
+# etrn on musl, where getopt leaves optind at argc + 1 after a last
+# option without its value (glibc leaves argc): statically linked, TLS=no,
+# with c-ares and libidn2 built from Debian's source packages, fetched
+# with apt-get and package lists of build/musl's own (no deb-src line is
+# needed in the system's sources).
+MUSL_SOURCES = c-ares libidn2
+MUSL_APT = -o Dir::Etc::SourceList=$(CURDIR)/build/musl/sources.list \
+	-o Dir::Etc::SourceParts=/dev/null \
+	-o Dir::State::Lists=$(CURDIR)/build/musl/apt/lists \
+	-o Dir::Cache=$(CURDIR)/build/musl/apt/cache -o Debug::NoLocking=1
+MUSL_SUITES = input_tests integration
+
+build/musl/root:
+	rm -rf build/musl
+	mkdir -p build/musl/apt/lists/partial build/musl/apt/cache \
+	    build/musl/src
+	sed -n 's/^URIs: *\(.*debian\)$$/deb-src \1 bookworm main/p' \
+	    /etc/apt/sources.list.d/debian.sources >build/musl/sources.list
+	[ -s build/musl/sources.list ] || echo "deb-src \
+	    http://deb.debian.org/debian bookworm main" >build/musl/sources.list
+	apt-get $(MUSL_APT) -qq update
+	cd build/musl/src && apt-get $(MUSL_APT) -qq source --download-only \
+	    $(MUSL_SOURCES)
+	cd build/musl/src && for t in *.orig.tar.gz; do tar -xzf $$t || \
+	    exit 1; done
+	cd build/musl/src/c-ares-* && CC=musl-gcc ./configure -q \
+	    --prefix=$(CURDIR)/build/musl/root.tmp --disable-shared && \
+	    $(MAKE) -s && $(MAKE) -s install
+	cd build/musl/src/libidn2-* && CC=musl-gcc ./configure -q \
+	    --prefix=$(CURDIR)/build/musl/root.tmp --disable-shared \
+	    --with-included-unistring --disable-doc --disable-nls && \
+	    $(MAKE) -s && $(MAKE) -s install
+	mv build/musl/root.tmp build/musl/root
+
+build/musl/etrn: $(SRCS) etrn.h build/musl/root
+	musl-gcc -static -O2 -g -std=c99 -D_POSIX_C_SOURCE=200809L \
+	    -D_DEFAULT_SOURCE -Wall -Wextra -Werror -pthread -DETRN_NO_TLS \
+	    -DCARES_STATICLIB -Ibuild/musl/root/include -o $@ $(SRCS) \
+	    -Lbuild/musl/root/lib -lcares -lidn2
+
+musl-check: build/musl/etrn
+	ETRN=build/musl/etrn python3 test/run.py $(MUSL_SUITES)
 
 # Exim and Sendmail for exim_tests and sendmail_tests: their packages,
 # downloaded once and unpacked, never installed (Debian installs one mail
@@ -325,4 +370,5 @@ clean:
 	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
-	integration-asan valgrind-check fuzz lint man-check deploy-check dist deb
+	integration-asan valgrind-check fuzz lint man-check deploy-check dist deb \
+	musl-check

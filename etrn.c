@@ -303,12 +303,14 @@ auth_user_valid(const char *s)
 /*
  * The first line of file into buf, before deadline_ns: the file may be a
  * pipe whose writer is slow (--password-file <(pass show isp)) or a FIFO
- * that nobody opens.  Returns 0, ST_USAGE or ST_TEMPFAIL, said.
+ * that nobody opens; one others can read or write is refused.  Returns
+ * 0, ST_USAGE, ST_NOPERM or ST_TEMPFAIL, said.
  */
 static int
 password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 {
 	char got[COMMAND_LINE_MAX + 1] = "", shown[4 * COMMAND_LINE_MAX + 1];
+	char why[64];
 	struct pollfd pfd;
 	size_t have = 0, line;
 	ssize_t n;
@@ -318,6 +320,11 @@ password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 	if ((pfd.fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		diag("%s: %s", shown, strerror(errno));
 		return ST_USAGE;
+	}
+	if (!secret_file_private(pfd.fd, why, sizeof(why))) {
+		diag("%s: %s", shown, why);
+		close(pfd.fd);
+		return ST_NOPERM;
 	}
 	pfd.events = POLLIN;
 	while (memchr(got, '\n', have) == NULL && have < sizeof(got)) {
@@ -368,7 +375,7 @@ password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 /*
  * The password for AUTH: the first line of file, else ETRN_PASSWORD,
  * whole.  Never from the command line, where ps(1) would show it.
- * Returns 0, or ST_USAGE or ST_TEMPFAIL with a message printed.
+ * Returns 0, or ST_USAGE, ST_NOPERM or ST_TEMPFAIL with a message printed.
  */
 static int
 password_load(struct options *o, const char *file, int64_t deadline_ns)
@@ -524,8 +531,9 @@ version(void)
 /*
  * Fill o from the command line and check every value, so that nothing
  * bad reaches the network.  Returns 0, ST_USAGE with a message printed
- * (ST_TEMPFAIL when --password-file gave nothing within --max-time), or
- * OPTIONS_DONE after --help or --version.
+ * (ST_NOPERM when others can read or write --password-file, ST_TEMPFAIL
+ * when it gave nothing within --max-time), or OPTIONS_DONE after --help
+ * or --version.
  */
 int
 options_parse(int argc, char **argv, struct options *o)

@@ -366,6 +366,7 @@ void	 diag_release(bool);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);
+bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
 
 #endif /* ETRN_H */
