@@ -31,9 +31,21 @@ TLS_DEFS = $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
 TLS_PACKAGE = libtls-dev
 endif
 
-# The project's own flags; CFLAGS and CPPFLAGS stay the user's.
+# The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
+# are always on; they stop the build only with WERROR=yes, which make
+# check and CI (CI=true) set: a packager's newer compiler may warn about
+# what ours does not, and that must not break their build.
+ifeq ($(CI),true)
+WERROR ?= yes
+else
+WERROR ?= no
+endif
+ifeq ($(WERROR),yes)
+WERROR_FLAG = -Werror
+endif
+WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
+	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
 LIBS = $(CARES_LIBS) $(IDN_LIBS) -ldl -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -43,18 +55,18 @@ SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c report.c reply.c \
 	outcome.c names.c util.c
 LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
-UNITS = smtp etrn resolve race report
+# One per source file, named after it: test/unit_FILE.c.
+UNITS = reply outcome names options util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests
+	race_tests retry_tests input_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
-	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
-	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
-	musl-tools \
+	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
+	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -83,7 +95,14 @@ etrn: $(SRCS:.c=.o)
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
-$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS)
+$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+
+# Objects remember whether warnings stop the build: an object built with
+# a warning is rebuilt, and the warning fails, when WERROR=yes comes.
+build/werror-$(WERROR):
+	@mkdir -p build
+	@rm -f build/werror-*
+	@touch $@
 
 # Objects remember the TLS choice: switching it rebuilds them.  Without
 # libtls, say what to do rather than fail inside tls.c.
@@ -115,7 +134,7 @@ build/unit_%: test/unit_%.c build/libetrn.a
 	    $(LIBS) $(CMOCKA_LIBS)
 
 # The same unit tests under AddressSanitizer and UBSan, built apart.
-build/asan/%.o: %.c etrn.h
+build/asan/%.o: %.c etrn.h build/werror-$(WERROR)
 	@mkdir -p build/asan
 	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -Dmain=etrn_main -c $< -o $@
 
@@ -133,12 +152,102 @@ unit: $(UNITS:%=build/unit_%) $(UNITS:%=build/asan/unit_%)
 	    echo "== unit_$$t (ASan+UBSan)"; build/asan/unit_$$t || exit 1; \
 	done
 
+# The unit tests without the sanitizers: for make test and the matrix.
+unit-plain: $(UNITS:%=build/unit_%)
+	@for t in $(UNITS); do \
+	    echo "== unit_$$t"; build/unit_$$t || exit 1; \
+	done
+
+# What needs neither root, nor the network, nor a package beyond the
+# Build-Depends (debian/control), nor a mail server: dh_auto_test runs
+# it.  dns_tests, failover_tests, tls_tests and unattended_tests start
+# dnsmasq or need the openssl command, the mail-server suites need root
+# and the servers, deploy_tests builds the Debian package itself.
+TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests
+
+test: etrn
+	$(MAKE) unit-plain
+	python3 test/run.py $(TEST_SUITES)
+
+# The build matrix of make check.  Each build copies the sources afresh
+# to build/NAME/tree and runs this Makefile there with warnings as
+# errors, so that no object of the main build is reused.
+copy_tree = rm -rf $(1) && mkdir -p $(1)/test && \
+	cp $(SRCS) $(wildcard *.h) Makefile $(1)/ && \
+	cp $(wildcard test/*.c) $(1)/test/
+
+# clang: etrn and the unit tests, and the integration suite.
+clang-check:
+	$(call copy_tree,build/clang/tree)
+	$(MAKE) -C build/clang/tree CC=clang WERROR=yes etrn unit-plain
+	ETRN=build/clang/tree/etrn python3 test/run.py integration
+
+# musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
+# and a libidn2 built for musl from Debian's source packages, and the
+# integration and input suites run with it.  musl differs from glibc where POSIX leaves a choice
+# (getopt's optind after a missing option value, for one).  Optional
+# features with no musl build of their library are switched off here.
+MUSL_CC = musl-gcc
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
+CARES_MUSL = $(CURDIR)/build/musl/cares
+IDN2_MUSL = $(CURDIR)/build/musl/idn2
+
+musl-check: build/musl/etrn
+	ETRN=build/musl/etrn python3 test/run.py integration input_tests
+
+build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a \
+    build/musl/idn2/lib/libidn2.a
+	$(call copy_tree,build/musl/tree)
+	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig:$(IDN2_MUSL)/lib/pkgconfig \
+	    $(MAKE) -C build/musl/tree $(MUSL_FLAGS) etrn
+	cp build/musl/tree/etrn $@
+
+# Debian's source package of the c-ares this machine has, fetched with
+# an apt configuration of the build's own (deb-src of the same archive;
+# /etc/apt is left alone), unpacked with Debian's patches and built
+# static for musl.
+APT_DIR = $(CURDIR)/build/apt
+APT_OPTS = -o Dir::Etc::SourceList=/dev/null \
+	-o Dir::Etc::SourceParts=$(APT_DIR)/sources.list.d \
+	-o Dir::State::Lists=$(APT_DIR)/lists -o Dir::Cache=$(APT_DIR)/cache
+CARES_SRC_SUITE != . /etc/os-release 2>/dev/null && echo "$$VERSION_CODENAME"
+
+build/musl/cares/lib/libcares.a:
+	rm -rf build/apt build/musl/cares-src
+	mkdir -p $(APT_DIR)/sources.list.d $(APT_DIR)/lists/partial \
+	    $(APT_DIR)/cache/archives/partial build/musl/cares-src
+	printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+	    'Suites: $(CARES_SRC_SUITE)' 'Components: main' \
+	    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+	    >$(APT_DIR)/sources.list.d/deb-src.sources
+	apt-get $(APT_OPTS) -q update
+	cd build/musl/cares-src && apt-get $(APT_OPTS) -q source \
+	    --download-only c-ares
+	cd build/musl/cares-src && dpkg-source -x *.dsc c-ares
+	cd build/musl/cares-src/c-ares && CC=$(MUSL_CC) ./configure -q \
+	    --disable-shared --enable-static --disable-tests \
+	    --prefix=$(CARES_MUSL) && \
+	    $(MAKE) && $(MAKE) install
+
+# libidn2 likewise, with its own copy of libunistring's parts; the apt
+# configuration is c-ares's.
+build/musl/idn2/lib/libidn2.a: build/musl/cares/lib/libcares.a
+	rm -rf build/musl/idn2-src
+	mkdir -p build/musl/idn2-src
+	cd build/musl/idn2-src && apt-get $(APT_OPTS) -q source \
+	    --download-only libidn2
+	cd build/musl/idn2-src && dpkg-source -x *.dsc libidn2
+	cd build/musl/idn2-src/libidn2 && CC=$(MUSL_CC) ./configure -q \
+	    --disable-shared --enable-static --disable-doc --disable-nls \
+	    --with-included-unistring --prefix=$(IDN2_MUSL) && \
+	    $(MAKE) && $(MAKE) install
+
 integration: etrn
 	python3 test/run.py $(SUITES)
 
 # etrn itself under AddressSanitizer, UBSan and LeakSanitizer, and every
 # suite run again with it; a leak exits 98, which is no status of etrn's.
-build/asan/etrn: $(SRCS) etrn.h
+build/asan/etrn: $(SRCS) etrn.h build/werror-$(WERROR)
 	@mkdir -p build/asan
 	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -o $@ $(SRCS) $(LIBS)
 
@@ -188,19 +297,23 @@ lint:
 	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
 	done
 
+# Warnings stop every build of make check (WERROR=yes).
+CHECK_MAKE = $(MAKE) WERROR=yes
+
 check: deps
-	$(MAKE) build/mta
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) integration-asan
-	$(MAKE) fuzz
-	$(MAKE) lint
-	$(MAKE) man-check
-	$(MAKE) deploy-check
-	$(MAKE) musl-check
+	$(CHECK_MAKE) build/mta
+	$(CHECK_MAKE) unit
+	$(CHECK_MAKE) integration
+	$(CHECK_MAKE) integration-asan
+	$(CHECK_MAKE) clang-check
+	$(CHECK_MAKE) musl-check
+	$(CHECK_MAKE) fuzz
+	$(CHECK_MAKE) lint
+	$(CHECK_MAKE) man-check
+	$(CHECK_MAKE) deploy-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
-man-check:
+man-check: etrn
 	python3 test/run.py man_tests
 
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
@@ -240,49 +353,6 @@ deps:
 	    echo "    apt-get update && apt-get install -y$$missing"; \
 	    exit 1; \
 	fi
-
-# etrn on musl, where getopt leaves optind at argc + 1 after a last
-# option without its value (glibc leaves argc): statically linked, TLS=no,
-# with c-ares and libidn2 built from Debian's source packages, fetched
-# with apt-get and package lists of build/musl's own (no deb-src line is
-# needed in the system's sources).
-MUSL_SOURCES = c-ares libidn2
-MUSL_APT = -o Dir::Etc::SourceList=$(CURDIR)/build/musl/sources.list \
-	-o Dir::Etc::SourceParts=/dev/null \
-	-o Dir::State::Lists=$(CURDIR)/build/musl/apt/lists \
-	-o Dir::Cache=$(CURDIR)/build/musl/apt/cache -o Debug::NoLocking=1
-MUSL_SUITES = input_tests integration
-
-build/musl/root:
-	rm -rf build/musl
-	mkdir -p build/musl/apt/lists/partial build/musl/apt/cache \
-	    build/musl/src
-	sed -n 's/^URIs: *\(.*debian\)$$/deb-src \1 bookworm main/p' \
-	    /etc/apt/sources.list.d/debian.sources >build/musl/sources.list
-	[ -s build/musl/sources.list ] || echo "deb-src \
-	    http://deb.debian.org/debian bookworm main" >build/musl/sources.list
-	apt-get $(MUSL_APT) -qq update
-	cd build/musl/src && apt-get $(MUSL_APT) -qq source --download-only \
-	    $(MUSL_SOURCES)
-	cd build/musl/src && for t in *.orig.tar.gz; do tar -xzf $$t || \
-	    exit 1; done
-	cd build/musl/src/c-ares-* && CC=musl-gcc ./configure -q \
-	    --prefix=$(CURDIR)/build/musl/root.tmp --disable-shared && \
-	    $(MAKE) -s && $(MAKE) -s install
-	cd build/musl/src/libidn2-* && CC=musl-gcc ./configure -q \
-	    --prefix=$(CURDIR)/build/musl/root.tmp --disable-shared \
-	    --with-included-unistring --disable-doc --disable-nls && \
-	    $(MAKE) -s && $(MAKE) -s install
-	mv build/musl/root.tmp build/musl/root
-
-build/musl/etrn: $(SRCS) etrn.h build/musl/root
-	musl-gcc -static -O2 -g -std=c99 -D_POSIX_C_SOURCE=200809L \
-	    -D_DEFAULT_SOURCE -Wall -Wextra -Werror -pthread -DETRN_NO_TLS \
-	    -DCARES_STATICLIB -Ibuild/musl/root/include -o $@ $(SRCS) \
-	    -Lbuild/musl/root/lib -lcares -lidn2
-
-musl-check: build/musl/etrn
-	ETRN=build/musl/etrn python3 test/run.py $(MUSL_SUITES)
 
 # Exim and Sendmail for exim_tests and sendmail_tests: their packages,
 # downloaded once and unpacked, never installed (Debian installs one mail
@@ -370,5 +440,5 @@ clean:
 	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
-	integration-asan valgrind-check fuzz lint man-check deploy-check dist deb \
-	musl-check
+	unit-plain test clang-check musl-check integration-asan valgrind-check \
+	fuzz lint man-check deploy-check dist deb

@@ -246,6 +246,7 @@ conn_reason(const struct conn *c, enum io io)
 	case IO_OK:
 		return "ok";
 	case IO_TIMEOUT:
+	case IO_AGAIN:
 		return "timed out";
 	case IO_CLOSED:
 		return "connection closed by server";

@@ -171,6 +171,7 @@ enum io {
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
 	IO_TLS,			/* see conn.tls_error */
+	IO_AGAIN,		/* not yet: wait for conn.tls_events */
 };
 
 /* From a non-blocking read or write: wait for the events asked, retry. */
@@ -205,7 +206,7 @@ struct outcome {
 	int		status;
 	struct peer	peer;		/* who gave it */
 	int	code;			/* the reply's; 0 when none */
-	bool	said;			/* a diagnostic already gave why */
+	bool	etrn_reply;		/* the reply was ETRN's: hints apply */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
 };
 
@@ -235,11 +236,25 @@ struct attempt {
 /* Attempts kept for --json; those past it are only counted. */
 #define ATTEMPTS_MAX 128
 
+/*
+ * --all: what one MX host gave one node when that is neither the node's
+ * own outcome nor another host's; report.c gives each a diagnostic, so
+ * that a dead or refusing backup MX is never invisible.
+ */
+struct host_outcome {
+	size_t		 node;		/* index into the nodes */
+	struct outcome	 out;
+};
+
+/* What the run did: the attempts, and --all's other hosts' outcomes. */
 struct attempts {
 	struct attempt	 v[ATTEMPTS_MAX];
 	size_t		 n;
 	size_t		 dropped;
 	int64_t		 start_ns;	/* the run's start */
+	struct host_outcome *host;	/* grown as hosts fail */
+	size_t		 nhost;
+	size_t		 hostcap;
 };
 
 /*
@@ -257,7 +272,8 @@ void	 options_free(struct options *);
 
 /* resolve.c */
 struct dns;
-int	 dns_open(struct dns **, const struct options *, int64_t);
+int	 dns_open(struct dns **, const struct options *, int64_t, char *,
+	    size_t);
 int	 dns_fixed(struct dns **, const struct options *,
 	    const struct dns_host *, size_t);
 void	 dns_lookup_hosts(struct dns *);
@@ -268,7 +284,8 @@ bool	 dns_pending(const struct dns *);
 bool	 dns_mx_known(const struct dns *);
 size_t	 dns_nhosts(const struct dns *);
 const struct dns_host *dns_host(const struct dns *, size_t);
-int	 dns_failure(const struct dns *);
+int	 dns_host_failure(const struct dns *, size_t, char *, size_t);
+int	 dns_failure(const struct dns *, char *, size_t);
 void	 dns_close(struct dns *);
 
 /* race.c */
@@ -298,7 +315,7 @@ void	 conn_close(struct conn *);
 const char *secure_library(void);
 int	 secure_setup(const struct options *);
 void	 secure_cleanup(void);
-enum io	 secure_start(struct conn *, int64_t);
+enum io	 secure_start(struct conn *);
 ssize_t	 secure_read(struct conn *, void *, size_t, short *);
 ssize_t	 secure_write(struct conn *, const void *, size_t, short *);
 void	 secure_end(struct conn *);
@@ -308,8 +325,7 @@ int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
 void	 report_node(const struct options *, const char *,
 	    const struct outcome *);
-void	 report_hosts(const struct options *, const struct outcome *, size_t,
-	    size_t, const struct outcome *);
+void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
 int	 output_close(bool);
@@ -336,6 +352,12 @@ int	 status_combine(const struct outcome *, size_t);
 int	 status_worse(int, int);
 const char *attempt_word(enum attempt_result);
 struct outcome outcome_best(const struct outcome *, size_t, size_t);
+bool	 host_outcomes_keep(struct attempts *, const struct outcome *, size_t,
+	    size_t, const struct outcome *);
+bool	 host_outcomes_retried(struct attempts *, size_t, const size_t *,
+	    size_t);
+void	 host_outcomes_free(struct attempts *);
+bool	 status_transient(int);
 const char *reply_hint(int, const char *, const char *, bool, char *,
 	    size_t);
 void	 outcome_reply(struct outcome *, int, const struct peer *,
@@ -361,8 +383,6 @@ size_t	 escape(char *, size_t, const char *, size_t);
 size_t	 json_escape(char *, size_t, const char *, size_t);
 int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 diag_hold(void);
-void	 diag_release(bool);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);

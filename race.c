@@ -445,10 +445,13 @@ greeting_read(struct race *r, struct cand *c, int64_t now)
 static bool
 handshake(struct race *r, struct cand *c, int64_t now)
 {
-	enum io io = secure_start(&c->c, 0);
+	enum io io = secure_start(&c->c);
 
-	if (io == IO_TIMEOUT && now < c->deadline_ns)
-		return false;
+	if (io == IO_AGAIN) {
+		if (now < c->deadline_ns)
+			return false;
+		io = IO_TIMEOUT;
+	}
 	if (io != IO_OK) {
 		greeting_failed(r, c, io);
 		return false;
@@ -661,6 +664,7 @@ race_won(struct race *r, size_t w)
 static void
 race_sessions(struct race *r, struct outcome *out, size_t n)
 {
+	char why[OUTCOME_TEXT_MAX];
 	enum session done;
 	struct cand *c;
 	ssize_t w;
@@ -680,12 +684,8 @@ race_sessions(struct race *r, struct outcome *out, size_t n)
 		failed_with(r, &out[0]);
 	}
 	if (r->n == 0) {
-		st = dns_failure(r->dns);
-		/* dns_failure() said why; 69 is only for MX hosts skipped. */
-		outcome_reason(&r->failure, st, &r->server, st == ST_NOHOST ?
-		    "no such host" : st == ST_UNAVAILABLE ?
-		    "every MX host is this machine" : "name lookup failed");
-		r->failure.said = true;
+		st = dns_failure(r->dns, why, sizeof(why));
+		outcome_reason(&r->failure, st, &r->server, why);
 	} else if (r->failure.status == 0)
 		outcome_reason(&r->failure, ST_UNAVAILABLE, &r->server,
 		    "no address to connect to");
@@ -771,9 +771,12 @@ host_ready(const struct dns_host *h, int64_t now)
 	    now >= h->answered_ns[FAM_V4] + RESOLUTION_DELAY_NS;
 }
 
-/* --all: poll DNS alone, starting each host's thread as it resolves. */
+/*
+ * --all: poll DNS alone, starting each host's thread as it resolves.
+ * Returns 0, or ST_OSERR with the reason in *fatal.
+ */
 static int
-all_resolve(struct race *r, struct host_run *runs)
+all_resolve(struct race *r, struct host_run *runs, struct outcome *fatal)
 {
 	struct pollfd pfd[DNS_SOCKETS_MAX];
 	size_t i, nfds;
@@ -809,14 +812,23 @@ all_resolve(struct race *r, struct host_run *runs)
 		nfds = dns_pollfds(r->dns, pfd, DNS_SOCKETS_MAX);
 		wake_ns = dns_wake_ns(r->dns, wake_ns);
 		if (poll(pfd, (nfds_t)nfds, poll_ms(wake_ns)) == -1 &&
-		    errno != EINTR)
+		    errno != EINTR) {
+			outcome_reason(fatal, ST_OSERR, &r->server,
+			    strerror(errno));
 			return ST_OSERR;
-		if ((st = dns_process(r->dns, pfd, nfds)) != 0)
+		}
+		if ((st = dns_process(r->dns, pfd, nfds)) != 0) {
+			outcome_reason(fatal, st, &r->server,
+			    "too many DNS sockets");
 			return st;
+		}
 	}
 }
 
-/* --all: every MX host's session at once, then the best per node. */
+/*
+ * --all: every MX host's session at once, then the best per node.
+ * Returns 0, or ST_OSERR with the reason in out[0].
+ */
 static int
 race_all(struct race *r, struct outcome *out, size_t n)
 {
@@ -830,6 +842,7 @@ race_all(struct race *r, struct outcome *out, size_t n)
 	if (per_host == NULL || runs == NULL) {
 		free(per_host);
 		free(runs);
+		outcome_reason(&out[0], ST_OSERR, &r->server, "out of memory");
 		return ST_OSERR;
 	}
 	for (h = 0; h < MX_HOSTS_MAX; h++) {
@@ -840,7 +853,7 @@ race_all(struct race *r, struct outcome *out, size_t n)
 		runs[h].n = n;
 	}
 	/* Hosts in preference order, those that ran packed to the front. */
-	st = all_resolve(r, runs);
+	st = all_resolve(r, runs, &out[0]);
 	for (h = 0; h < MX_HOSTS_MAX; h++)
 		if (runs[h].started)
 			pthread_join(runs[h].thread, NULL);
@@ -851,15 +864,19 @@ race_all(struct race *r, struct outcome *out, size_t n)
 		    n * sizeof(*per_host));
 		nran++;
 	}
-	if (st == 0 && nran == 0) {
+	if (st != 0 || nran == 0) {
 		free(per_host);
 		free(runs);
-		race_sessions(r, out, n);	/* says why DNS gave nothing */
-		return 0;
+		if (st == 0)
+			race_sessions(r, out, n);	/* why DNS gave nothing */
+		return st;
 	}
 	for (i = 0; i < n; i++)
 		out[i] = outcome_best(&per_host[i], nran, n);
-	report_hosts(r->o, per_host, nran, n, out);
+	if (!host_outcomes_keep(r->log, per_host, nran, n, out)) {
+		outcome_reason(&out[0], ST_OSERR, &r->server, "out of memory");
+		st = ST_OSERR;
+	}
 	free(per_host);
 	free(runs);
 	return st;
@@ -868,32 +885,28 @@ race_all(struct race *r, struct outcome *out, size_t n)
 /*
  * The whole run for the nodes: resolve, race, sessions.  Fills one
  * outcome per node (one with --check); returns 0, or a status that ends
- * the run before any outcome (64, 71) after saying why.
+ * the run before any outcome (64, 71) with its reason in out[0].
  */
 int
 race(const struct options *o, int64_t deadline_ns, struct outcome *out,
     struct attempts *log)
 {
 	size_t i, n = o->check ? 1 : o->nnodes;
+	char why[OUTCOME_TEXT_MAX];
 	struct peer server;
 	struct dns *dns;
 	struct race *r;
 	int st;
 
-	if ((st = dns_open(&dns, o, deadline_ns)) != 0) {
-		if (st == ST_USAGE || st == ST_OSERR)
-			return st;
-		peer_set(&server, o->host, NULL);
-		for (i = 0; i < n; i++) {
-			outcome_reason(&out[i], st, &server, st ==
-			    ST_NOHOST ? "no such host" : "name lookup failed");
-			out[i].said = true;	/* by dns_open() */
-		}
-		return 0;
+	peer_set(&server, o->host, NULL);
+	if ((st = dns_open(&dns, o, deadline_ns, why, sizeof(why))) != 0) {
+		for (i = 0; i < n; i++)
+			outcome_reason(&out[i], st, &server, why);
+		return st == ST_USAGE || st == ST_OSERR ? st : 0;
 	}
 	if ((r = race_new(o, dns, log, deadline_ns)) == NULL) {
 		dns_close(dns);
-		diag("out of memory");
+		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
 		return ST_OSERR;
 	}
 	if (o->all)

@@ -182,6 +182,7 @@ hello(struct dialogue *s)
 static bool
 starttls(struct dialogue *s)
 {
+	int64_t deadline_ns;
 	enum io io;
 
 	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
@@ -193,8 +194,11 @@ starttls(struct dialogue *s)
 		return false;
 	if (s->r.code != 220)
 		return refused(s, ST_TLS);
-	io = secure_start(s->c, deadline_min(now_ns() + s->o->timeout_ns,
-	    s->deadline_ns));
+	deadline_ns = deadline_min(now_ns() + s->o->timeout_ns,
+	    s->deadline_ns);
+	while ((io = secure_start(s->c)) == IO_AGAIN &&
+	    (io = conn_wait(s->c, s->c->tls_events, deadline_ns)) == IO_OK)
+		;
 	if (io != IO_OK) {
 		fail_io(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
 		    "STARTTLS", io);
@@ -279,8 +283,8 @@ smtp_session(struct conn *c, const struct reply *greeting,
 	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
 	    .out = out, .n = o->check ? 1 : o->nnodes,
 	    .step_ns = o->timeout_ns };
-	char cmd[COMMAND_LINE_MAX], why[COMMAND_LINE_MAX];
-	const char *nl, *hint;
+	char cmd[COMMAND_LINE_MAX];
+	const char *nl;
 	size_t i;
 	int st;
 
@@ -314,9 +318,7 @@ smtp_session(struct conn *c, const struct reply *greeting,
 			return SESSION_DONE;
 		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
 		    s.authenticated), &c->peer, &s.r);
-		if ((hint = reply_hint(s.r.code, s.r.text, o->nodes[i],
-		    o->user != NULL, why, sizeof(why))) != NULL)
-			diag("%s: %s", c->peer.name, hint);
+		out[i].etrn_reply = true;
 		if (s.r.code == 421) {
 			fail_from(&s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");

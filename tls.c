@@ -116,33 +116,34 @@ wanted(ssize_t n)
 }
 
 /*
- * Handshake on c's socket before deadline_ns, verifying the certificate
- * for c->host (an address literal is checked against the certificate's
- * addresses and is not sent as SNI).  After IO_TIMEOUT a call goes on
- * where the last stopped; c->tls_events says what it waits for.
+ * One non-blocking step of the handshake on c's socket, verifying the
+ * certificate for c->host (an address literal is checked against the
+ * certificate's addresses and is not sent as SNI).  IO_AGAIN: call again
+ * once the socket is ready for c->tls_events; the caller owns all waiting.
  */
 enum io
-secure_start(struct conn *c, int64_t deadline_ns)
+secure_start(struct conn *c)
 {
-	enum io io;
 	int r;
 
-	if (c->tls == NULL && (c->tls = p_tls_client()) == NULL) {
-		snprintf(c->tls_error, sizeof(c->tls_error), "tls: no memory");
-		return IO_TLS;
+	if (c->tls == NULL) {
+		if ((c->tls = p_tls_client()) == NULL) {
+			snprintf(c->tls_error, sizeof(c->tls_error),
+			    "tls: no memory");
+			return IO_TLS;
+		}
+		if (p_tls_configure(c->tls, config) == -1 ||
+		    p_tls_connect_socket(c->tls, c->fd, c->peer.host) == -1) {
+			tls_failed(c, "tls");
+			return IO_TLS;
+		}
 	}
-	if (c->tls_events == 0 && (p_tls_configure(c->tls, config) == -1 ||
-	    p_tls_connect_socket(c->tls, c->fd, c->peer.host) == -1)) {
-		tls_failed(c, "tls");
-		return IO_TLS;
-	}
-	while ((r = p_tls_handshake(c->tls)) != 0) {
+	if ((r = p_tls_handshake(c->tls)) != 0) {
 		if ((c->tls_events = wanted(r)) == 0) {
 			tls_failed(c, "tls handshake");
 			return IO_TLS;
 		}
-		if ((io = conn_wait(c, c->tls_events, deadline_ns)) != IO_OK)
-			return io;
+		return IO_AGAIN;
 	}
 	c->tls_events = 0;
 	/* The message names the server: no --all prefix to repeat it. */
@@ -210,9 +211,8 @@ secure_cleanup(void)
 }
 
 enum io
-secure_start(struct conn *c, int64_t deadline_ns)
+secure_start(struct conn *c)
 {
-	(void)deadline_ns;
 	snprintf(c->tls_error, sizeof(c->tls_error), "built without TLS");
 	return IO_TLS;
 }

@@ -1,4 +1,4 @@
-/* The reply parser and the capability parser, fed bytes directly. */
+/* reply.c: the reply parser and the capability parser, fed bytes directly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,5 +325,5 @@ main(void)
 		cmocka_unit_test(test_ehlo_first_line_names_the_server),
 	};
 
-	return cmocka_run_group_tests_name("smtp", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("reply", tests, NULL, NULL);
 }
