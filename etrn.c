@@ -43,6 +43,53 @@
 #define OPTIONS_DONE (-1)
 /* getopt's letters; the leading ':' makes a missing value ':'. */
 #define SHORTOPTS ":46acd:fhH:m:p:qs:St:u:vVx"
+/* Room for a node as sent: '@', a name with a final dot, NUL. */
+#define SLOT (1 + DOMAIN_MAX + 2)
+
+/* Long options without a letter, past every char getopt_long returns. */
+enum {
+	OPT_CONFIG = 256,
+	OPT_PROFILE,
+	OPT_SHOW_CONFIG,
+};
+
+/*
+ * Every option, for the command line and as the keys of a profile
+ * (config.c leaves out those of the command line only).
+ */
+static const struct option longopts[] = {
+	{ "mx", no_argument, NULL, 'x' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "helo", required_argument, NULL, 'H' },
+	{ "check", no_argument, NULL, 'c' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "max-time", required_argument, NULL, 'm' },
+	{ "dns-server", required_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "syslog", no_argument, NULL, 'L' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "starttls", no_argument, NULL, 'S' },
+	{ "tls", no_argument, NULL, 'T' },
+	{ "cafile", required_argument, NULL, 'C' },
+	{ "insecure", no_argument, NULL, 'I' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "password-file", required_argument, NULL, 'P' },
+	{ "insecure-auth", no_argument, NULL, 'A' },
+	{ "source", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "retry", required_argument, NULL, 'R' },
+	{ "retry-delay", required_argument, NULL, 'D' },
+	{ "ipv4", no_argument, NULL, '4' },
+	{ "ipv6", no_argument, NULL, '6' },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
+	{ NULL, 0, NULL, 0 },
+};
 
 static void
 usage(FILE *f)
@@ -55,7 +102,10 @@ usage(FILE *f)
 	    "[--syslog]\n"
 	    "            [--retry n] [--retry-delay seconds] [--tls] server "
 	    "node ...\n"
-	    "       etrn -c [options] server\n");
+	    "       etrn -c [options] server\n"
+	    "       etrn --config file | --profile name [--show-config] "
+	    "[options]\n"
+	    "            [server node ...]\n");
 }
 
 static void
@@ -71,7 +121,7 @@ help(void)
 	    "  -a, --all              with --mx: trigger every MX host\n"
 	    "  -p, --port PORT        TCP port (default 25; a port in server "
 	    "wins)\n"
-	    "  -4, -6                 use only IPv4 / only IPv6\n"
+	    "  -4, -6, --ipv4, --ipv6 use only IPv4 / only IPv6\n"
 	    "  -s, --source ADDRESS   bind every connection to this local "
 	    "address\n"
 	    "  -H, --helo NAME        name sent with EHLO\n"
@@ -99,8 +149,14 @@ help(void)
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
-	    "      --password-file F  or from the first line of F\n"
+	    "      --password-file F  or from the first line of F, or of\n"
+	    "                         $CREDENTIALS_DIRECTORY/password\n"
 	    "      --insecure-auth    allow AUTH without TLS\n"
+	    "      --config FILE      options from FILE, one long option a "
+	    "line, no dashes\n"
+	    "      --profile NAME     --config " SYSCONFDIR "/etrn/NAME.conf\n"
+	    "      --show-config      print the settings in effect as a "
+	    "profile; exit\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             print this help\n\n"
 	    "Result line: NODE STATUS WORD SERVER CODE TEXT; each failed node "
@@ -423,12 +479,11 @@ password_load(struct options *o, const char *file, int64_t deadline_ns)
  * "-t (--timeout)", "--password-file" or "-t".
  */
 static const char *
-option_name(char *buf, size_t len, int ch, const char *shorts,
-    const struct option *longopts)
+option_name(char *buf, size_t len, int ch)
 {
 	const struct option *lo;
 	bool letter = ch > 0x20 && ch < 0x7f && ch != ':' &&
-	    strchr(shorts, ch) != NULL;
+	    strchr(SHORTOPTS, ch) != NULL;
 
 	for (lo = longopts; lo->name != NULL && lo->val != ch; lo++)
 		;
@@ -443,74 +498,86 @@ option_name(char *buf, size_t len, int ch, const char *shorts,
 	return buf;
 }
 
-/*
- * The nodes, checked: each as sent (o->nodes: a domain or @domain in
- * UTF-8 turned into A-labels, a #queue as it is) and as result lines
- * name it (o->shown: as typed, unless that has a space or a control
- * byte).  Returns 0, ST_USAGE said, or ST_OSERR said.
- */
-#define SLOT (1 + DOMAIN_MAX + 2)	/* '@', a name with a final dot */
-
-static int
-nodes_parse(struct options *o, char **typed, size_t n)
+/* Whether s has a byte over 0x7f: UTF-8 to be turned into A-labels. */
+static bool
+has_8bit(const char *s)
 {
-	char ascii[SLOT], shown[4 * COMMAND_LINE_MAX + 1];
-	const char *why, *name;
-	bool at, converted = false;
-	char **v, *p;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * The nodes as sent (o->nodes) and as result lines name them (o->shown):
+ * typed, or, when one of them has a byte over 0x7f, a block of both
+ * lists and a slot per node that node_parse() fills.  Returns 0, or
+ * ST_OSERR said.
+ */
+static int
+nodes_init(struct options *o, char **typed, size_t n)
+{
+	char **v;
 	size_t i;
 
 	o->nodes = o->shown = typed;
 	o->nnodes = n;
-	for (i = 0; i < n; i++) {
-		at = typed[i][0] == '@';
-		name = typed[i] + at;
-		if (typed[i][0] != '#' && !idn_to_ascii(name, ascii,
-		    sizeof(ascii), &why)) {
+	for (i = 0; i < n && !has_8bit(typed[i]); i++)
+		;
+	if (i == n)
+		return 0;
+	if ((o->node_store = calloc(n, 2 * sizeof(char *) + SLOT)) == NULL) {
+		diag("out of memory");
+		return ST_OSERR;
+	}
+	v = o->node_store;
+	for (i = 0; i < n; i++)
+		v[i] = v[n + i] = typed[i];
+	o->nodes = v;
+	o->shown = v + n;
+	return 0;
+}
+
+/*
+ * Check node i.  A domain or @domain in UTF-8 is sent in its A-label
+ * form, a #queue as it is; result lines name the node as typed unless
+ * that has a space or a control byte.  Returns 0 or ST_USAGE, said.
+ */
+static int
+node_parse(struct options *o, size_t i)
+{
+	char shown[4 * COMMAND_LINE_MAX + 1], *slot;
+	const char *typed = o->nodes[i], *why;
+	size_t at = typed[0] == '@';
+
+	if (typed[0] != '#' && has_8bit(typed)) {
+		slot = (char *)((char **)o->node_store + 2 * o->nnodes) +
+		    i * SLOT;
+		slot[0] = '@';
+		if (!idn_to_ascii(typed + at, slot + at, SLOT - at, &why)) {
 			diag("bad node \"%s\": not a valid IDN: %s",
-			    shown_arg(shown, sizeof(shown), typed[i]), why);
+			    shown_arg(shown, sizeof(shown), typed), why);
 			return ST_USAGE;
 		}
-		if (typed[i][0] != '#' && strcmp(name, ascii) != 0)
-			converted = true;
+		o->nodes[i] = slot;
+		if (!node_printable(typed))
+			o->shown[i] = slot;
+		trace("", "etrn: %s: IDN %s", typed, slot);
 	}
-	if (converted) {
-		/* One block: nodes, shown, then a slot for each A-label. */
-		if ((o->node_store = calloc(n, 2 * sizeof(char *) +
-		    SLOT)) == NULL) {
-			diag("out of memory");
-			return ST_OSERR;
-		}
-		v = o->node_store;
-		p = (char *)(v + 2 * n);
-		for (i = 0; i < n; i++, p += SLOT) {
-			v[i] = v[n + i] = typed[i];
-			at = typed[i][0] == '@';
-			if (typed[i][0] == '#')
-				continue;
-			p[0] = '@';
-			(void)idn_to_ascii(typed[i] + at, p + at, SLOT - at,
-			    &why);
-			v[i] = p;
-			if (!node_printable(typed[i]))
-				v[n + i] = p;
-		}
-		o->nodes = v;
-		o->shown = v + n;
-	}
-	for (i = 0; i < n; i++) {
-		if (!node_valid(o->nodes[i], &why))
-			goto bad;
-		if (strcmp(o->nodes[i], typed[i]) != 0)
-			trace("", "etrn: %s: IDN %s", typed[i], o->nodes[i]);
+	if (!node_valid(o->nodes[i], &why)) {
+		diag("bad node \"%s\": %s", shown_arg(shown, sizeof(shown),
+		    typed), why);
+		return ST_USAGE;
 	}
 	return 0;
-bad:
-	diag("bad node \"%s\": %s", shown_arg(shown, sizeof(shown),
-	    typed[i]), why);
-	options_free(o);
-	o->nodes = o->shown = typed;
-	return ST_USAGE;
+}
+
+/* What options_parse allocated. */
+void
+options_free(struct options *o)
+{
+	free(o->node_store);
+	o->node_store = NULL;
 }
 
 /*
@@ -528,49 +595,11 @@ version(void)
 	    secure_library());
 }
 
-/*
- * Fill o from the command line and check every value, so that nothing
- * bad reaches the network.  Returns 0, ST_USAGE with a message printed
- * (ST_NOPERM when others can read or write --password-file, ST_TEMPFAIL
- * when it gave nothing within --max-time), or OPTIONS_DONE after --help
- * or --version.
- */
-int
-options_parse(int argc, char **argv, struct options *o)
+/* The defaults; --json already, so that a usage error gets its document. */
+static void
+options_init(struct options *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "mx", no_argument, NULL, 'x' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "helo", required_argument, NULL, 'H' },
-		{ "check", no_argument, NULL, 'c' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "max-time", required_argument, NULL, 'm' },
-		{ "dns-server", required_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "syslog", no_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "starttls", no_argument, NULL, 'S' },
-		{ "tls", no_argument, NULL, 'T' },
-		{ "cafile", required_argument, NULL, 'C' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "password-file", required_argument, NULL, 'P' },
-		{ "insecure-auth", no_argument, NULL, 'A' },
-		{ "source", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "retry", required_argument, NULL, 'R' },
-		{ "retry-delay", required_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char shown[4 * COMMAND_LINE_MAX + 1];
-	const char *why, *password_file = NULL;
-	int64_t start_ns = now_ns();
-	size_t i;
-	int ch, st;
+	int i;
 
 	memset(o, 0, sizeof(*o));
 	o->port = DEFAULT_PORT;
@@ -578,10 +607,32 @@ options_parse(int argc, char **argv, struct options *o)
 	o->timeout_ns = DEFAULT_TIMEOUT_SEC * NS_PER_SEC;
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
 	o->retry_delay_ns = DEFAULT_RETRY_DELAY_SEC * NS_PER_SEC;
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			o->json = true;
+}
+
+/*
+ * Set o from the options of argv, checking each value; cf, when not
+ * NULL, is the profile argv was read from, and its diagnostics name the
+ * file and line.  *operands is the index of the first operand.  Returns
+ * 0, ST_USAGE with a message printed, or OPTIONS_DONE.
+ */
+static int
+options_scan(int argc, char **argv, struct options *o,
+    const struct config *cf, int *operands)
+{
+	static char profile_path[CONFIG_PATH_MAX];
+	char shown[4 * COMMAND_LINE_MAX + 1];
+	const char *why;
+	int ch;
+
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
+		if (cf != NULL)
+			config_where(cf, optind - 1);
 		switch (ch) {
 		case '4':
 			o->family = AF_INET;
@@ -605,7 +656,24 @@ options_parse(int argc, char **argv, struct options *o)
 			o->json = true;
 			break;
 		case 'P':
-			password_file = optarg;
+			o->password_file = optarg;
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case OPT_PROFILE:
+			if (!config_profile_path(profile_path,
+			    sizeof(profile_path), optarg)) {
+				diag("bad --profile \"%s\": a name without '/' "
+				    "or a leading '.'", shown_arg(shown,
+				    sizeof(shown), optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
+			o->config = profile_path;
+			break;
+		case OPT_SHOW_CONFIG:
+			o->show_config = true;
 			break;
 		case 's':
 			if (!source_parse(optarg, o)) {
@@ -716,7 +784,7 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case ':':
 			diag("option %s needs a value", option_name(shown,
-			    sizeof(shown), optopt, SHORTOPTS, longopts));
+			    sizeof(shown), optopt));
 			usage(stderr);
 			return ST_USAGE;
 		default:
@@ -735,10 +803,83 @@ options_parse(int argc, char **argv, struct options *o)
 			return ST_USAGE;
 		}
 	}
-	verbose = o->verbose;
-	argc -= optind;
-	argv += optind;
+	*operands = optind;
+	return 0;
+}
 
+/*
+ * The password file to read, if any: --password-file, else, unless
+ * ETRN_PASSWORD is set, the credential systemd's LoadCredential= put in
+ * $CREDENTIALS_DIRECTORY when there is one.  *from names the source.
+ */
+static const char *
+password_source(const struct options *o, const char **from)
+{
+	static char cred[CONFIG_PATH_MAX];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	int n;
+
+	*from = "--password-file";
+	if (o->password_file != NULL)
+		return o->password_file;
+	*from = "ETRN_PASSWORD";
+	if (getenv("ETRN_PASSWORD") != NULL || dir == NULL || *dir == '\0')
+		return NULL;
+	n = snprintf(cred, sizeof(cred), "%s/password", dir);
+	if (n < 0 || (size_t)n >= sizeof(cred) || access(cred, F_OK) != 0)
+		return NULL;
+	*from = cred;
+	return cred;
+}
+
+/*
+ * Fill o from the command line, and from the profile it names (the
+ * command line wins), and check every value, so that nothing bad reaches
+ * the network.  Returns 0, ST_USAGE with a message printed (ST_NOPERM
+ * when others can read or write the password file, ST_TEMPFAIL when it
+ * gave nothing within --max-time, ST_OSERR), or OPTIONS_DONE after
+ * --help, --version or --show-config; options_free() frees what it
+ * allocated, whatever it returned.
+ */
+int
+options_parse(int argc, char **argv, struct options *o)
+{
+	static struct config cf;
+	char shown[4 * COMMAND_LINE_MAX + 1];
+	const char *from, *password_file;
+	int64_t start_ns = now_ns();
+	bool from_profile = false;
+	int operands, st;
+	size_t i;
+
+	options_init(o, argc, argv);
+	if ((st = options_scan(argc, argv, o, NULL, &operands)) != 0)
+		return st;
+	if (o->config != NULL) {
+		const char *config = o->config;
+
+		if ((st = config_read(config, longopts, &cf)) != 0)
+			return st;
+		options_init(o, argc, argv);
+		st = options_scan(cf.argc, cf.argv, o, &cf, &operands);
+		diag_where(NULL);
+		if (st != 0)
+			return st;
+		/* Again: what the command line says wins. */
+		(void)options_scan(argc, argv, o, NULL, &operands);
+		o->config = config;
+		o->interfaces = cf.interfaces;
+		o->ninterfaces = cf.ninterfaces;
+	}
+	argc -= operands;
+	argv += operands;
+	/* Operands on the command line replace the profile's server and nodes. */
+	if (argc == 0 && o->config != NULL && cf.operands[0] != NULL) {
+		argv = cf.operands;
+		argc = (int)cf.nnodes + 1;
+		from_profile = true;
+	}
+	verbose = o->verbose;
 	/*
 	 * With POSIXLY_CORRECT, getopt stops at the first operand, and
 	 * "etrn SERVER n.test -q" would send "ETRN -q".  No server or node
@@ -746,13 +887,15 @@ options_parse(int argc, char **argv, struct options *o)
 	 */
 	for (i = 0; i < (size_t)argc; i++)
 		if (argv[i][0] == '-') {
+			if (from_profile)
+				config_where(&cf, -(int)i - 1);
 			diag("bad %s \"%s\": starts with '-' (options go before "
 			    "the server)", i == 0 ? "server" : "node",
 			    shown_arg(shown, sizeof(shown), argv[i]));
+			diag_where(NULL);
 			usage(stderr);
 			return ST_USAGE;
 		}
-
 	if (argc < 1 || (o->check ? argc != 1 : argc < 2)) {
 		diag(argc < 1 ? "no server given" : o->check ?
 		    "--check takes a server and no node" : "no node given");
@@ -761,10 +904,11 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 	if ((o->all && !o->mx) || (o->tls && o->starttls) ||
 	    ((o->cafile != NULL || o->insecure) && !o->tls && !o->starttls) ||
-	    ((password_file != NULL || o->insecure_auth) && o->user == NULL)) {
+	    ((o->password_file != NULL || o->insecure_auth) &&
+	    o->user == NULL)) {
 		diag("%s", o->all && !o->mx ? "--all needs --mx" :
 		    o->tls && o->starttls ? "--tls and --starttls exclude "
-		    "each other" : o->user == NULL && (password_file != NULL ||
+		    "each other" : o->user == NULL && (o->password_file != NULL ||
 		    o->insecure_auth) ? "--password-file and --insecure-auth "
 		    "need --user" : "--cafile and --insecure need --tls or "
 		    "--starttls");
@@ -784,29 +928,29 @@ options_parse(int argc, char **argv, struct options *o)
 		/* Candidates of the other family could not use it. */
 		o->family = af;
 	}
+	password_file = password_source(o, &from);
 	if (o->user != NULL && (st = password_load(o, password_file,
 	    start_ns + o->max_time_ns)) != 0)
 		return st;
 	if (o->tls && !o->port_given)
 		o->port = IMPLICIT_TLS_PORT;
-	if (server_parse(argv[0], o) != 0) {
-		usage(stderr);
-		return ST_USAGE;
-	}
-	if ((st = nodes_parse(o, argv + 1, (size_t)argc - 1)) != 0) {
-		if (st == ST_USAGE)
-			usage(stderr);
+	if ((st = nodes_init(o, argv + 1, (size_t)argc - 1)) != 0)
 		return st;
+	for (i = 0; i <= o->nnodes; i++) {
+		if (from_profile)
+			config_where(&cf, -(int)i - 1);
+		st = i == 0 ? server_parse(argv[0], o) : node_parse(o, i - 1);
+		diag_where(NULL);
+		if (st != 0) {
+			usage(stderr);
+			return ST_USAGE;
+		}
+	}
+	if (o->show_config) {
+		config_show(stdout, o, from);
+		return OPTIONS_DONE;
 	}
 	return 0;
-}
-
-/* What options_parse allocated. */
-void
-options_free(struct options *o)
-{
-	free(o->node_store);
-	o->node_store = NULL;
 }
 
 /*
@@ -958,30 +1102,37 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
-	if ((st = options_parse(argc, argv, &o)) != 0)
-		return st == OPTIONS_DONE ? output_close(closed & 2) : st;
+	if ((st = options_parse(argc, argv, &o)) != 0) {
+		st = st == OPTIONS_DONE ? output_close(closed & 2) :
+		    report_failure(&o, st, closed & 2);
+		goto end;
+	}
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
-	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
-		goto done;
+	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0) {
+		st = report_failure(&o, st, closed & 2);
+		goto end;
+	}
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
-		st = ST_OSERR;
-		goto done;
+		st = report_failure(&o, ST_OSERR, closed & 2);
+		goto end;
 	}
-	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) == 0) {
+	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
+		report_fatal(&out[0]);
+		st = report_failure(&o, st, closed & 2);
+	} else {
 		st = status_combine(out, n);
 		/* Results the caller cannot read win over the run's status. */
 		if ((written = report(&o, out, n, &attempts, st,
 		    closed & 2)) != 0)
 			st = written;
-	} else
-		report_fatal(&out[0]);
+	}
 	free(out);
 	host_outcomes_free(&attempts);
 	secure_cleanup();
-done:
+end:
 	explicit_bzero(o.password, sizeof(o.password));
 	options_free(&o);
 	return st;

@@ -185,11 +185,15 @@ test_utf8_names_become_a_labels(void **state)
 	options_free(&o);
 	/* Queue names are no domains: never converted, never non-ASCII. */
 	assert_int_equal(PARSE(&o, "mail.test", "#qu\xc3\xa9ue"), ST_USAGE);
+	options_free(&o);
 	assert_int_equal(PARSE(&o, "mail.test", "ok.test", "\xcc\x81" "a.org"),
 	    ST_USAGE);
+	options_free(&o);
 	assert_int_equal(PARSE(&o, "mail.test", "ex\xc3\xa4mple..org"),
 	    ST_USAGE);
+	options_free(&o);
 	assert_int_equal(PARSE(&o, "mail.test", "a b.\xc3\xa4.org"), ST_USAGE);
+	options_free(&o);
 }
 
 int
