@@ -9,7 +9,7 @@ DOCDIR ?= $(PREFIX)/share/doc/etrn
 # package), else under PREFIX.
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
-# TLS=no builds without libtls: --tls and --starttls are then refused.
+# TLS=no builds without OpenSSL: --tls and --starttls are then refused.
 TLS ?= yes
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
@@ -26,12 +26,9 @@ ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
 else
-TLS_CFLAGS != $(PKG_CONFIG) --cflags libtls 2>/dev/null || true
-# tls.c loads libtls by this name, and only when TLS is asked for.
-LIBTLS_SONAME != readelf -d "$$($(PKG_CONFIG) --variable=libdir libtls)/libtls.so" \
-	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p'
-TLS_DEFS = $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
-TLS_PACKAGE = libtls-dev
+TLS_DEFS != $(PKG_CONFIG) --cflags openssl 2>/dev/null || true
+TLS_LIBS != $(PKG_CONFIG) --libs openssl 2>/dev/null || true
+TLS_PACKAGE = libssl-dev
 endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
@@ -50,7 +47,7 @@ WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS = $(CARES_LIBS) $(IDN_LIBS) -ldl -pthread
+LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS) -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -67,8 +64,8 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev python3 \
-	dnsmasq-base mandoc libtls-dev openssl time strace clang \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
+	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
@@ -116,12 +113,11 @@ build/sysconfdir: FORCE
 FORCE:
 
 # Objects remember the TLS choice: switching it rebuilds them.  Without
-# libtls, say what to do rather than fail inside tls.c.
+# OpenSSL, say what to do rather than fail inside tls.c.
 build/tls-$(TLS):
-	@if [ "$(TLS)" != no ] && { ! $(PKG_CONFIG) --exists libtls || \
-	    [ -z "$(LIBTLS_SONAME)" ]; }; then \
-	    echo "etrn: libtls not found (pkg-config libtls); either install it:" >&2; \
-	    echo "    apt-get install libtls-dev" >&2; \
+	@if [ "$(TLS)" != no ] && ! $(PKG_CONFIG) --exists 'openssl >= 3'; then \
+	    echo "etrn: OpenSSL 3 not found (pkg-config openssl); either install it:" >&2; \
+	    echo "    apt-get install libssl-dev" >&2; \
 	    echo "or build without TLS (--tls and --starttls then refused):" >&2; \
 	    echo "    make TLS=no" >&2; \
 	    exit 1; \
@@ -346,7 +342,18 @@ demo:
 bench:
 	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
-	python3 test/bench.py ./etrn
+	-$(MAKE) build/etrn-1.1
+	python3 test/bench.py --baseline build/etrn-1.1 ./etrn
+
+# Scenario 8 of make bench compares --all with etrn 1.1, built here from
+# its commit; without git (a release tarball) the comparison is left out.
+BASELINE_COMMIT = c3cf404
+build/etrn-1.1:
+	rm -rf build/etrn-1.1-src
+	mkdir -p build/etrn-1.1-src
+	git archive $(BASELINE_COMMIT) | tar -x -C build/etrn-1.1-src
+	$(MAKE) -C build/etrn-1.1-src etrn
+	cp build/etrn-1.1-src/etrn $@
 
 deps:
 	@missing=; \

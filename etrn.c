@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,6 +52,9 @@ enum {
 	OPT_CONFIG = 256,
 	OPT_PROFILE,
 	OPT_SHOW_CONFIG,
+	OPT_CAPATH,
+	OPT_CERT,
+	OPT_KEY,
 };
 
 /*
@@ -75,6 +79,9 @@ static const struct option longopts[] = {
 	{ "starttls", no_argument, NULL, 'S' },
 	{ "tls", no_argument, NULL, 'T' },
 	{ "cafile", required_argument, NULL, 'C' },
+	{ "capath", required_argument, NULL, OPT_CAPATH },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "insecure", no_argument, NULL, 'I' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "password-file", required_argument, NULL, 'P' },
@@ -97,11 +104,12 @@ usage(FILE *f)
 	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
 	    "[-m seconds] [-p port]\n"
 	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
-	    "[--insecure]\n"
-	    "            [--insecure-auth] [--json] [--password-file file] "
-	    "[--syslog]\n"
-	    "            [--retry n] [--retry-delay seconds] [--tls] server "
-	    "node ...\n"
+	    "[--capath dir]\n"
+	    "            [--cert file] [--insecure] [--insecure-auth] [--json] "
+	    "[--key file]\n"
+	    "            [--password-file file] [--retry n] "
+	    "[--retry-delay seconds]\n"
+	    "            [--syslog] [--tls] server node ...\n"
 	    "       etrn -c [options] server\n"
 	    "       etrn --config file | --profile name [--show-config] "
 	    "[options]\n"
@@ -145,7 +153,12 @@ help(void)
 	    "  -S, --starttls         require STARTTLS before trusting EHLO\n"
 	    "      --tls              TLS from the first byte (default port "
 	    "465)\n"
-	    "      --cafile FILE      trust these CA certificates\n"
+	    "      --cafile FILE      trust the CA certificates in FILE (PEM)\n"
+	    "      --capath DIR       trust the CAs of a hashed directory\n"
+	    "      --cert FILE        client certificate (PEM), offered when "
+	    "asked\n"
+	    "      --key FILE         its private key (default: in the --cert "
+	    "file)\n"
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
@@ -649,6 +662,15 @@ options_scan(int argc, char **argv, struct options *o,
 		case 'C':
 			o->cafile = optarg;
 			break;
+		case OPT_CAPATH:
+			o->capath = optarg;
+			break;
+		case OPT_CERT:
+			o->cert = optarg;
+			break;
+		case OPT_KEY:
+			o->key = optarg;
+			break;
 		case 'I':
 			o->insecure = true;
 			break;
@@ -915,6 +937,13 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return ST_USAGE;
 	}
+	if (((o->capath != NULL || o->cert != NULL) && !o->tls &&
+	    !o->starttls) || (o->key != NULL && o->cert == NULL)) {
+		diag("%s", o->key != NULL && o->cert == NULL ? "--key needs "
+		    "--cert" : "--capath and --cert need --tls or --starttls");
+		usage(stderr);
+		return ST_USAGE;
+	}
 	if (o->source_len > 0) {
 		int af = o->source.ss_family;
 
@@ -1093,6 +1122,7 @@ main(int argc, char *argv[])
 	static struct attempts attempts;
 	struct outcome *out;
 	struct options o;
+	char why[PATH_MAX + 256];
 	int64_t deadline_ns;
 	size_t n;
 	int st, closed, written;
@@ -1109,7 +1139,9 @@ main(int argc, char *argv[])
 	}
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
-	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0) {
+	if ((o.tls || o.starttls) &&
+	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
+		diag("%s", why);
 		st = report_failure(&o, st, closed & 2);
 		goto end;
 	}
