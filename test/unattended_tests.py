@@ -24,12 +24,12 @@ import time
 import harness
 from harness import ETRN, TOPDIR, expect, run_etrn, test
 import dnszone
-import tls_tests
 from checks import addr, peer, serve
 from dnsscript import DnsScript
 from dnszone import HOSTS, MxServers
 from net import closed_port
 from smtpd import Script, reply
+from tlsserver import Behaviour, TLSServer, ca
 
 HELO = "client.test"
 NODE = "example.org"
@@ -101,9 +101,9 @@ def quiet_starttls_not_offered_says_why_on_stderr():
 @test
 def untrusted_certificate_says_why_on_stderr_with_and_without_quiet():
     for quiet in (["-q"], []):
-        with tls_tests.TLSServer(tls_tests.Behaviour(cert="selfsigned")) \
+        with TLSServer(Behaviour(cert="selfsigned")) \
                 as srv:
-            r = run(*quiet, "--starttls", "--cafile", tls_tests.ca(),
+            r = run(*quiet, "--starttls", "--cafile", ca(),
                     "localhost:%d" % srv.port, NODE)
             expect_status(r, 5)
             err = err_lines(r)
