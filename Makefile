@@ -31,8 +31,8 @@ endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror -pthread $(CARES_CFLAGS) $(TLS_DEFS)
-LIBS = $(CARES_LIBS) -ldl -pthread
+	-Wall -Wextra -Werror $(CARES_CFLAGS) $(TLS_DEFS)
+LIBS = $(CARES_LIBS) -ldl
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -180,7 +180,7 @@ lint:
 	    --suppress=missingIncludeSystem --suppress=variableScope \
 	    $(LINT_DEFS) $(SRCS)
 	clang-tidy -quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
-	    $(SRCS) -- -std=c99 $(LINT_DEFS) -pthread
+	    $(SRCS) -- -std=c99 $(LINT_DEFS)
 	for f in $(SRCS); do \
 	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
 	done

@@ -678,12 +678,30 @@ retry_delay(const struct options *o, int k)
 	return ldexp((double)o->retry_delay_ns / NS_PER_SEC, k - 1) * f;
 }
 
-/* Sleep until wake_ns, on the monotonic clock. */
+/* Sleep until wake_ns, on the monotonic clock, or until a signal. */
 static void
 sleep_until(int64_t wake_ns)
 {
-	while (now_ns() < wake_ns)
-		(void)poll(NULL, 0, poll_ms(wake_ns));
+	struct pollfd pfd = { .fd = signal_fd(), .events = POLLIN };
+
+	while (now_ns() < wake_ns && signal_caught() == 0)
+		(void)poll(&pfd, pfd.fd != -1, poll_ms(wake_ns));
+}
+
+/* One try: race(), then each --all host's diagnostics. */
+static int
+try_once(const struct options *o, int64_t deadline_ns, struct outcome *out,
+    struct attempts *log)
+{
+	struct host_outcomes ho;
+	size_t n = o->check ? 1 : o->nnodes;
+	int st;
+
+	st = race(o, deadline_ns, out, log, &ho);
+	if (st == 0 && ho.v != NULL)
+		report_hosts(o, ho.v, ho.nhosts, n, out);
+	free(ho.v);
+	return st;
 }
 
 /*
@@ -741,7 +759,8 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	hold = o->retries > 0 && !o->verbose;
 	if (hold)
 		diag_hold();
-	if ((st = race(o, deadline_ns, out, log)) != 0 || o->retries == 0) {
+	if ((st = try_once(o, deadline_ns, out, log)) != 0 ||
+	    o->retries == 0) {
 		diag_release(true);
 		return st;
 	}
@@ -770,6 +789,9 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 		diag_release(false);
 		retry_trace(o, k, delay, out, idx, m);
 		sleep_until(now_ns() + (int64_t)(delay * NS_PER_SEC));
+		/* The signal ends the run: the outcomes stand as they are. */
+		if (signal_caught() != 0)
+			break;
 		if (hold && k < o->retries)
 			diag_hold();
 		sub = *o;
@@ -777,7 +799,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 			sub.nodes = nodes;
 			sub.nnodes = m;
 		}
-		if ((st = race(&sub, deadline_ns, again, log)) != 0)
+		if ((st = try_once(&sub, deadline_ns, again, log)) != 0)
 			break;
 		for (i = 0; i < m; i++)
 			out[idx[i]] = again[i];
@@ -805,6 +827,10 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
+	if (signals_catch() == -1) {
+		diag("signals: %s", strerror(errno));
+		return ST_OSERR;
+	}
 	if ((st = options_parse(argc, argv, &o)) != 0)
 		return st == OPTIONS_DONE ? output_close(closed & 2) : st;
 	verbose = o.verbose;

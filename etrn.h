@@ -65,6 +65,8 @@ enum status {
 #define PEER_NAME_MAX (DOMAIN_MAX + 64)
 /* What a result line shows of a reply or a reason, after escaping. */
 #define OUTCOME_TEXT_MAX 1024
+/* A hint on an ETRN reply whose cause is well known, node included. */
+#define HINT_MAX (DOMAIN_MAX + 160)
 /* c-ares sockets watched at once: UDP and TCP for each resolver. */
 #define DNS_SOCKETS_MAX	32
 /*
@@ -169,7 +171,7 @@ enum io {
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
 	IO_TLS,			/* see conn.tls_error */
-	IO_AGAIN,		/* not yet: wait for conn.tls_events */
+	IO_AGAIN,		/* not yet: wait for conn.events (tls_events) */
 };
 
 /* From a non-blocking read or write: wait for the events asked, retry. */
@@ -192,6 +194,10 @@ struct conn {
 	char		 prefix[PEER_NAME_MAX + 2]; /* "" or "peer: " */
 	char		 buf[REPLY_LINE_MAX];
 	size_t		 len;			/* bytes held in buf */
+	char		 out[COMMAND_LINE_MAX + 1]; /* a command being sent */
+	size_t		 outlen;
+	size_t		 outoff;		/* how much of it went */
+	short		 events;		/* a read or write waits for */
 	enum reply_error reply_error;		/* with IO_BAD_REPLY */
 	int		 error;			/* errno, with IO_ERROR */
 	struct tls	*tls;			/* NULL until TLS starts */
@@ -206,6 +212,7 @@ struct outcome {
 	int	code;			/* the reply's; 0 when none */
 	bool	said;			/* a diagnostic already gave why */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
+	char	hint[HINT_MAX];		/* "" or what the reply suggests */
 };
 
 /*
@@ -256,8 +263,6 @@ int	 server_parse(const char *, struct options *);
 /* resolve.c */
 struct dns;
 int	 dns_open(struct dns **, const struct options *, int64_t);
-int	 dns_fixed(struct dns **, const struct options *,
-	    const struct dns_host *, size_t);
 void	 dns_lookup_hosts(struct dns *);
 size_t	 dns_pollfds(const struct dns *, struct pollfd *, size_t);
 int64_t	 dns_wake_ns(const struct dns *, int64_t);
@@ -267,28 +272,88 @@ bool	 dns_mx_known(const struct dns *);
 size_t	 dns_nhosts(const struct dns *);
 const struct dns_host *dns_host(const struct dns *, size_t);
 int	 dns_failure(const struct dns *);
+int	 dns_host_failure(const struct dns *, size_t, const char **);
 void	 dns_close(struct dns *);
 
-/* race.c */
-int	 race(const struct options *, int64_t, struct outcome *,
-	    struct attempts *);
-
-/* smtp.c */
-/* smtp_session: whether another candidate should be tried. */
-enum session {
-	SESSION_DONE,		/* the outcomes are final */
-	SESSION_NEXT,		/* failed before EHLO: try the next address */
+/* race.c: --all gives each host's outcomes, hosts x nodes, too. */
+struct host_outcomes {
+	struct outcome	*v;
+	size_t		 nhosts;
 };
-enum session smtp_session(struct conn *, const struct reply *,
-	    const struct options *, int64_t, struct outcome *);
+int	 race(const struct options *, int64_t, struct outcome *,
+	    struct attempts *, struct host_outcomes *);
+
+/* smtp.c: the session's states, in the order RFC 5321 walks them. */
+enum smtp_state {
+	SMTP_EHLO,		/* EHLO sent after the 220 greeting */
+	SMTP_HELO,		/* EHLO rejected, --force: HELO sent */
+	SMTP_STARTTLS,		/* --starttls: STARTTLS sent */
+	SMTP_TLS,		/* its 220 came: the handshake */
+	SMTP_EHLO_TLS,		/* EHLO again over TLS (RFC 3207 section 4.2) */
+	SMTP_AUTH,		/* AUTH sent, then each 334 answered */
+	SMTP_ETRN,		/* ETRN for one node after another */
+	SMTP_QUIT,		/* the outcomes are final */
+	SMTP_DONE,
+};
+#define SMTP_STATES (SMTP_DONE + 1)
+extern const char *const smtp_state_name[SMTP_STATES];
+
+/* What the event loop does next for a session. */
+enum smtp_next {
+	SMTP_SEND,		/* send smtp.cmd, then read its reply */
+	SMTP_HANDSHAKE,		/* TLS handshake, then smtp_tls_done() */
+	SMTP_OVER,		/* nothing more: the outcomes are final */
+};
+
+/*
+ * An AUTH mechanism (RFC 4954): its initial response, then the line for
+ * each 334 challenge; responses are base64, secrets never shown (shown is
+ * what the transcript prints instead).  false: no such line.
+ */
+struct auth_mech {
+	const char	*name;
+	bool		(*start)(const struct options *, char *, size_t);
+	bool		(*step)(const struct options *, int, const char *,
+			    char *, size_t, const char **);
+};
+
+/* One session: where it is, and the command for the loop to send. */
+struct smtp {
+	enum smtp_state		 state;
+	const struct options	*o;
+	struct peer		 peer;
+	char			 prefix[PEER_NAME_MAX + 2]; /* of -v lines */
+	char			 helo[DOMAIN_MAX + 16];
+	struct outcome		*out;
+	size_t			 n;		/* outcomes */
+	size_t			 node;		/* the ETRN awaited */
+	bool			 tls;		/* the connection is under TLS */
+	bool			 authenticated;
+	bool			 next;		/* ended before EHLO was done */
+	int64_t			 step_ns;	/* the reply's time */
+	char			 cmd[COMMAND_LINE_MAX];	/* without CRLF */
+	char			 shown[COMMAND_LINE_MAX];
+	struct reply		 ehlo;		/* the last EHLO reply */
+	const struct auth_mech	*mech;
+	int			 auth_step;
+};
+
+enum smtp_next smtp_start(struct smtp *, const struct options *,
+	    const struct peer *, const char *, const char *, bool,
+	    struct outcome *);
+enum smtp_next smtp_reply(struct smtp *, const struct reply *);
+enum smtp_next smtp_tls_done(struct smtp *);
+enum smtp_next smtp_broken(struct smtp *, enum io, const char *);
+void	 smtp_stop(struct smtp *, int, const char *);
 
 /* conn.c */
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
 	    bool);
-enum io	 conn_read_reply(struct conn *, struct reply *, int64_t);
-enum io	 conn_reply_more(struct conn *, struct reply *, int64_t);
-enum io	 conn_send(struct conn *, const char *, const char *, int64_t);
-enum io	 conn_wait(struct conn *, short, int64_t);
+void	 conn_helo_name(const struct conn *, const struct options *, char *,
+	    size_t);
+enum io	 conn_reply_more(struct conn *, struct reply *);
+enum io	 conn_send(struct conn *, const char *, const char *);
+enum io	 conn_flush(struct conn *);
 const char *conn_reason(const struct conn *, enum io);
 void	 conn_close(struct conn *);
 
@@ -361,6 +426,9 @@ void	 diag_release(bool);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);
+int	 signals_catch(void);
+int	 signal_caught(void);
+int	 signal_fd(void);
 extern bool verbose;
 
 #endif /* ETRN_H */

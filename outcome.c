@@ -149,6 +149,7 @@ outcome_reply(struct outcome *out, int status, const struct peer *peer,
 	out->code = r->code;
 	out->said = false;
 	out->peer = *peer;
+	out->hint[0] = '\0';
 	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
 	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
 		const char *nl = memchr(r->text + i, '\n', r->len - i);
@@ -175,6 +176,7 @@ outcome_reason(struct outcome *out, int status, const struct peer *peer,
 	out->code = 0;
 	out->said = false;
 	out->peer = *peer;
+	out->hint[0] = '\0';
 	snprintf(out->text, sizeof(out->text), "- %s", reason);
 }
 

@@ -30,6 +30,8 @@ report_node(const struct options *o, const char *node,
 {
 	const char *why = out->code == 0 ? text_field(out->text) : out->text;
 
+	if (out->hint[0] != '\0')
+		diag("%s: %s", out->peer.name, out->hint);
 	if (out->status == ST_STARTED || out->status == ST_EMPTY)
 		return;
 	/* --check: the text is the EHLO reply's first line, no reason. */

@@ -926,24 +926,6 @@ dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns)
 	return 0;
 }
 
-/*
- * Hosts whose lookups are done elsewhere (--all: one host and its
- * addresses), at most MX_HOSTS_MAX.
- */
-int
-dns_fixed(struct dns **dp, const struct options *o, const struct dns_host *h,
-    size_t n)
-{
-	struct dns *d;
-
-	if ((*dp = d = calloc(1, sizeof(*d))) == NULL)
-		return ST_OSERR;
-	d->o = o;
-	d->nhost = n < MX_HOSTS_MAX ? n : MX_HOSTS_MAX;
-	memcpy(d->host, h, d->nhost * sizeof(*h));
-	return 0;
-}
-
 /* The sockets to poll for c-ares, at most max; returns how many. */
 size_t
 dns_pollfds(const struct dns *d, struct pollfd *fds, size_t max)
@@ -1122,6 +1104,35 @@ dns_failure(const struct dns *d)
 	else
 		diag("%s: no MX host could be resolved: %s", domain, why);
 	return failure;
+}
+
+/*
+ * Why host i gave no address (--all: a host of its own), as a status and
+ * a reason; nothing is said here.
+ */
+int
+dns_host_failure(const struct dns *d, size_t i, const char **why)
+{
+	const struct dns_host *h = &d->host[i];
+	int st, failure = 0, f;
+
+	*why = "no address";
+	if (h->skipped) {
+		*why = "this machine";
+		return ST_UNAVAILABLE;
+	}
+	for (f = 0; f < FAMILIES; f++) {
+		if (h->status[f] == DNS_NOT_ASKED ||
+		    h->status[f] == ARES_SUCCESS)
+			continue;
+		/* A bad name from DNS is no usage error. */
+		st = h->status[f] == ARES_EBADNAME ? ST_NOHOST :
+		    dns_status(h->status[f]);
+		if (status_worse(failure, st) != failure)
+			*why = dns_reason(h->status[f]);
+		failure = status_worse(failure, st);
+	}
+	return failure != 0 ? failure : ST_NOHOST;
 }
 
 void
