@@ -220,7 +220,7 @@ struct outcome {
  * names the words of attempt_word).
  */
 enum attempt_result {
-	ATTEMPT_SESSION,	/* greeted 2xx: a session ran on it */
+	ATTEMPT_SESSION,	/* greeted 220: a session ran on it */
 	ATTEMPT_FAILED,		/* no connection: refused, unreachable */
 	ATTEMPT_TIMEOUT,	/* no connection within --timeout */
 	ATTEMPT_GREETING,	/* greeted 4xx or 5xx */
@@ -249,11 +249,14 @@ struct attempts {
 };
 
 /*
- * Calls run one way, down this list: etrn.c (command line, main), the
- * event loop (race.c), resolve.c and smtp.c, conn.c and tls.c, report.c
- * (result lines, --json, syslog, diagnostics per node: called by main and
- * by --all for each host), then the pure files (reply.c, outcome.c,
- * names.c) and util.c.
+ * One flow: options (etrn.c) -> the event loop (race.c: DNS answers from
+ * resolve.c, connection attempts, TLS, greetings and sessions, each a
+ * state machine in smtp.c over conn.c and tls.c) -> one outcome per node
+ * (and per host with --all) -> report.c (result lines, --json, syslog,
+ * diagnostics) -> the exit status (outcome.c).  Calls run one way, down
+ * this list: etrn.c, race.c, resolve.c and smtp.c, conn.c, tls.c,
+ * report.c, then the pure files (reply.c, outcome.c, names.c) and util.c.
+ * Nothing below report.c prints but the -v trace.
  */
 
 /* etrn.c */
