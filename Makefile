@@ -29,9 +29,21 @@ TLS_DEFS = $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
 TLS_PACKAGE = libtls-dev
 endif
 
-# The project's own flags; CFLAGS and CPPFLAGS stay the user's.
+# The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
+# are always on; they stop the build only with WERROR=yes, which make
+# check and CI (CI=true) set: a packager's newer compiler may warn about
+# what ours does not, and that must not break their build.
+ifeq ($(CI),true)
+WERROR ?= yes
+else
+WERROR ?= no
+endif
+ifeq ($(WERROR),yes)
+WERROR_FLAG = -Werror
+endif
+WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-Wall -Wextra -Werror $(CARES_CFLAGS) $(TLS_DEFS)
+	$(WARNINGS) $(CARES_CFLAGS) $(TLS_DEFS)
 LIBS = $(CARES_LIBS) -ldl
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -41,7 +53,8 @@ SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c report.c reply.c \
 	outcome.c names.c util.c
 LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
-UNITS = smtp etrn resolve race report
+# One per source file, named after it: test/unit_FILE.c.
+UNITS = reply smtp outcome names options util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
 	race_tests retry_tests
@@ -50,8 +63,8 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
 	dnsmasq-base mandoc libtls-dev openssl time strace clang \
-	libclang-rt-dev clang-tidy cppcheck valgrind man-db groff-base \
-	shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
+	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
+	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -80,7 +93,14 @@ etrn: $(SRCS:.c=.o)
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
-$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS)
+$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+
+# Objects remember whether warnings stop the build: an object built with
+# a warning is rebuilt, and the warning fails, when WERROR=yes comes.
+build/werror-$(WERROR):
+	@mkdir -p build
+	@rm -f build/werror-*
+	@touch $@
 
 # Objects remember the TLS choice: switching it rebuilds them.  Without
 # libtls, say what to do rather than fail inside tls.c.
@@ -112,7 +132,7 @@ build/unit_%: test/unit_%.c build/libetrn.a
 	    $(LIBS) $(CMOCKA_LIBS)
 
 # The same unit tests under AddressSanitizer and UBSan, built apart.
-build/asan/%.o: %.c etrn.h
+build/asan/%.o: %.c etrn.h build/werror-$(WERROR)
 	@mkdir -p build/asan
 	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -Dmain=etrn_main -c $< -o $@
 
@@ -130,12 +150,87 @@ unit: $(UNITS:%=build/unit_%) $(UNITS:%=build/asan/unit_%)
 	    echo "== unit_$$t (ASan+UBSan)"; build/asan/unit_$$t || exit 1; \
 	done
 
+# The unit tests without the sanitizers: for make test and the matrix.
+unit-plain: $(UNITS:%=build/unit_%)
+	@for t in $(UNITS); do \
+	    echo "== unit_$$t"; build/unit_$$t || exit 1; \
+	done
+
+# What needs neither root, nor the network, nor a package beyond the
+# Build-Depends (debian/control), nor a mail server: dh_auto_test runs
+# it.  dns_tests, failover_tests, tls_tests and unattended_tests start
+# dnsmasq or need the openssl command, the mail-server suites need root
+# and the servers, deploy_tests builds the Debian package itself.
+TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests
+
+test: etrn
+	$(MAKE) unit-plain
+	python3 test/run.py $(TEST_SUITES)
+
+# The build matrix of make check.  Each build copies the sources afresh
+# to build/NAME/tree and runs this Makefile there with warnings as
+# errors, so that no object of the main build is reused.
+copy_tree = rm -rf $(1) && mkdir -p $(1)/test && \
+	cp $(SRCS) $(wildcard *.h) Makefile $(1)/ && \
+	cp $(wildcard test/*.c) $(1)/test/
+
+# clang: etrn and the unit tests, and the integration suite.
+clang-check:
+	$(call copy_tree,build/clang/tree)
+	$(MAKE) -C build/clang/tree CC=clang WERROR=yes etrn unit-plain
+	ETRN=build/clang/tree/etrn python3 test/run.py integration
+
+# musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
+# built for musl from Debian's c-ares source package, and the integration
+# suite run with it.  musl differs from glibc where POSIX leaves a choice
+# (getopt's optind after a missing option value, for one).  Optional
+# features with no musl build of their library are switched off here.
+MUSL_CC = musl-gcc
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
+CARES_MUSL = $(CURDIR)/build/musl/cares
+
+musl-check: build/musl/etrn
+	ETRN=build/musl/etrn python3 test/run.py integration
+
+build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a
+	$(call copy_tree,build/musl/tree)
+	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig \
+	    $(MAKE) -C build/musl/tree $(MUSL_FLAGS) etrn
+	cp build/musl/tree/etrn $@
+
+# Debian's source package of the c-ares this machine has, fetched with
+# an apt configuration of the build's own (deb-src of the same archive;
+# /etc/apt is left alone), unpacked with Debian's patches and built
+# static for musl.
+APT_DIR = $(CURDIR)/build/apt
+APT_OPTS = -o Dir::Etc::SourceList=/dev/null \
+	-o Dir::Etc::SourceParts=$(APT_DIR)/sources.list.d \
+	-o Dir::State::Lists=$(APT_DIR)/lists -o Dir::Cache=$(APT_DIR)/cache
+CARES_SRC_SUITE != . /etc/os-release 2>/dev/null && echo "$$VERSION_CODENAME"
+
+build/musl/cares/lib/libcares.a:
+	rm -rf build/apt build/musl/cares-src
+	mkdir -p $(APT_DIR)/sources.list.d $(APT_DIR)/lists/partial \
+	    $(APT_DIR)/cache/archives/partial build/musl/cares-src
+	printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+	    'Suites: $(CARES_SRC_SUITE)' 'Components: main' \
+	    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+	    >$(APT_DIR)/sources.list.d/deb-src.sources
+	apt-get $(APT_OPTS) -q update
+	cd build/musl/cares-src && apt-get $(APT_OPTS) -q source \
+	    --download-only c-ares
+	cd build/musl/cares-src && dpkg-source -x *.dsc c-ares
+	cd build/musl/cares-src/c-ares && CC=$(MUSL_CC) ./configure -q \
+	    --disable-shared --enable-static --disable-tests \
+	    --prefix=$(CARES_MUSL) && \
+	    $(MAKE) && $(MAKE) install
+
 integration: etrn
 	python3 test/run.py $(SUITES)
 
 # etrn itself under AddressSanitizer, UBSan and LeakSanitizer, and every
 # suite run again with it; a leak exits 98, which is no status of etrn's.
-build/asan/etrn: $(SRCS) etrn.h
+build/asan/etrn: $(SRCS) etrn.h build/werror-$(WERROR)
 	@mkdir -p build/asan
 	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -o $@ $(SRCS) $(LIBS)
 
@@ -185,18 +280,23 @@ lint:
 	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
 	done
 
+# Warnings stop every build of make check (WERROR=yes).
+CHECK_MAKE = $(MAKE) WERROR=yes
+
 check: deps
-	$(MAKE) build/mta
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) integration-asan
-	$(MAKE) fuzz
-	$(MAKE) lint
-	$(MAKE) man-check
-	$(MAKE) deploy-check
+	$(CHECK_MAKE) build/mta
+	$(CHECK_MAKE) unit
+	$(CHECK_MAKE) integration
+	$(CHECK_MAKE) integration-asan
+	$(CHECK_MAKE) clang-check
+	$(CHECK_MAKE) musl-check
+	$(CHECK_MAKE) fuzz
+	$(CHECK_MAKE) lint
+	$(CHECK_MAKE) man-check
+	$(CHECK_MAKE) deploy-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
-man-check:
+man-check: etrn
 	python3 test/run.py man_tests
 
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
@@ -323,4 +423,5 @@ clean:
 	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
-	integration-asan valgrind-check fuzz lint man-check deploy-check dist deb
+	unit-plain test clang-check musl-check integration-asan valgrind-check \
+	fuzz lint man-check deploy-check dist deb

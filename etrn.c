@@ -652,16 +652,6 @@ options_parse(int argc, char **argv, struct options *o)
 }
 
 /*
- * Whether a status may go away by itself: a temporary failure (timeout,
- * temporary DNS failure, 4xx) or no server accepting a connection.
- */
-static bool
-transient(int status)
-{
-	return status == ST_TEMPFAIL || status == ST_UNAVAILABLE;
-}
-
-/*
  * The delay before retry k (1 from the first): --retry-delay doubled for
  * each retry before it, times a factor in [1 - JITTER, 1 + JITTER] from
  * getentropy(3) (1 when that fails), so that many hosts brought up at
@@ -686,22 +676,6 @@ sleep_until(int64_t wake_ns)
 
 	while (now_ns() < wake_ns && signal_caught() == 0)
 		(void)poll(&pfd, pfd.fd != -1, poll_ms(wake_ns));
-}
-
-/* One try: race(), then each --all host's diagnostics. */
-static int
-try_once(const struct options *o, int64_t deadline_ns, struct outcome *out,
-    struct attempts *log)
-{
-	struct host_outcomes ho;
-	size_t n = o->check ? 1 : o->nnodes;
-	int st;
-
-	st = race(o, deadline_ns, out, log, &ho);
-	if (st == 0 && ho.v != NULL)
-		report_hosts(o, ho.v, ho.nhosts, n, out);
-	free(ho.v);
-	return st;
 }
 
 /*
@@ -740,7 +714,7 @@ retry_trace(const struct options *o, int k, double delay,
  * --retry times, waiting retry_delay() before each try; every try has
  * the run's deadline, and a delay that would end past it ends the
  * retries.  Nodes with any other outcome are not sent again.  Returns
- * like race().
+ * like race(): a status that ends the run has its reason in out[0].
  */
 static int
 run_with_retries(const struct options *o, int64_t deadline_ns,
@@ -749,31 +723,26 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	size_t i, m, n = o->check ? 1 : o->nnodes;
 	struct outcome *again = NULL;
 	struct options sub;
+	struct peer server;
 	char **nodes = NULL;
 	size_t *idx = NULL;
 	double delay;
-	bool hold;
+	size_t first;
 	int k, st;
 
-	/* Without -v, a try that is retried keeps its diagnostics to itself. */
-	hold = o->retries > 0 && !o->verbose;
-	if (hold)
-		diag_hold();
-	if ((st = try_once(o, deadline_ns, out, log)) != 0 ||
-	    o->retries == 0) {
-		diag_release(true);
+	if ((st = race(o, deadline_ns, out, log)) != 0 || o->retries == 0)
 		return st;
-	}
+	peer_set(&server, o->host, NULL);
 	if ((again = calloc(n, sizeof(*again))) == NULL ||
 	    (idx = calloc(n, sizeof(*idx))) == NULL ||
 	    (nodes = calloc(n, sizeof(*nodes))) == NULL) {
-		diag("out of memory");
+		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
 		st = ST_OSERR;
 		goto done;
 	}
 	for (k = 1; k <= o->retries; k++) {
 		for (i = m = 0; i < n; i++)
-			if (transient(out[i].status)) {
+			if (status_transient(out[i].status)) {
 				if (!o->check)
 					nodes[m] = o->nodes[i];
 				idx[m++] = i;
@@ -786,26 +755,32 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 			    "past --max-time", k, o->retries, delay);
 			break;
 		}
-		diag_release(false);
 		retry_trace(o, k, delay, out, idx, m);
 		sleep_until(now_ns() + (int64_t)(delay * NS_PER_SEC));
 		/* The signal ends the run: the outcomes stand as they are. */
 		if (signal_caught() != 0)
 			break;
-		if (hold && k < o->retries)
-			diag_hold();
 		sub = *o;
 		if (!o->check) {
 			sub.nodes = nodes;
 			sub.nnodes = m;
 		}
-		if ((st = try_once(&sub, deadline_ns, again, log)) != 0)
+		first = log->nhost;
+		if ((st = race(&sub, deadline_ns, again, log)) != 0) {
+			out[0] = again[0];	/* the reason */
 			break;
+		}
+		/* Only the last try of a node counts, for every host. */
 		for (i = 0; i < m; i++)
 			out[idx[i]] = again[i];
+		if (!host_outcomes_retried(log, first, idx, m)) {
+			outcome_reason(&out[0], ST_OSERR, &server,
+			    "out of memory");
+			st = ST_OSERR;
+			break;
+		}
 	}
 done:
-	diag_release(true);
 	free(again);
 	free(idx);
 	free(nodes);
@@ -843,6 +818,7 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	}
 	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
+		report_fatal(&out[0]);
 		free(out);
 		return st;
 	}
@@ -851,6 +827,7 @@ main(int argc, char *argv[])
 	if ((written = report(&o, out, n, &attempts, st, closed & 2)) != 0)
 		st = written;
 	free(out);
+	host_outcomes_free(&attempts);
 	secure_cleanup();
 	explicit_bzero(o.password, sizeof(o.password));
 	return st;

@@ -65,8 +65,6 @@ enum status {
 #define PEER_NAME_MAX (DOMAIN_MAX + 64)
 /* What a result line shows of a reply or a reason, after escaping. */
 #define OUTCOME_TEXT_MAX 1024
-/* A hint on an ETRN reply whose cause is well known, node included. */
-#define HINT_MAX (DOMAIN_MAX + 160)
 /* c-ares sockets watched at once: UDP and TCP for each resolver. */
 #define DNS_SOCKETS_MAX	32
 /*
@@ -210,9 +208,8 @@ struct outcome {
 	int		status;
 	struct peer	peer;		/* who gave it */
 	int	code;			/* the reply's; 0 when none */
-	bool	said;			/* a diagnostic already gave why */
+	bool	etrn_reply;		/* the reply was ETRN's: hints apply */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
-	char	hint[HINT_MAX];		/* "" or what the reply suggests */
 };
 
 /*
@@ -241,11 +238,25 @@ struct attempt {
 /* Attempts kept for --json; those past it are only counted. */
 #define ATTEMPTS_MAX 128
 
+/*
+ * --all: what one MX host gave one node when that is neither the node's
+ * own outcome nor another host's; report.c gives each a diagnostic, so
+ * that a dead or refusing backup MX is never invisible.
+ */
+struct host_outcome {
+	size_t		 node;		/* index into the nodes */
+	struct outcome	 out;
+};
+
+/* What the run did: the attempts, and --all's other hosts' outcomes. */
 struct attempts {
 	struct attempt	 v[ATTEMPTS_MAX];
 	size_t		 n;
 	size_t		 dropped;
 	int64_t		 start_ns;	/* the run's start */
+	struct host_outcome *host;	/* grown as hosts fail */
+	size_t		 nhost;
+	size_t		 hostcap;
 };
 
 /*
@@ -265,7 +276,8 @@ int	 server_parse(const char *, struct options *);
 
 /* resolve.c */
 struct dns;
-int	 dns_open(struct dns **, const struct options *, int64_t);
+int	 dns_open(struct dns **, const struct options *, int64_t, char *,
+	    size_t);
 void	 dns_lookup_hosts(struct dns *);
 size_t	 dns_pollfds(const struct dns *, struct pollfd *, size_t);
 int64_t	 dns_wake_ns(const struct dns *, int64_t);
@@ -274,17 +286,13 @@ bool	 dns_pending(const struct dns *);
 bool	 dns_mx_known(const struct dns *);
 size_t	 dns_nhosts(const struct dns *);
 const struct dns_host *dns_host(const struct dns *, size_t);
-int	 dns_failure(const struct dns *);
-int	 dns_host_failure(const struct dns *, size_t, const char **);
+int	 dns_host_failure(const struct dns *, size_t, char *, size_t);
+int	 dns_failure(const struct dns *, char *, size_t);
 void	 dns_close(struct dns *);
 
-/* race.c: --all gives each host's outcomes, hosts x nodes, too. */
-struct host_outcomes {
-	struct outcome	*v;
-	size_t		 nhosts;
-};
+/* race.c */
 int	 race(const struct options *, int64_t, struct outcome *,
-	    struct attempts *, struct host_outcomes *);
+	    struct attempts *);
 
 /* smtp.c: the session's states, in the order RFC 5321 walks them. */
 enum smtp_state {
@@ -374,8 +382,7 @@ int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
 void	 report_node(const struct options *, const char *,
 	    const struct outcome *);
-void	 report_hosts(const struct options *, const struct outcome *, size_t,
-	    size_t, const struct outcome *);
+void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
 int	 output_close(bool);
@@ -402,6 +409,12 @@ int	 status_combine(const struct outcome *, size_t);
 int	 status_worse(int, int);
 const char *attempt_word(enum attempt_result);
 struct outcome outcome_best(const struct outcome *, size_t, size_t);
+bool	 host_outcomes_keep(struct attempts *, const struct outcome *, size_t,
+	    size_t, const struct outcome *);
+bool	 host_outcomes_retried(struct attempts *, size_t, const size_t *,
+	    size_t);
+void	 host_outcomes_free(struct attempts *);
+bool	 status_transient(int);
 const char *reply_hint(int, const char *, const char *, bool, char *,
 	    size_t);
 void	 outcome_reply(struct outcome *, int, const struct peer *,
@@ -424,8 +437,6 @@ size_t	 escape(char *, size_t, const char *, size_t);
 size_t	 json_escape(char *, size_t, const char *, size_t);
 int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	 diag_hold(void);
-void	 diag_release(bool);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);

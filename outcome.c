@@ -4,6 +4,7 @@
  * I/O here.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "etrn.h"
@@ -147,9 +148,8 @@ outcome_reply(struct outcome *out, int status, const struct peer *peer,
 
 	out->status = status;
 	out->code = r->code;
-	out->said = false;
+	out->etrn_reply = false;
 	out->peer = *peer;
-	out->hint[0] = '\0';
 	n = (size_t)snprintf(out->text, sizeof(out->text), "%03d", r->code);
 	for (i = 0; i < r->len && n + 1 < sizeof(out->text); ) {
 		const char *nl = memchr(r->text + i, '\n', r->len - i);
@@ -174,9 +174,8 @@ outcome_reason(struct outcome *out, int status, const struct peer *peer,
 {
 	out->status = status;
 	out->code = 0;
-	out->said = false;
+	out->etrn_reply = false;
 	out->peer = *peer;
-	out->hint[0] = '\0';
 	snprintf(out->text, sizeof(out->text), "- %s", reason);
 }
 
@@ -209,6 +208,124 @@ outcome_best(const struct outcome *per_host, size_t nhosts, size_t stride)
 	if (result.code == 0)
 		result.status = failure;
 	return result;
+}
+
+/* Whether two outcomes would make the same diagnostic. */
+static bool
+same(const struct outcome *a, const struct outcome *b)
+{
+	return strcmp(a->peer.name, b->peer.name) == 0 &&
+	    strcmp(a->text, b->text) == 0;
+}
+
+/*
+ * --all: keep, for report.c, each host's failure of a node (per_host:
+ * nhosts rows of n, in preference order) unless it is the node's own
+ * outcome (best[i]) or repeats another host's.  Returns false when out
+ * of memory.
+ */
+bool
+host_outcomes_keep(struct attempts *log, const struct outcome *per_host,
+    size_t nhosts, size_t n, const struct outcome *best)
+{
+	const struct outcome *h;
+	struct host_outcome *v;
+	size_t i, k, j, cap;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nhosts; k++) {
+			h = &per_host[k * n + i];
+			if (h->status == ST_STARTED || h->status == ST_EMPTY ||
+			    same(h, &best[i]))
+				continue;
+			for (j = 0; j < k && !same(h, &per_host[j * n + i]); j++)
+				;
+			if (j < k)
+				continue;
+			if (log->nhost == log->hostcap) {
+				cap = log->hostcap > 0 ? 2 * log->hostcap : 16;
+				if ((v = reallocarray(log->host, cap,
+				    sizeof(*v))) == NULL)
+					return false;
+				log->host = v;
+				log->hostcap = cap;
+			}
+			log->host[log->nhost].node = i;
+			log->host[log->nhost++].out = *h;
+		}
+	return true;
+}
+
+/* Whether node is one of the m in idx (ascending). */
+static bool
+among(size_t node, const size_t *idx, size_t m)
+{
+	size_t lo = 0, hi = m, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (idx[mid] == node)
+			return true;
+		if (idx[mid] < node)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * --retry: the host outcomes from first on came from a try of the m nodes
+ * that idx names (ascending), numbered in that try; they replace those
+ * nodes' earlier ones.  The list stays in node order, each node's hosts
+ * in the order found.  Returns false when out of memory.
+ */
+bool
+host_outcomes_retried(struct attempts *log, size_t first, const size_t *idx,
+    size_t m)
+{
+	struct host_outcome *v;
+	size_t i, j, k = 0;
+
+	for (i = first; i < log->nhost; i++)
+		log->host[i].node = idx[log->host[i].node];
+	if (log->nhost == 0)
+		return true;
+	if ((v = calloc(log->nhost, sizeof(*v))) == NULL)
+		return false;
+	for (i = 0, j = first; i < first || j < log->nhost; ) {
+		if (i < first && among(log->host[i].node, idx, m))
+			i++;
+		else if (j == log->nhost || (i < first &&
+		    log->host[i].node <= log->host[j].node))
+			v[k++] = log->host[i++];
+		else
+			v[k++] = log->host[j++];
+	}
+	free(log->host);
+	log->host = v;
+	log->hostcap = log->nhost;
+	log->nhost = k;
+	return true;
+}
+
+/*
+ * Whether a status may go away by itself, so that --retry tries again: a
+ * temporary failure (timeout, temporary DNS failure, 4xx) or no server
+ * accepting a connection.
+ */
+bool
+status_transient(int status)
+{
+	return status == ST_TEMPFAIL || status == ST_UNAVAILABLE;
+}
+
+void
+host_outcomes_free(struct attempts *log)
+{
+	free(log->host);
+	log->host = NULL;
+	log->nhost = log->hostcap = 0;
 }
 
 /*

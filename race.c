@@ -761,14 +761,19 @@ static void
 group_fail(struct race *r, size_t gi)
 {
 	struct group *g = &r->g[gi];
+	char why[OUTCOME_TEXT_MAX];
 	struct cand c;
-	const char *why;
 	size_t i;
 	int st;
 
 	if (!g->tried && !r->time_up && g->failure.status == 0) {
 		if (r->per_host) {
-			st = dns_host_failure(r->dns, gi, &why);
+			if ((st = dns_host_failure(r->dns, gi, why,
+			    sizeof(why))) == 0) {
+				/* Skipped: this machine (hosts_collect). */
+				st = ST_UNAVAILABLE;
+				snprintf(why, sizeof(why), "this machine");
+			}
 			outcome_reason(&g->failure, st, group_server(r, gi),
 			    why);
 			memset(&c, 0, sizeof(c));
@@ -777,14 +782,9 @@ group_fail(struct race *r, size_t gi)
 			if (!dns_host(r->dns, gi)->skipped)
 				note(r, &c, ATTEMPT_FAILED, &g->failure);
 		} else {
-			st = dns_failure(r->dns);
-			/* dns_failure() said why; 69: MX hosts skipped. */
+			st = dns_failure(r->dns, why, sizeof(why));
 			outcome_reason(&g->failure, st, group_server(r, gi),
-			    st == ST_NOHOST ? "no such host" :
-			    st == ST_UNAVAILABLE ?
-			    "every MX host is this machine" :
-			    "name lookup failed");
-			g->failure.said = true;
+			    why);
 		}
 	} else if (g->failure.status == 0)
 		outcome_reason(&g->failure, ST_UNAVAILABLE,
@@ -920,7 +920,7 @@ cand_deadline(const struct race *r, const struct cand *c)
 
 /*
  * Run the loop until every group's outcomes are final.  Returns 0, or
- * ST_OSERR when the loop itself failed (said why).
+ * ST_OSERR when the loop itself failed, with the reason in out[0].
  */
 static int
 race_run(struct race *r, struct outcome *out)
@@ -935,7 +935,8 @@ race_run(struct race *r, struct outcome *out)
 	for (;;) {
 		now = now_ns();
 		if ((st = groups_make(r, out)) != 0) {
-			diag("out of memory");
+			outcome_reason(&out[0], st, &r->server,
+			    "out of memory");
 			return st;
 		}
 		if (signal_caught() != 0 || now >= r->deadline_ns) {
@@ -1010,11 +1011,15 @@ race_run(struct race *r, struct outcome *out)
 		}
 		if (poll(pfd, (nfds_t)(sig + npfd), poll_ms(wake_ns)) == -1 &&
 		    errno != EINTR) {
-			diag("poll: %s", strerror(errno));
+			outcome_reason(&out[0], ST_OSERR, &r->server,
+			    strerror(errno));
 			return ST_OSERR;
 		}
-		if ((st = dns_process(r->dns, pfd, ndns)) != 0)
+		if ((st = dns_process(r->dns, pfd, ndns)) != 0) {
+			outcome_reason(&out[0], st, &r->server,
+			    "too many DNS sockets");
 			return st;
+		}
 		attempts_process(r, pfd + sig, which, npfd);
 	}
 }
@@ -1054,12 +1059,12 @@ race_free(struct race *r)
 }
 
 /*
- * --all: each node's outcome is the best any host gave it; the hosts
- * that were used (not this machine) go to the caller in preference
- * order, for report_hosts().
+ * --all: each node's outcome is the best any host gave it; the other
+ * hosts' outcomes that were used (not this machine's) are kept in the
+ * log for report.c.  false when out of memory.
  */
-static void
-hosts_collect(struct race *r, struct outcome *out, struct host_outcomes *ho)
+static bool
+hosts_collect(struct race *r, struct outcome *out)
 {
 	size_t h, i, nused = 0;
 
@@ -1080,56 +1085,46 @@ hosts_collect(struct race *r, struct outcome *out, struct host_outcomes *ho)
 		r->g[0].tried = false;
 		r->g[0].failure.status = 0;
 		group_fail(r, 0);
-		return;
+		return true;
 	}
 	for (i = 0; i < r->n; i++)
 		out[i] = outcome_best(&r->per_host_out[i], nused, r->n);
-	if (ho != NULL) {
-		ho->v = r->per_host_out;
-		ho->nhosts = nused;
-		r->per_host_out = NULL;
-	}
+	return r->log == NULL || host_outcomes_keep(r->log, r->per_host_out,
+	    nused, r->n, out);
 }
 
 /*
  * The whole run for the nodes: resolve, race, sessions.  Fills one
- * outcome per node (one with --check) and, with --all, each host's
- * outcomes in ho (the caller frees ho->v); returns 0, or a status that
- * ends the run before any outcome (64, 71) after saying why.
+ * outcome per node (one with --check); returns 0, or a status that ends
+ * the run before any outcome (64, 71) with its reason in out[0].
  */
 int
 race(const struct options *o, int64_t deadline_ns, struct outcome *out,
-    struct attempts *log, struct host_outcomes *ho)
+    struct attempts *log)
 {
 	size_t i, n = o->check ? 1 : o->nnodes;
+	char why[OUTCOME_TEXT_MAX];
 	struct peer server;
 	struct dns *dns;
 	struct race *r;
 	int st;
 
-	if (ho != NULL) {
-		ho->v = NULL;
-		ho->nhosts = 0;
-	}
-	if ((st = dns_open(&dns, o, deadline_ns)) != 0) {
-		if (st == ST_USAGE || st == ST_OSERR)
-			return st;
-		peer_set(&server, o->host, NULL);
-		for (i = 0; i < n; i++) {
-			outcome_reason(&out[i], st, &server, st ==
-			    ST_NOHOST ? "no such host" : "name lookup failed");
-			out[i].said = true;	/* by dns_open() */
-		}
-		return 0;
+	peer_set(&server, o->host, NULL);
+	if ((st = dns_open(&dns, o, deadline_ns, why, sizeof(why))) != 0) {
+		for (i = 0; i < n; i++)
+			outcome_reason(&out[i], st, &server, why);
+		return st == ST_USAGE || st == ST_OSERR ? st : 0;
 	}
 	if ((r = race_new(o, dns, log, deadline_ns)) == NULL) {
 		dns_close(dns);
-		diag("out of memory");
+		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
 		return ST_OSERR;
 	}
 	st = race_run(r, out);
-	if (st == 0 && r->per_host)
-		hosts_collect(r, out, ho);
+	if (st == 0 && r->per_host && !hosts_collect(r, out)) {
+		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
+		st = ST_OSERR;
+	}
 	race_free(r);
 	dns_close(dns);
 	return st;

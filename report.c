@@ -22,16 +22,17 @@ text_field(const char *text)
 /*
  * One diagnostic for a node whose status is neither 0 nor 1, also with
  * -q: "etrn: NODE: SERVER: 459 reply" or "etrn: NODE: SERVER: reason";
- * node NULL (--check) names the server only.
+ * node NULL (--check) names the server only.  A reply to ETRN whose cause
+ * is well known adds "etrn: SERVER: hint: ..." after it.
  */
 void
 report_node(const struct options *o, const char *node,
     const struct outcome *out)
 {
 	const char *why = out->code == 0 ? text_field(out->text) : out->text;
+	const char *hint;
+	char buf[OUTCOME_TEXT_MAX];
 
-	if (out->hint[0] != '\0')
-		diag("%s: %s", out->peer.name, out->hint);
 	if (out->status == ST_STARTED || out->status == ST_EMPTY)
 		return;
 	/* --check: the text is the EHLO reply's first line, no reason. */
@@ -41,39 +42,19 @@ report_node(const struct options *o, const char *node,
 		diag("%s: %s", out->peer.name, why);
 	else
 		diag("%s: %s: %s", node, out->peer.name, why);
-}
-
-/* Whether two outcomes would make the same diagnostic. */
-static bool
-same(const struct outcome *a, const struct outcome *b)
-{
-	return strcmp(a->peer.name, b->peer.name) == 0 &&
-	    strcmp(a->text, b->text) == 0;
+	if (node != NULL && out->etrn_reply && (hint = reply_hint(out->code,
+	    out->text, node, o->user != NULL, buf, sizeof(buf))) != NULL)
+		diag("%s: %s", out->peer.name, hint);
 }
 
 /*
- * --all: a diagnostic for each host that failed a node, unless its
- * outcome is the node's own (best[i]), which report() names anyway, or
- * repeats another host's: a dead or refusing backup MX is never
- * invisible.
+ * A run that ended before any outcome (race() returned 64 or 71): its
+ * reason, one line.
  */
 void
-report_hosts(const struct options *o, const struct outcome *per_host,
-    size_t nhosts, size_t n, const struct outcome *best)
+report_fatal(const struct outcome *out)
 {
-	const struct outcome *h;
-	size_t i, k, j;
-
-	for (i = 0; i < n; i++)
-		for (k = 0; k < nhosts; k++) {
-			h = &per_host[k * n + i];
-			if (same(h, &best[i]))
-				continue;
-			for (j = 0; j < k && !same(h, &per_host[j * n + i]); j++)
-				;
-			if (j == k)
-				report_node(o, o->check ? NULL : o->nodes[i], h);
-		}
+	diag("%s", text_field(out->text));
 }
 
 /* s as a JSON string, or null when s is NULL. */
@@ -183,16 +164,30 @@ output_close(bool was_closed)
 }
 
 /*
+ * A node's syslog priority (etrn.1, --syslog): info when its queue run
+ * started or nothing waited, warning for what --retry would try again
+ * (69, 75), err for every other failure.
+ */
+static int
+syslog_priority(int status)
+{
+	if (status == ST_STARTED || status == ST_EMPTY)
+		return LOG_INFO;
+	return status_transient(status) ? LOG_WARNING : LOG_ERR;
+}
+
+/*
  * Tell the outcomes: result lines or --json on standard output (unless
- * -q), syslog, and a diagnostic per failed node.  status is the run's;
- * returns 0, or ST_IOERR when standard output did not take the results.
+ * -q), syslog, and a diagnostic per failed node and, with --all, per
+ * other host that failed it.  status is the run's; returns 0, or
+ * ST_IOERR when standard output did not take the results.
  */
 int
 report(const struct options *o, const struct outcome *out, size_t n,
     const struct attempts *att, int status, bool stdout_closed)
 {
 	const char *node, *word;
-	size_t i;
+	size_t i, h = 0;
 
 	if (o->syslog)
 		openlog("etrn", LOG_PID, LOG_MAIL);
@@ -203,10 +198,15 @@ report(const struct options *o, const struct outcome *out, size_t n,
 			printf("%s %d %s %s %s\n", node, out[i].status, word,
 			    out[i].peer.name, out[i].text);
 		if (o->syslog)
-			syslog(out[i].status <= ST_EMPTY ? LOG_INFO :
-			    LOG_WARNING, "%s %d %s %s %s", node, out[i].status,
-			    word, out[i].peer.name, out[i].text);
+			syslog(syslog_priority(out[i].status), "%s %d %s %s %s",
+			    node, out[i].status, word, out[i].peer.name,
+			    out[i].text);
 		report_node(o, o->check ? NULL : node, &out[i]);
+		/* --all: the other hosts' failures, kept in node order. */
+		for (; att != NULL && h < att->nhost && att->host[h].node <= i;
+		    h++)
+			report_node(o, o->check ? NULL : node,
+			    &att->host[h].out);
 	}
 	if (o->syslog)
 		closelog();

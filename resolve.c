@@ -18,6 +18,7 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,14 +83,14 @@ dns_reason(int ares_status)
 {
 	switch (ares_status) {
 	case DNS_PENDING:
-		return "timed out";
+		return "DNS lookup timed out";
 	case ARES_ENOTFOUND:
 		return "no such host";
 	case ARES_ENODATA:
 		return "no address";
 	case ARES_ETIMEOUT:
 	case ARES_ECANCELLED:
-		return "timed out";
+		return "DNS lookup timed out";
 	case ARES_ECONNREFUSED:
 		return "DNS servers failed or refused the query";
 	case ARES_ESERVFAIL:
@@ -106,6 +107,25 @@ dns_reason(int ares_status)
 	default:
 		return ares_strerror(ares_status);
 	}
+}
+
+/*
+ * Put the reason for a failure into why (len octets, cut if need be) and
+ * return its status: lower layers say nothing, report.c tells.
+ */
+static int failed(char *, size_t, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+failed(char *why, size_t len, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* A reason cut short still names the failure. */
+	(void)vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return status;
 }
 
 /*
@@ -794,17 +814,16 @@ dns_lookup_hosts(struct dns *d)
  * --timeout (or what is left of --max-time, when less).
  */
 static int
-channel_open(struct dns *d, int64_t deadline_ns)
+channel_open(struct dns *d, int64_t deadline_ns, char *why, size_t len)
 {
 	const struct options *o = d->o;
 	struct ares_options opts;
 	int64_t round_ns, try_ms;
 	int rc;
 
-	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-		diag("DNS resolver: %s", dns_reason(rc));
-		return rc == ARES_ENOMEM ? ST_OSERR : ST_SOFTWARE;
-	}
+	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
+		return failed(why, len, rc == ARES_ENOMEM ? ST_OSERR :
+		    ST_SOFTWARE, "DNS resolver: %s", dns_reason(rc));
 	round_ns = deadline_min(o->timeout_ns, deadline_ns - now_ns());
 	try_ms = round_ns / DNS_TRY_SHARES / NS_PER_MS;
 	memset(&opts, 0, sizeof(opts));
@@ -818,8 +837,8 @@ channel_open(struct dns *d, int64_t deadline_ns)
 	if (rc != ARES_SUCCESS) {
 		d->ch = NULL;
 		ares_library_cleanup();
-		diag("DNS resolver: %s", dns_reason(rc));
-		return rc == ARES_ENOMEM ? ST_OSERR : ST_TEMPFAIL;
+		return failed(why, len, rc == ARES_ENOMEM ? ST_OSERR :
+		    ST_TEMPFAIL, "DNS resolver: %s", dns_reason(rc));
 	}
 	if (o->dns_servers != NULL &&
 	    (rc = ares_set_servers_ports_csv(d->ch, o->dns_servers)) !=
@@ -827,12 +846,10 @@ channel_open(struct dns *d, int64_t deadline_ns)
 		ares_destroy(d->ch);
 		d->ch = NULL;
 		ares_library_cleanup();
-		if (rc == ARES_ENOMEM) {
-			diag("out of memory");
-			return ST_OSERR;
-		}
-		diag("bad --dns-server list: %s", ares_strerror(rc));
-		return ST_USAGE;
+		if (rc == ARES_ENOMEM)
+			return failed(why, len, ST_OSERR, "out of memory");
+		return failed(why, len, ST_USAGE, "bad --dns-server list: %s",
+		    ares_strerror(rc));
 	}
 	return 0;
 }
@@ -842,7 +859,7 @@ channel_open(struct dns *d, int64_t deadline_ns)
  * literal to the resolvers as a name before answering it.
  */
 static int
-literal(struct dns *d)
+literal(struct dns *d, char *why, size_t len)
 {
 	const struct options *o = d->o;
 	struct dns_host *h = &d->host[0];
@@ -859,11 +876,9 @@ literal(struct dns *d)
 		sin6->sin6_port = htons((uint16_t)o->port);
 	} else
 		return ST_SOFTWARE;	/* options_parse checked it */
-	if (o->family != AF_UNSPEC && o->family != h->addr[0].ss_family) {
-		diag("%s: not an %s address", o->host, o->family == AF_INET ?
-		    "IPv4" : "IPv6");
-		return ST_NOHOST;
-	}
+	if (o->family != AF_UNSPEC && o->family != h->addr[0].ss_family)
+		return failed(why, len, ST_NOHOST, "not an %s address",
+		    o->family == AF_INET ? "IPv4" : "IPv6");
 	h->status[fam_of(h->addr[0].ss_family)] = ARES_SUCCESS;
 	h->naddr = 1;
 	d->nhost = 1;
@@ -874,34 +889,34 @@ literal(struct dns *d)
 /*
  * Set up the lookups for the server argument and start them: the MX
  * query with --mx, else A and AAAA of the name; an address literal needs
- * none.  Returns 0, or the exit status after saying why.
+ * none.  Returns 0, or the exit status with the reason in why (64: a bad
+ * --dns-server list; 71; 68 or 75 for every node).
  */
 int
-dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns)
+dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns,
+    char *why, size_t len)
 {
 	char text[NAME_TEXT_MAX];
-	const char *why;
+	const char *bad;
 	struct dns *d;
 	int st;
 
 	*dp = NULL;
 	if (o->dns_servers != NULL && !dns_servers_valid(o->dns_servers,
-	    &why)) {
+	    &bad)) {
 		escape(text, sizeof(text), o->dns_servers,
 		    strlen(o->dns_servers));
-		diag("bad --dns-server list \"%s\": %s", text, why);
-		return ST_USAGE;
+		return failed(why, len, ST_USAGE, "bad --dns-server list "
+		    "\"%s\": %s", text, bad);
 	}
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		diag("out of memory");
-		return ST_OSERR;
-	}
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return failed(why, len, ST_OSERR, "out of memory");
 	d->o = o;
 	d->rng = rng_seed();
 	if (o->host_is_literal)
-		st = literal(d);
+		st = literal(d, why, len);
 	else
-		st = channel_open(d, deadline_ns);
+		st = channel_open(d, deadline_ns, why, len);
 	if (st != 0) {
 		free(d);
 		return st;
@@ -961,7 +976,7 @@ dns_wake_ns(const struct dns *d, int64_t wake_ns)
  * Let c-ares read the sockets that fds (as polled) say are ready, and run
  * its retries and timeouts; lookups past their round's deadline are given
  * up.  Returns 0, or ST_OSERR when c-ares wants more sockets than are
- * watched.
+ * watched (DNS_SOCKETS_MAX).
  */
 int
 dns_process(struct dns *d, const struct pollfd *fds, size_t nfds)
@@ -996,10 +1011,8 @@ dns_process(struct dns *d, const struct pollfd *fds, size_t nfds)
 				d->host[i].status[f] = ARES_ETIMEOUT;
 		host_settled(d, &d->host[i]);
 	}
-	if (d->fds_overflow) {
-		diag("too many DNS sockets");
+	if (d->fds_overflow)
 		return ST_OSERR;
-	}
 	return 0;
 }
 
@@ -1037,102 +1050,81 @@ dns_host(const struct dns *d, size_t i)
 }
 
 /*
- * Once nothing is pending and no host gave an address: say why on
- * standard error and return the status (68, 75, 69 ...).
+ * Why host i gave no address: its status (68, 75 ...) and the reason of
+ * its worst family's failure; 0 when it gave one or was skipped.
  */
 int
-dns_failure(const struct dns *d)
-{
-	const struct options *o = d->o;
-	const struct dns_host *h;
-	char domain[NAME_TEXT_MAX];
-	const char *why = "no address";
-	int st, failure = 0, f;
-	size_t i;
-
-	name_text(domain, sizeof(domain), o->host);
-	if (o->mx && d->mx_status == ARES_SUCCESS && d->null_mx) {
-		diag("%s: no mail service (null MX)", domain);
-		return ST_NOHOST;
-	}
-	if (o->mx && d->mx_status != ARES_SUCCESS &&
-	    d->mx_status != ARES_ENODATA) {
-		st = dns_status(d->mx_status);
-		diag("%s: %s", domain, d->mx_status == ARES_ENOTFOUND ?
-		    "no such domain" : dns_reason(d->mx_status));
-		return st;
-	}
-	if (o->mx && d->nhost == 0 && d->nlocal_skipped > 0) {
-		diag("%s: every MX host is this machine", domain);
-		return ST_UNAVAILABLE;
-	}
-	if (o->mx && d->nhost == 0) {
-		diag("%s: no usable MX host", domain);
-		return ST_NOHOST;
-	}
-	for (i = 0; i < d->nhost; i++) {
-		h = &d->host[i];
-		if (h->skipped)
-			continue;
-		for (f = 0; f < FAMILIES; f++) {
-			if (h->status[f] == DNS_NOT_ASKED ||
-			    h->status[f] == ARES_SUCCESS)
-				continue;
-			/* A bad name from DNS is no usage error. */
-			st = h->status[f] == ARES_EBADNAME && o->mx ?
-			    ST_NOHOST : dns_status(h->status[f]);
-			if (status_worse(failure, st) != failure)
-				why = dns_reason(h->status[f]);
-			failure = status_worse(failure, st);
-		}
-	}
-	if (failure == 0) {
-		if (d->nlocal_skipped > 0) {
-			diag("%s: every MX host is this machine", domain);
-			return ST_UNAVAILABLE;
-		}
-		failure = ST_NOHOST;
-	}
-	if (!o->mx && o->family != AF_UNSPEC && failure == ST_NOHOST &&
-	    strcmp(why, "no address") == 0)
-		diag("%s: no %s address", domain,
-		    o->family == AF_INET ? "IPv4" : "IPv6");
-	else if (!o->mx || d->implicit_mx)
-		diag("%s: %s", domain, why);
-	else if (failure == ST_NOHOST)
-		diag("%s: no MX host has an address", domain);
-	else
-		diag("%s: no MX host could be resolved: %s", domain, why);
-	return failure;
-}
-
-/*
- * Why host i gave no address (--all: a host of its own), as a status and
- * a reason; nothing is said here.
- */
-int
-dns_host_failure(const struct dns *d, size_t i, const char **why)
+dns_host_failure(const struct dns *d, size_t i, char *why, size_t len)
 {
 	const struct dns_host *h = &d->host[i];
+	const char *reason = "no address";
 	int st, failure = 0, f;
 
-	*why = "no address";
-	if (h->skipped) {
-		*why = "this machine";
-		return ST_UNAVAILABLE;
-	}
+	if (h->naddr > 0 || h->skipped)
+		return 0;
 	for (f = 0; f < FAMILIES; f++) {
 		if (h->status[f] == DNS_NOT_ASKED ||
 		    h->status[f] == ARES_SUCCESS)
 			continue;
 		/* A bad name from DNS is no usage error. */
-		st = h->status[f] == ARES_EBADNAME ? ST_NOHOST :
+		st = h->status[f] == ARES_EBADNAME && d->o->mx ? ST_NOHOST :
 		    dns_status(h->status[f]);
 		if (status_worse(failure, st) != failure)
-			*why = dns_reason(h->status[f]);
+			reason = dns_reason(h->status[f]);
 		failure = status_worse(failure, st);
 	}
-	return failure != 0 ? failure : ST_NOHOST;
+	return failed(why, len, failure != 0 ? failure : ST_NOHOST, "%s",
+	    reason);
+}
+
+/*
+ * Once nothing is pending and no host gave an address: the status (68,
+ * 75, 69 ...) and why, for every node's outcome.
+ */
+int
+dns_failure(const struct dns *d, char *why, size_t len)
+{
+	const struct options *o = d->o;
+	char reason[OUTCOME_TEXT_MAX];
+	int st, failure = 0;
+	size_t i;
+
+	if (o->mx && d->mx_status == ARES_SUCCESS && d->null_mx)
+		return failed(why, len, ST_NOHOST,
+		    "no mail service (null MX)");
+	if (o->mx && d->mx_status != ARES_SUCCESS &&
+	    d->mx_status != ARES_ENODATA)
+		return failed(why, len, dns_status(d->mx_status), "%s",
+		    d->mx_status == ARES_ENOTFOUND ? "no such domain" :
+		    dns_reason(d->mx_status));
+	if (o->mx && d->nhost == 0 && d->nlocal_skipped > 0)
+		return failed(why, len, ST_UNAVAILABLE,
+		    "every MX host is this machine");
+	if (o->mx && d->nhost == 0)
+		return failed(why, len, ST_NOHOST, "no usable MX host");
+	snprintf(reason, sizeof(reason), "no address");
+	for (i = 0; i < d->nhost; i++) {
+		if ((st = dns_host_failure(d, i, why, len)) == 0)
+			continue;
+		if (failure == 0 || status_worse(failure, st) != failure)
+			snprintf(reason, sizeof(reason), "%s", why);
+		failure = status_worse(failure, st);
+	}
+	if (failure == 0 && d->nlocal_skipped > 0)
+		return failed(why, len, ST_UNAVAILABLE,
+		    "every MX host is this machine");
+	if (failure == 0)
+		failure = ST_NOHOST;
+	if (!o->mx && o->family != AF_UNSPEC && failure == ST_NOHOST &&
+	    strcmp(reason, "no address") == 0)
+		return failed(why, len, failure, "no %s address",
+		    o->family == AF_INET ? "IPv4" : "IPv6");
+	if (!o->mx || d->implicit_mx)
+		return failed(why, len, failure, "%s", reason);
+	if (failure == ST_NOHOST)
+		return failed(why, len, failure, "no MX host has an address");
+	return failed(why, len, failure, "no MX host could be resolved: %s",
+	    reason);
 }
 
 void

@@ -356,8 +356,6 @@ smtp_start(struct smtp *s, const struct options *o, const struct peer *peer,
 enum smtp_next
 smtp_reply(struct smtp *s, const struct reply *r)
 {
-	char hint[COMMAND_LINE_MAX];
-	const char *h;
 	size_t i;
 
 	switch (s->state) {
@@ -376,10 +374,7 @@ smtp_reply(struct smtp *s, const struct reply *r)
 		i = s->node;
 		outcome_reply(&s->out[i], status_of_etrn_reply(r->code,
 		    s->authenticated), &s->peer, r);
-		if ((h = reply_hint(r->code, r->text, s->o->nodes[i],
-		    s->o->user != NULL, hint, sizeof(hint))) != NULL)
-			snprintf(s->out[i].hint, sizeof(s->out[i].hint), "%s",
-			    h);
+		s->out[i].etrn_reply = true;
 		if (r->code == 421) {
 			fail_from(s, i + 1, ST_TEMPFAIL,
 			    "not sent: the server closed the session (421)");

@@ -136,64 +136,12 @@ std_fds_open(void)
 	return closed;
 }
 
-/*
- * Diagnostics of a try that --retry may repeat are held here, so that a
- * crontab line mails only the failures of the try that counted.
- */
-#define HELD_MAX 8192
-static char held[HELD_MAX];
-static size_t held_len, held_lost;
-static bool holding;
-
 static void
 emit(const char *prefix, const char *fmt, va_list ap)
 {
-	int w;
-
-	if (holding) {
-		w = snprintf(held + held_len, sizeof(held) - held_len, "%s",
-		    prefix);
-		if (w >= 0 && (size_t)w < sizeof(held) - held_len) {
-			held_len += (size_t)w;
-			w = vsnprintf(held + held_len, sizeof(held) - held_len,
-			    fmt, ap);
-		}
-		if (w >= 0 && (size_t)w + 1 < sizeof(held) - held_len) {
-			held_len += (size_t)w;
-			held[held_len++] = '\n';
-		} else {
-			held_lost++;
-			/* Cut at the last whole line. */
-			while (held_len > 0 && held[held_len - 1] != '\n')
-				held_len--;
-		}
-		return;
-	}
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
-}
-
-/* From now on, diagnostics are held until diag_release(). */
-void
-diag_hold(void)
-{
-	holding = true;
-	held_len = held_lost = 0;
-}
-
-/* Write the held diagnostics (show) or forget them; stop holding. */
-void
-diag_release(bool show)
-{
-	if (holding && show) {
-		fwrite(held, 1, held_len, stderr);
-		if (held_lost > 0)
-			fprintf(stderr, "etrn: %zu more diagnostics not kept\n",
-			    held_lost);
-	}
-	holding = false;
-	held_len = held_lost = 0;
 }
 
 /* A diagnostic: "etrn: context: reason", always shown. */

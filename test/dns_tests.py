@@ -19,6 +19,7 @@ Run: python3 test/run.py dns_tests (needs dnsmasq-base: /usr/sbin/dnsmasq).
 KEEP_DNSMASQ=1 keeps the temporary folder (config and query log).
 """
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -266,6 +267,12 @@ def expect_sessions(srv, want, r):
     expect(got == full, "servers saw %r, expected %r" % (got, full), r)
 
 
+def expect_err(r, lines):
+    """Standard error is exactly these lines."""
+    got = r.err.decode("ascii", "replace").splitlines()
+    expect(got == lines, "stderr %r, expected %r" % (got, lines), r)
+
+
 def expect_status(r, status):
     expect(r.status == status, "exit status %r, expected %r"
            % (r.status, status), r)
@@ -280,8 +287,9 @@ def unknown_name_is_no_such_host():
                  timeout=RUN_TIMEOUT)
     expect_status(r, 68)
     expect(b"no-such-host" in r.out, "result line says no-such-host", r)
-    expect(b"etrn: nosuchname.test: no such host" in r.err,
-           "diagnostic names the host", r)
+    expect(r.out == b"%s 68 no-such-host nosuchname.test - no such host\n"
+           % NODE.encode(), "result line", r)
+    expect_err(r, ["etrn: %s: nosuchname.test: no such host" % NODE])
 
 
 @test
@@ -317,7 +325,7 @@ def no_address_of_the_asked_family_is_no_such_host():
     with MxServers() as srv:
         r = etrn(srv, "-6", "implicit.test", NODE)
         expect_status(r, 68)
-        expect(b"no IPv6 address" in r.err, "diagnostic says why", r)
+        expect_err(r, ["etrn: %s: implicit.test: no IPv6 address" % NODE])
         expect_sessions(srv, {}, r)
 
 
@@ -340,8 +348,7 @@ def mx_unknown_domain_is_no_such_host():
     with MxServers() as srv:
         r = etrn(srv, "--mx", "nosuchname.test", NODE)
         expect_status(r, 68)
-        expect(b"etrn: nosuchname.test: no such domain" in r.err,
-               "diagnostic says no such domain", r)
+        expect_err(r, ["etrn: %s: nosuchname.test: no such domain" % NODE])
         expect_sessions(srv, {}, r)
 
 
@@ -402,8 +409,10 @@ def mx_null_mx_is_no_such_host():
     with MxServers() as srv:
         r = etrn(srv, "--mx", "nullmx.test", NODE)
         expect_status(r, 68)
-        expect(b"etrn: nullmx.test: no mail service (null MX)" in r.err,
-               "diagnostic names the null MX", r)
+        expect(r.out == b"%s 68 no-such-host nullmx.test - no mail service "
+               b"(null MX)\n" % NODE.encode(), "result line", r)
+        expect_err(r, ["etrn: %s: nullmx.test: no mail service (null MX)"
+                       % NODE])
         expect_sessions(srv, {}, r)
 
 
@@ -424,6 +433,8 @@ def mx_no_target_with_address_is_no_such_host():
     with MxServers() as srv:
         r = etrn(srv, "--mx", "deadend.test", NODE)
         expect_status(r, 68)
+        expect_err(r, ["etrn: %s: deadend.test: no MX host has an address"
+                       % NODE])
         expect_sessions(srv, {}, r)
 
 
@@ -461,8 +472,8 @@ def mx_target_with_odd_bytes_is_skipped_and_shown_escaped():
                "standard error is printable ASCII", r)
         expect(b"etrn: m\\x07x.test: not a usable host name, skipped\n"
                in r.err, "the BEL shown as \\x07, the host skipped", r)
-        expect(b"etrn: odd.test: no usable MX host\n" in r.err,
-               "nothing left said", r)
+        expect(r.err.endswith(b"\netrn: %s: odd.test: no usable MX host\n"
+                              % NODE.encode()), "nothing left said", r)
         expect_sessions(srv, {}, r)
 
 
@@ -481,6 +492,33 @@ def servfail_is_temporary():
 
 
 @test
+def dns_failure_is_said_once_with_its_reason():
+    """Issue 16: the cause once on stderr, and the same cause, not "name
+    lookup failed", in the result line, --json and each node's line."""
+    servfail = zone().stub("servfail")
+    why = "DNS servers failed or refused the query"
+    for args in (("pref.test",), ("--mx", "pref.test"),
+                 ("--mx", "--all", "pref.test")):
+        r = run_etrn("-d", servfail, *args, NODE, timeout=RUN_TIMEOUT)
+        expect_status(r, 75)
+        expect(r.out == b"%s 75 temporary pref.test - %s\n" % (
+            NODE.encode(), why.encode()), "%r: result line" % (args,), r)
+        expect_err(r, ["etrn: %s: pref.test: %s" % (NODE, why)])
+        r = run_etrn("-q", "-d", servfail, *args, NODE, "b.test",
+                     timeout=RUN_TIMEOUT)
+        expect_status(r, 75)
+        expect_err(r, ["etrn: %s: pref.test: %s" % (NODE, why),
+                       "etrn: b.test: pref.test: %s" % why])
+        r = run_etrn("--json", "-d", servfail, *args, NODE,
+                     timeout=RUN_TIMEOUT)
+        doc = json.loads(r.out)
+        expect([(n["status"], n["word"], n["server"], n["text"])
+                for n in doc["nodes"]] ==
+               [(75, "temporary", "pref.test", why)], "%r: JSON" % (args,), r)
+        expect_err(r, ["etrn: %s: pref.test: %s" % (NODE, why)])
+
+
+@test
 def refused_is_temporary():
     with MxServers() as srv:
         r = etrn(srv, "--mx", "pref.test", NODE, dns=zone().stub("refused"))
@@ -496,7 +534,8 @@ def silent_resolver_times_out_within_the_timeout():
             expect_status(r, 75)
             expect(0.8 <= r.elapsed <= 2.5,
                    "took %.2f s with -t 1" % r.elapsed, r)
-            expect(b"timed out" in r.err, "diagnostic says timed out", r)
+            expect_err(r, ["etrn: %s: pref.test: DNS lookup timed out"
+                           % NODE])
         expect_sessions(srv, {}, r)
 
 
@@ -546,7 +585,8 @@ def mx_host_whose_lookup_hangs_is_skipped():
         r = etrn(srv, "-t", "1", "-v", "--mx", "partial.test", NODE)
         expect_status(r, 0)
         expect_sessions(srv, {"127.0.0.3": [SESSION]}, r)
-        expect(b"etrn: h.silent.test: timed out, skipped" in r.err,
+        expect(b"etrn: h.silent.test: DNS lookup timed out, skipped"
+               in r.err,
                "hanging host traced", r)
 
 
@@ -555,6 +595,8 @@ def mx_hosts_whose_lookups_all_hang_are_temporary():
     with MxServers() as srv:
         r = etrn(srv, "-t", "1", "--mx", "stuck.test", NODE)
         expect_status(r, 75)
+        expect_err(r, ["etrn: %s: stuck.test: no MX host could be resolved: "
+                       "DNS lookup timed out" % NODE])
         expect_sessions(srv, {}, r)
 
 

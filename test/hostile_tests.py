@@ -34,8 +34,6 @@ EHLO = "EHLO " + HELO
 NODE = "example.org"
 # Extra seconds on every upper time bound (valgrind, slow CI machines).
 SLACK = float(os.environ.get("ETRN_SLACK", "0"))
-# Every status in the INTERFACE.md table.
-STATUSES = {0, 1, 2, 3, 4, 5, 64, 68, 69, 70, 71, 74, 75, 76, 77}
 # The bytes a hostile server puts in its replies: NUL, bare CR, BS, DEL,
 # 8-bit bytes (a C1 CSI among them, UTF-8), an SGR sequence, an OSC
 # window-title sequence ended by BEL, and a backslash.
@@ -670,14 +668,22 @@ def sigpipe_cannot_kill_etrn():
         rst_close(conn)
 
     long_helo = ".".join(["h" * 63] * 3) + "." + "h" * 61
-    for handler in (reset_after_greeting, reset_after_ehlo_reply):
+    # A reset discards what the client had not read yet: when it comes
+    # before etrn reads the greeting, the connection closed before the
+    # greeting (75); after, it closed mid-dialogue (76).  Timing alone
+    # decides which, so both are right after the greeting.  After the
+    # EHLO reply, either way the dialogue had begun: 76 only.
+    for handler, allowed in ((reset_after_greeting, (75, 76)),
+                             (reset_after_ehlo_reply, (76,))):
         with RawServer(handler) as srv:
             for _ in range(10):
                 r = run(srv, addr(srv.port), *["n%d.example" % i
                                                for i in range(20)],
                         t="5", helo=long_helo)
                 expect(r.status >= 0, "killed by signal %d" % -r.status, r)
-                expect(r.status in STATUSES, "status %r" % r.status, r)
+                expect(r.status in allowed, "%s: status %r, expected %s" % (
+                    handler.__name__, r.status,
+                    " or ".join(map(str, allowed))), r)
     # Standard output is a pipe nobody reads any more.
     with serve() as srv:
         p = subprocess.Popen([ETRN, "-t", "5", "-H", HELO, addr(srv.port),
@@ -691,8 +697,8 @@ def sigpipe_cannot_kill_etrn():
             p.kill()
         expect(p.returncode >= 0, "killed by signal %d writing to a closed "
                "pipe" % -p.returncode)
-        expect(p.returncode in STATUSES, "status %r writing to a closed "
-               "pipe; stderr %r" % (p.returncode, err))
+        expect(p.returncode == 74, "status %r writing to a closed pipe, "
+               "expected 74; stderr %r" % (p.returncode, err))
 
 
 def spawn_with_default_sigint(argv):

@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 
-from harness import TOPDIR, expect, test
+from harness import TOPDIR, expect, run_etrn, test
 
 PAGE = os.path.join(TOPDIR, "etrn.1")
 
@@ -103,3 +103,63 @@ def man_page_names_sendmail_base_etrn():
     out = squeeze(man_output())
     expect("/usr/sbin/etrn" in out and "sendmail-base" in out,
            "etrn.1 does not mention sendmail-base's /usr/sbin/etrn")
+
+
+def help_statuses():
+    """--help's "Exit status:" list as {status: word}."""
+    r = run_etrn("--help")
+    expect(r.status == 0, "etrn --help failed", r)
+    lines = r.out.decode("utf-8").splitlines()
+    start = lines.index("Exit status:")
+    table = {}
+    for line in lines[start + 1:]:
+        m = re.match(r"^\s+(\d+) ([a-z-]+)\s+\S", line)
+        if not m:
+            break
+        table[int(m.group(1))] = m.group(2)
+    return table
+
+
+def page_section(name):
+    lines = page_lines()
+    start = lines.index(".Sh " + name)
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].startswith(".Sh ")), len(lines))
+    return lines[start + 1:end]
+
+
+@test
+def help_and_page_list_the_same_exit_statuses():
+    helped = help_statuses()
+    section = page_section("EXIT STATUS")
+    # The first list of the section, to its .El: one .It per status.
+    end = section.index(".El")
+    paged = [int(line[4:]) for line in section[:end]
+             if line.startswith(".It ")]
+    expect(len(helped) >= 14, "--help lists too few statuses: %r" % helped)
+    expect(len(paged) == len(set(paged)), "etrn.1 lists a status twice")
+    only_help = sorted(set(helped) - set(paged))
+    only_page = sorted(set(paged) - set(helped))
+    expect(not only_help and not only_page,
+           "exit statuses in --help only: %r; in etrn.1's EXIT STATUS "
+           "only: %r" % (only_help, only_page))
+
+
+@test
+def help_and_page_give_each_status_the_same_word():
+    # etrn.1 names the words of the result line as ".Cm word" then "(N)".
+    lines = page_lines()
+    paged = {}
+    for i, line in enumerate(lines[:-1]):
+        m = re.match(r"^\(([0-9]+)\)", lines[i + 1])
+        if line.startswith(".Cm ") and m:
+            paged.setdefault(int(m.group(1)), set()).add(
+                plain(line[4:]).split()[0])
+    helped = help_statuses()
+    expect(len(paged) >= 12, "etrn.1 names too few words: %r" % paged)
+    for status, words in paged.items():
+        expect(status in helped, "etrn.1 gives status %d the word %r, "
+               "--help does not list it" % (status, words))
+        # With -c, 0 is also "offered".
+        expect(helped[status] in words, "status %d: --help says %r, etrn.1 "
+               "%r" % (status, helped[status], sorted(words)))

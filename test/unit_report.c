@@ -1,4 +1,4 @@
-/* The best outcome under --all, reply hints, JSON escaping and --json. */
+/* report.c: the --json document. */
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -27,101 +27,6 @@ host_outcome(int status, int code, const char *host)
 	peer_set(&o.peer, host, NULL);
 	snprintf(o.text, sizeof(o.text), "%03d x", code);
 	return o;
-}
-
-static void
-test_best_prefers_250_over_251_in_either_order(void **state)
-{
-	struct outcome h[2], best;
-
-	(void)state;
-	h[0] = host_outcome(ST_STARTED, 250, "mx1");
-	h[1] = host_outcome(ST_EMPTY, 251, "mx2");
-	best = outcome_best(h, 2, 1);
-	assert_int_equal(best.status, ST_STARTED);
-	assert_string_equal(best.peer.host, "mx1");
-
-	h[0] = host_outcome(ST_EMPTY, 251, "mx1");
-	h[1] = host_outcome(ST_STARTED, 250, "mx2");
-	best = outcome_best(h, 2, 1);
-	assert_int_equal(best.status, ST_STARTED);
-	assert_string_equal(best.peer.host, "mx2");
-}
-
-static void
-test_best_among_equals_is_the_most_preferred_host(void **state)
-{
-	struct outcome h[3], best;
-
-	(void)state;
-	h[0] = host_outcome(ST_REFUSED, 459, "mx1");
-	h[1] = host_outcome(ST_STARTED, 250, "mx2");
-	h[2] = host_outcome(ST_STARTED, 250, "mx3");
-	best = outcome_best(h, 3, 1);
-	assert_string_equal(best.peer.host, "mx2");
-
-	h[1] = host_outcome(ST_EMPTY, 251, "mx2");
-	h[2] = host_outcome(ST_EMPTY, 251, "mx3");
-	best = outcome_best(h, 3, 1);
-	assert_int_equal(best.status, ST_EMPTY);
-	assert_string_equal(best.peer.host, "mx2");
-}
-
-static void
-test_hints_for_well_known_replies(void **state)
-{
-	char buf[256];
-
-	(void)state;
-	assert_string_equal(reply_hint(501, "argument must begin with #",
-	    "@example.org", false, buf, sizeof(buf)),
-	    "the server wants a queue name: try \"#example.org\"");
-	assert_null(reply_hint(501, "argument must begin with #",
-	    "#example.org", false, buf, sizeof(buf)));
-	assert_non_null(strstr(reply_hint(459, "<x.org>: service unavailable",
-	    "x.org", false, buf, sizeof(buf)), "fast_flush_domains"));
-	assert_non_null(strstr(reply_hint(459, "4.5.4 Queue q unknown", "#q",
-	    false, buf, sizeof(buf)), "no queue group \"q\""));
-	assert_non_null(strstr(reply_hint(502, "5.7.0 Sorry", "x.org", false,
-	    buf, sizeof(buf)), "switched off"));
-	assert_non_null(strstr(reply_hint(530, "Authentication required",
-	    "x.org", false, buf, sizeof(buf)), "give --user"));
-	assert_null(reply_hint(530, "Authentication required", "x.org", true,
-	    buf, sizeof(buf)));
-	assert_null(reply_hint(459, "Node not allowed", "x.org", false, buf,
-	    sizeof(buf)));
-	assert_null(reply_hint(250, "Queuing started", "x.org", false, buf,
-	    sizeof(buf)));
-	/* Too small a buffer: no hint rather than a cut one. */
-	assert_null(reply_hint(502, "no", "x.org", false, buf, 8));
-}
-
-static void
-test_json_escape_keeps_ascii_and_escapes_the_rest(void **state)
-{
-	static const char in[] = "a\"b\\c\x01\n\x7f\xff\xc3\xa9";
-	char out[128];
-	size_t n;
-
-	(void)state;
-	n = json_escape(out, sizeof(out), in, sizeof(in) - 1);
-	assert_int_equal(n, strlen(out));
-	assert_string_equal(out,
-	    "a\\\"b\\\\c\\u0001\\u000a\\u007f\\u00ff\\u00c3\\u00a9");
-}
-
-static void
-test_json_escape_cuts_between_escapes(void **state)
-{
-	char out[8] = "";
-
-	(void)state;
-	/* "ab" then \u0001 (6) does not fit in 7 octets and a NUL. */
-	assert_int_equal(json_escape(out, sizeof(out), "ab\x01", 3), 2);
-	assert_string_equal(out, "ab");
-	assert_int_equal(json_escape(out, 0, "ab", 2), 0);
-	assert_int_equal(json_escape(out, 3, "a\"", 2), 1);
-	assert_string_equal(out, "a");
 }
 
 static void
@@ -173,26 +78,12 @@ test_json_document_fields(void **state)
 	free(doc);
 }
 
-static void
-test_status_74_is_in_the_table(void **state)
-{
-	(void)state;
-	assert_int_equal(ST_IOERR, 74);
-	assert_string_equal(status_word(ST_IOERR, false), "output-error");
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_best_prefers_250_over_251_in_either_order),
-		cmocka_unit_test(test_best_among_equals_is_the_most_preferred_host),
-		cmocka_unit_test(test_hints_for_well_known_replies),
-		cmocka_unit_test(test_json_escape_keeps_ascii_and_escapes_the_rest),
-		cmocka_unit_test(test_json_escape_cuts_between_escapes),
 		cmocka_unit_test(test_json_document_fields),
-		cmocka_unit_test(test_status_74_is_in_the_table),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

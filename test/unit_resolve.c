@@ -246,6 +246,7 @@ static void
 test_open_literal_needs_no_dns(void **state)
 {
 	const struct dns_host *h;
+	char why[OUTCOME_TEXT_MAX];
 	struct options o;
 	struct dns *d;
 
@@ -257,7 +258,8 @@ test_open_literal_needs_no_dns(void **state)
 	o.family = AF_UNSPEC;
 	o.timeout_ns = NS_PER_SEC;
 	o.dns_servers = "127.0.0.1:9";
-	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), 0);
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC, why,
+	    sizeof(why)), 0);
 	assert_false(dns_pending(d));
 	assert_int_equal(dns_nhosts(d), 1);
 	h = dns_host(d, 0);
@@ -274,6 +276,7 @@ test_open_literal_needs_no_dns(void **state)
 static void
 test_open_literal_of_the_other_family_is_no_host(void **state)
 {
+	char why[OUTCOME_TEXT_MAX];
 	struct options o;
 	struct dns *d;
 
@@ -284,13 +287,16 @@ test_open_literal_of_the_other_family_is_no_host(void **state)
 	o.port = 25;
 	o.family = AF_INET6;
 	o.timeout_ns = NS_PER_SEC;
-	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), ST_NOHOST);
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC, why,
+	    sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "not an IPv6 address");
 	assert_null(d);
 }
 
 static void
 test_open_rejects_a_bad_server_list(void **state)
 {
+	char why[OUTCOME_TEXT_MAX];
 	struct options o;
 	struct dns *d;
 
@@ -300,7 +306,10 @@ test_open_rejects_a_bad_server_list(void **state)
 	o.port = 25;
 	o.timeout_ns = NS_PER_SEC;
 	o.dns_servers = "127.0.0.1:99999";
-	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC), ST_USAGE);
+	assert_int_equal(dns_open(&d, &o, now_ns() + NS_PER_SEC, why,
+	    sizeof(why)), ST_USAGE);
+	assert_string_equal(why, "bad --dns-server list \"127.0.0.1:99999\": "
+	    "port not a number from 1 to 65535");
 	assert_null(d);
 }
 
@@ -346,6 +355,70 @@ test_localhost_is_the_loopback_address_of_each_family(void **state)
 	    ntohs(((struct sockaddr_in *)&d.host[0].addr[0])->sin_port), 2525);
 }
 
+/* A run that resolved nothing: one status and the specific reason. */
+static void
+test_failure_gives_the_specific_reason(void **state)
+{
+	char why[OUTCOME_TEXT_MAX];
+	struct options o;
+	struct dns d;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	memset(&d, 0, sizeof(d));
+	snprintf(o.host, sizeof(o.host), "mail.test");
+	d.o = &o;
+	d.nhost = 1;
+	d.host[0].status[FAM_V4] = ARES_ECONNREFUSED;
+	d.host[0].status[FAM_V6] = ARES_ECONNREFUSED;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_TEMPFAIL);
+	assert_string_equal(why, "DNS servers failed or refused the query");
+	assert_int_equal(dns_host_failure(&d, 0, why, sizeof(why)),
+	    ST_TEMPFAIL);
+	assert_string_equal(why, "DNS servers failed or refused the query");
+	d.host[0].status[FAM_V4] = ARES_ENOTFOUND;
+	d.host[0].status[FAM_V6] = ARES_ENOTFOUND;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no such host");
+	/* A temporary failure of one family outweighs NXDOMAIN. */
+	d.host[0].status[FAM_V6] = ARES_ETIMEOUT;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_TEMPFAIL);
+	assert_string_equal(why, "DNS lookup timed out");
+	d.host[0].status[FAM_V4] = ARES_ENODATA;
+	d.host[0].status[FAM_V6] = DNS_NOT_ASKED;
+	o.family = AF_INET;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no IPv4 address");
+	o.family = AF_UNSPEC;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no address");
+
+	o.mx = true;
+	d.mx_status = ARES_SUCCESS;
+	d.null_mx = true;
+	d.nhost = 0;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no mail service (null MX)");
+	d.null_mx = false;
+	d.mx_status = ARES_ENOTFOUND;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no such domain");
+	d.mx_status = ARES_ECONNREFUSED;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_TEMPFAIL);
+	assert_string_equal(why, "DNS servers failed or refused the query");
+	d.mx_status = ARES_SUCCESS;
+	d.nhost = 2;
+	d.host[0].status[FAM_V4] = ARES_ENOTFOUND;
+	d.host[1].status[FAM_V4] = ARES_ESERVFAIL;
+	d.host[1].status[FAM_V6] = DNS_NOT_ASKED;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_TEMPFAIL);
+	assert_string_equal(why, "no MX host could be resolved: DNS server "
+	    "failure");
+	d.host[1].status[FAM_V4] = ARES_ENODATA;
+	assert_int_equal(dns_failure(&d, why, sizeof(why)), ST_NOHOST);
+	assert_string_equal(why, "no MX host has an address");
+}
+
 int
 main(void)
 {
@@ -370,6 +443,7 @@ main(void)
 		cmocka_unit_test(test_open_literal_needs_no_dns),
 		cmocka_unit_test(test_open_literal_of_the_other_family_is_no_host),
 		cmocka_unit_test(test_open_rejects_a_bad_server_list),
+		cmocka_unit_test(test_failure_gives_the_specific_reason),
 		cmocka_unit_test(test_mx_target_must_be_a_usable_host_name),
 		cmocka_unit_test(
 		    test_localhost_is_the_loopback_address_of_each_family),
