@@ -5,6 +5,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/etrn
+# Profiles are SYSCONFDIR/etrn/NAME.conf: /etc for PREFIX=/usr (the
+# package), else under PREFIX.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
 # TLS=no builds without libtls: --tls and --starttls are then refused.
 TLS ?= yes
@@ -43,21 +46,22 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) $(CARES_CFLAGS) $(TLS_DEFS)
+	$(WARNINGS) $(CARES_CFLAGS) $(TLS_DEFS) \
+	-DSYSCONFDIR='"$(SYSCONFDIR)"'
 LIBS = $(CARES_LIBS) -ldl
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # In the order calls run (etrn.h): each file calls only those after it.
-SRCS = etrn.c race.c resolve.c smtp.c conn.c tls.c report.c reply.c \
-	outcome.c names.c util.c
-LIB_OBJS = race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
+SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
+	reply.c outcome.c names.c util.c
+LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply smtp outcome names options util report resolve race
+UNITS = reply smtp outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests
+	race_tests retry_tests profile_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
@@ -101,6 +105,13 @@ build/werror-$(WERROR):
 	@mkdir -p build
 	@rm -f build/werror-*
 	@touch $@
+
+# config.o remembers SYSCONFDIR: changing it rebuilds config.o.
+config.o build/asan/config.o build/asan/etrn: build/sysconfdir
+build/sysconfdir: FORCE
+	@mkdir -p build
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' >$@
+FORCE:
 
 # Objects remember the TLS choice: switching it rebuilds them.  Without
 # libtls, say what to do rather than fail inside tls.c.
@@ -161,7 +172,8 @@ unit-plain: $(UNITS:%=build/unit_%)
 # it.  dns_tests, failover_tests, tls_tests and unattended_tests start
 # dnsmasq or need the openssl command, the mail-server suites need root
 # and the servers, deploy_tests builds the Debian package itself.
-TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests
+TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests \
+	profile_tests
 
 test: etrn
 	$(MAKE) unit-plain

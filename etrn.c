@@ -42,6 +42,51 @@
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
 
+/* Long options without a letter, past every char getopt_long returns. */
+enum {
+	OPT_CONFIG = 256,
+	OPT_PROFILE,
+	OPT_SHOW_CONFIG,
+};
+
+/*
+ * Every option, for the command line and as the keys of a profile
+ * (config.c leaves out those of the command line only).
+ */
+static const struct option longopts[] = {
+	{ "mx", no_argument, NULL, 'x' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "helo", required_argument, NULL, 'H' },
+	{ "check", no_argument, NULL, 'c' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "max-time", required_argument, NULL, 'm' },
+	{ "dns-server", required_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "syslog", no_argument, NULL, 'L' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "starttls", no_argument, NULL, 'S' },
+	{ "tls", no_argument, NULL, 'T' },
+	{ "cafile", required_argument, NULL, 'C' },
+	{ "insecure", no_argument, NULL, 'I' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "password-file", required_argument, NULL, 'P' },
+	{ "insecure-auth", no_argument, NULL, 'A' },
+	{ "source", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "retry", required_argument, NULL, 'R' },
+	{ "retry-delay", required_argument, NULL, 'D' },
+	{ "ipv4", no_argument, NULL, '4' },
+	{ "ipv6", no_argument, NULL, '6' },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void
 usage(FILE *f)
 {
@@ -53,7 +98,10 @@ usage(FILE *f)
 	    "[--syslog]\n"
 	    "            [--retry n] [--retry-delay seconds] [--tls] server "
 	    "node ...\n"
-	    "       etrn -c [options] server\n");
+	    "       etrn -c [options] server\n"
+	    "       etrn --config file | --profile name [--show-config] "
+	    "[options]\n"
+	    "            [server node ...]\n");
 }
 
 static void
@@ -69,7 +117,7 @@ help(void)
 	    "  -a, --all              with --mx: trigger every MX host\n"
 	    "  -p, --port PORT        TCP port (default 25; a port in server "
 	    "wins)\n"
-	    "  -4, -6                 use only IPv4 / only IPv6\n"
+	    "  -4, -6, --ipv4, --ipv6 use only IPv4 / only IPv6\n"
 	    "  -s, --source ADDRESS   bind every connection to this local "
 	    "address\n"
 	    "  -H, --helo NAME        name sent with EHLO\n"
@@ -97,8 +145,14 @@ help(void)
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
-	    "      --password-file F  or from the first line of F\n"
+	    "      --password-file F  or from the first line of F, or of\n"
+	    "                         $CREDENTIALS_DIRECTORY/password\n"
 	    "      --insecure-auth    allow AUTH without TLS\n"
+	    "      --config FILE      options from FILE, one long option a "
+	    "line, no dashes\n"
+	    "      --profile NAME     --config " SYSCONFDIR "/etrn/NAME.conf\n"
+	    "      --show-config      print the settings in effect as a "
+	    "profile; exit\n"
 	    "  -V, --version          print the version\n"
 	    "  -h, --help             print this help\n\n"
 	    "Result line: NODE STATUS WORD SERVER CODE TEXT; each failed node "
@@ -394,48 +448,11 @@ version(void)
 	    secure_library());
 }
 
-/*
- * Fill o from the command line and check every value, so that nothing
- * bad reaches the network.  Returns 0, ST_USAGE with a message printed
- * (ST_TEMPFAIL when --password-file gave nothing within --max-time), or
- * OPTIONS_DONE after --help or --version.
- */
-int
-options_parse(int argc, char **argv, struct options *o)
+/* The defaults; --json already, so that a usage error gets its document. */
+static void
+options_init(struct options *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "mx", no_argument, NULL, 'x' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "helo", required_argument, NULL, 'H' },
-		{ "check", no_argument, NULL, 'c' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "max-time", required_argument, NULL, 'm' },
-		{ "dns-server", required_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "syslog", no_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "starttls", no_argument, NULL, 'S' },
-		{ "tls", no_argument, NULL, 'T' },
-		{ "cafile", required_argument, NULL, 'C' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "password-file", required_argument, NULL, 'P' },
-		{ "insecure-auth", no_argument, NULL, 'A' },
-		{ "source", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "retry", required_argument, NULL, 'R' },
-		{ "retry-delay", required_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char shown[4 * COMMAND_LINE_MAX + 1];
-	const char *why, *password_file = NULL;
-	int64_t start_ns = now_ns();
-	size_t i;
-	int ch, st;
+	int i;
 
 	memset(o, 0, sizeof(*o));
 	o->port = DEFAULT_PORT;
@@ -443,10 +460,32 @@ options_parse(int argc, char **argv, struct options *o)
 	o->timeout_ns = DEFAULT_TIMEOUT_SEC * NS_PER_SEC;
 	o->max_time_ns = DEFAULT_MAX_TIME_SEC * NS_PER_SEC;
 	o->retry_delay_ns = DEFAULT_RETRY_DELAY_SEC * NS_PER_SEC;
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			o->json = true;
+}
+
+/*
+ * Set o from the options of argv, checking each value; cf, when not
+ * NULL, is the profile argv was read from, and its diagnostics name the
+ * file and line.  *operands is the index of the first operand.  Returns
+ * 0, ST_USAGE with a message printed, or OPTIONS_DONE.
+ */
+static int
+options_scan(int argc, char **argv, struct options *o,
+    const struct config *cf, int *operands)
+{
+	static char profile_path[CONFIG_PATH_MAX];
+	char shown[4 * COMMAND_LINE_MAX + 1];
+	const char *why;
+	int ch;
+
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qs:St:u:vVx",
 	    longopts, NULL)) != -1) {
+		if (cf != NULL)
+			config_where(cf, optind - 1);
 		switch (ch) {
 		case '4':
 			o->family = AF_INET;
@@ -470,7 +509,24 @@ options_parse(int argc, char **argv, struct options *o)
 			o->json = true;
 			break;
 		case 'P':
-			password_file = optarg;
+			o->password_file = optarg;
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case OPT_PROFILE:
+			if (!config_profile_path(profile_path,
+			    sizeof(profile_path), optarg)) {
+				diag("bad --profile \"%s\": a name without '/' "
+				    "or a leading '.'", shown_arg(shown,
+				    sizeof(shown), optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
+			o->config = profile_path;
+			break;
+		case OPT_SHOW_CONFIG:
+			o->show_config = true;
 			break;
 		case 's':
 			if (!source_parse(optarg, o)) {
@@ -594,9 +650,80 @@ options_parse(int argc, char **argv, struct options *o)
 			return ST_USAGE;
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	*operands = optind;
+	return 0;
+}
 
+/*
+ * The password file to read, if any: --password-file, else, unless
+ * ETRN_PASSWORD is set, the credential systemd's LoadCredential= put in
+ * $CREDENTIALS_DIRECTORY when there is one.  *from names the source.
+ */
+static const char *
+password_source(const struct options *o, const char **from)
+{
+	static char cred[CONFIG_PATH_MAX];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	int n;
+
+	*from = "--password-file";
+	if (o->password_file != NULL)
+		return o->password_file;
+	*from = "ETRN_PASSWORD";
+	if (getenv("ETRN_PASSWORD") != NULL || dir == NULL || *dir == '\0')
+		return NULL;
+	n = snprintf(cred, sizeof(cred), "%s/password", dir);
+	if (n < 0 || (size_t)n >= sizeof(cred) || access(cred, F_OK) != 0)
+		return NULL;
+	*from = cred;
+	return cred;
+}
+
+/*
+ * Fill o from the command line, and from the profile it names (the
+ * command line wins), and check every value, so that nothing bad reaches
+ * the network.  Returns 0, ST_USAGE with a message printed (ST_TEMPFAIL
+ * when --password-file gave nothing within --max-time), or OPTIONS_DONE
+ * after --help, --version or --show-config.
+ */
+int
+options_parse(int argc, char **argv, struct options *o)
+{
+	static struct config cf;
+	char shown[4 * COMMAND_LINE_MAX + 1];
+	const char *why, *from, *password_file;
+	int64_t start_ns = now_ns();
+	bool from_profile = false;
+	int operands, st;
+	size_t i;
+
+	options_init(o, argc, argv);
+	if ((st = options_scan(argc, argv, o, NULL, &operands)) != 0)
+		return st;
+	if (o->config != NULL) {
+		const char *config = o->config;
+
+		if ((st = config_read(config, longopts, &cf)) != 0)
+			return st;
+		options_init(o, argc, argv);
+		st = options_scan(cf.argc, cf.argv, o, &cf, &operands);
+		diag_where(NULL);
+		if (st != 0)
+			return st;
+		/* Again: what the command line says wins. */
+		(void)options_scan(argc, argv, o, NULL, &operands);
+		o->config = config;
+		o->interfaces = cf.interfaces;
+		o->ninterfaces = cf.ninterfaces;
+	}
+	argc -= operands;
+	argv += operands;
+	/* Operands on the command line replace the profile's server and nodes. */
+	if (argc == 0 && o->config != NULL && cf.operands[0] != NULL) {
+		argv = cf.operands;
+		argc = (int)cf.nnodes + 1;
+		from_profile = true;
+	}
 	if (argc < 1 || (o->check ? argc != 1 : argc < 2)) {
 		diag(argc < 1 ? "no server given" : o->check ?
 		    "--check takes a server and no node" : "no node given");
@@ -605,10 +732,11 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 	if ((o->all && !o->mx) || (o->tls && o->starttls) ||
 	    ((o->cafile != NULL || o->insecure) && !o->tls && !o->starttls) ||
-	    ((password_file != NULL || o->insecure_auth) && o->user == NULL)) {
+	    ((o->password_file != NULL || o->insecure_auth) &&
+	    o->user == NULL)) {
 		diag("%s", o->all && !o->mx ? "--all needs --mx" :
 		    o->tls && o->starttls ? "--tls and --starttls exclude "
-		    "each other" : o->user == NULL && (password_file != NULL ||
+		    "each other" : o->user == NULL && (o->password_file != NULL ||
 		    o->insecure_auth) ? "--password-file and --insecure-auth "
 		    "need --user" : "--cafile and --insecure need --tls or "
 		    "--starttls");
@@ -628,25 +756,34 @@ options_parse(int argc, char **argv, struct options *o)
 		/* Candidates of the other family could not use it. */
 		o->family = af;
 	}
+	password_file = password_source(o, &from);
 	if (o->user != NULL && (st = password_load(o, password_file,
 	    start_ns + o->max_time_ns)) != 0)
 		return st;
 	if (o->tls && !o->port_given)
 		o->port = IMPLICIT_TLS_PORT;
-	if (server_parse(argv[0], o) != 0) {
-		usage(stderr);
-		return ST_USAGE;
-	}
 	o->nodes = argv + 1;
 	o->nnodes = (size_t)argc - 1;
-	for (i = 0; i < o->nnodes; i++) {
-		if (!node_valid(o->nodes[i], &why)) {
-			escape(shown, sizeof(shown), o->nodes[i],
-			    strlen(o->nodes[i]));
+	for (i = 0; i <= o->nnodes; i++) {
+		if (from_profile)
+			config_where(&cf, -(int)i - 1);
+		if (i == 0)
+			st = server_parse(argv[0], o);
+		else if (!node_valid(o->nodes[i - 1], &why)) {
+			escape(shown, sizeof(shown), o->nodes[i - 1],
+			    strlen(o->nodes[i - 1]));
 			diag("bad node \"%s\": %s", shown, why);
+			st = ST_USAGE;
+		}
+		diag_where(NULL);
+		if (st != 0) {
 			usage(stderr);
 			return ST_USAGE;
 		}
+	}
+	if (o->show_config) {
+		config_show(stdout, o, from);
+		return OPTIONS_DONE;
 	}
 	return 0;
 }
@@ -807,20 +944,21 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	}
 	if ((st = options_parse(argc, argv, &o)) != 0)
-		return st == OPTIONS_DONE ? output_close(closed & 2) : st;
+		return st == OPTIONS_DONE ? output_close(closed & 2) :
+		    report_failure(&o, st, closed & 2);
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
 	if ((o.tls || o.starttls) && (st = secure_setup(&o)) != 0)
-		return st;
+		return report_failure(&o, st, closed & 2);
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
-		return ST_OSERR;
+		return report_failure(&o, ST_OSERR, closed & 2);
 	}
 	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
 		report_fatal(&out[0]);
 		free(out);
-		return st;
+		return report_failure(&o, st, closed & 2);
 	}
 	st = status_combine(out, n);
 	/* The caller cannot know the results: that wins over the run's. */

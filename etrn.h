@@ -108,6 +108,43 @@ struct options {
 	int64_t		 retry_delay_ns;	/* before the first retry */
 	char	       **nodes;
 	size_t		 nnodes;
+	const char	*password_file;		/* --password-file */
+	const char	*config;		/* --config, or --profile's */
+	bool		 show_config;		/* print the settings, exit 0 */
+	char	       **interfaces;		/* the profile's, for hooks */
+	size_t		 ninterfaces;
+};
+
+/* Profiles are SYSCONFDIR/etrn/NAME.conf; the Makefile sets it. */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+/*
+ * A profile is a dozen short lines; anything near this size is not one
+ * (and a device or a huge file is never read whole).
+ */
+#define CONFIG_FILE_MAX 65536
+/* Settings read from one profile (--config); at most so many of them. */
+#define CONFIG_ARGS_MAX 256
+/* interface keys: the links a profile belongs to (hooks read them). */
+#define INTERFACES_MAX 16
+/* Longer than any long option's name, "--" and the NUL included. */
+#define CONFIG_KEY_MAX 32
+/* --profile NAME: SYSCONFDIR/etrn/NAME.conf. */
+#define CONFIG_PATH_MAX 4096
+
+struct config {
+	char		 shown[4 * CONFIG_PATH_MAX + 1]; /* the file, escaped */
+	char		 text[CONFIG_FILE_MAX + 1];	/* cut in place */
+	int		 argc;			/* argv for getopt_long */
+	char		*argv[CONFIG_ARGS_MAX + 1];
+	unsigned int	 line[CONFIG_ARGS_MAX];	/* of each argv[i] */
+	char		 opt[CONFIG_ARGS_MAX][CONFIG_KEY_MAX]; /* "--key" */
+	char		*operands[CONFIG_ARGS_MAX + 2]; /* server, nodes */
+	unsigned int	 operand_line[CONFIG_ARGS_MAX + 1];
+	size_t		 nnodes;
+	char		*interfaces[INTERFACES_MAX];
+	size_t		 ninterfaces;
 };
 
 /* Address families by index: answers for each are kept apart. */
@@ -260,19 +297,27 @@ struct attempts {
 };
 
 /*
- * One flow: options (etrn.c) -> the event loop (race.c: DNS answers from
- * resolve.c, connection attempts, TLS, greetings and sessions, each a
- * state machine in smtp.c over conn.c and tls.c) -> one outcome per node
- * (and per host with --all) -> report.c (result lines, --json, syslog,
- * diagnostics) -> the exit status (outcome.c).  Calls run one way, down
- * this list: etrn.c, race.c, resolve.c and smtp.c, conn.c, tls.c,
- * report.c, then the pure files (reply.c, outcome.c, names.c) and util.c.
- * Nothing below report.c prints but the -v trace.
+ * One flow: options (etrn.c, config.c) -> the event loop (race.c: DNS
+ * answers from resolve.c, connection attempts, TLS, greetings and
+ * sessions, each a state machine in smtp.c over conn.c and tls.c) -> one
+ * outcome per node (and per host with --all) -> report.c (result lines,
+ * --json, syslog, diagnostics) -> the exit status (outcome.c).  Calls run
+ * one way, down this list: etrn.c, config.c, race.c, resolve.c and
+ * smtp.c, conn.c, tls.c, report.c, then the pure files (reply.c,
+ * outcome.c, names.c) and util.c.  Nothing below report.c prints but the
+ * -v trace.
  */
 
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
+
+/* config.c */
+struct option;
+bool	 config_profile_path(char *, size_t, const char *);
+int	 config_read(const char *, const struct option *, struct config *);
+void	 config_where(const struct config *, int);
+void	 config_show(FILE *, const struct options *, const char *);
 
 /* resolve.c */
 struct dns;
@@ -385,6 +430,7 @@ void	 report_node(const struct options *, const char *,
 void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
+int	 report_failure(const struct options *, int, bool);
 int	 output_close(bool);
 
 /* reply.c */
@@ -437,6 +483,7 @@ size_t	 escape(char *, size_t, const char *, size_t);
 size_t	 json_escape(char *, size_t, const char *, size_t);
 int	 std_fds_open(void);
 void	 diag(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 diag_where(const char *);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);

@@ -164,6 +164,21 @@ output_close(bool was_closed)
 }
 
 /*
+ * A run that ends before any outcome (a usage error, no TLS library, no
+ * memory): with --json, a document all the same, {"status": N, "nodes":
+ * [], "attempts": []}, so that a reader of standard output always finds
+ * one.  Returns status, or ST_IOERR when standard output did not take it.
+ */
+int
+report_failure(const struct options *o, int status, bool stdout_closed)
+{
+	if (!o->json || o->quiet)
+		return status;
+	json_write(stdout, o, NULL, 0, NULL, status);
+	return output_close(stdout_closed) != 0 ? ST_IOERR : status;
+}
+
+/*
  * A node's syslog priority (etrn.1, --syslog): info when its queue run
  * started or nothing waited, warning for what --retry would try again
  * (69, 75), err for every other failure.

@@ -144,14 +144,31 @@ emit(const char *prefix, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* Where the values being checked come from: "file:line", or none. */
+static char where[4 * PATH_MAX + 32];
+
+/*
+ * From now on, diagnostics name w ("file:line") before their own
+ * context, until w is NULL: option values read from a profile are
+ * checked by the code that checks the command line's.
+ */
+void
+diag_where(const char *w)
+{
+	snprintf(where, sizeof(where), "%s", w != NULL ? w : "");
+}
+
 /* A diagnostic: "etrn: context: reason", always shown. */
 void
 diag(const char *fmt, ...)
 {
+	char prefix[sizeof(where) + 8];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "etrn: %s%s", where,
+	    where[0] != '\0' ? ": " : "");
 	va_start(ap, fmt);
-	emit("etrn: ", fmt, ap);
+	emit(prefix, fmt, ap);
 	va_end(ap);
 }
 

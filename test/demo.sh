@@ -3,6 +3,8 @@
 # replying as Postfix does.  The server stops with this script.
 etrn=${1:-./etrn}
 dir=$(mktemp -d) || exit 1
+# The file exists before the server writes it: grep never misses it.
+: >"$dir/port"
 python3 test/smtpd.py --host 127.0.0.1 --port 0 --profile postfix \
     --lifetime 60 >"$dir/port" &
 server=$!

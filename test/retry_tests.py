@@ -22,7 +22,7 @@ import integration  # noqa: E402
 if "integration" not in _loaded and "integration" not in sys.argv[1:]:
     harness.TESTS[:] = [t for t in harness.TESTS if t[0] != "integration"]
 
-from integration import (addr, check, closed_port, etrn,  # noqa: E402
+from integration import (addr, check, closed_port, etrn, peer,  # noqa: E402
                          expect_usage, serve)
 from smtpd import ScriptedServer  # noqa: E402
 
@@ -208,3 +208,69 @@ def bad_retry_values_are_usage_errors():
                      ("--retry-delay", "-1"), ("--retry-delay", "x")):
             r = etrn(srv, *args, addr(srv), NODE)
             expect_usage(r, srv, " ".join(args))
+
+
+# Diagnostics come once, at the end, from each node's last try: nothing is
+# held in a buffer that could drop them.
+
+NODES_MANY = 300
+HINT_459 = ("hint: Postfix runs ETRN only for the domains in its "
+            "fast_flush_domains, and %s is not one")
+
+
+def many_nodes():
+    return ["n%03d.example.org" % i for i in range(NODES_MANY)]
+
+
+@test
+def three_hundred_459s_with_retry_keep_every_diagnostic_and_hint():
+    """Issue 16: 1.1 printed 63 hints and "237 more diagnostics not
+    kept"; every node's line and hint must be there, in node order."""
+    nodes = many_nodes()
+    with serve(etrn=lambda session, node:
+               "459 <%s>: service unavailable" % node) as srv:
+        r = etrn(srv, "-q", "--retry", "2", "--retry-delay", "0.1",
+                 addr(srv), *nodes)
+        srv.settle()
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(srv.connections == 1, "%d sessions: a 459 is not retried" %
+               srv.connections, r)
+        want = []
+        for node in nodes:
+            want += ["etrn: %s: %s: 459 <%s>: service unavailable" % (
+                node, peer(srv), node),
+                "etrn: %s: %s" % (peer(srv), HINT_459 % node)]
+        got = r.err.decode("ascii", "replace").splitlines()
+        expect(got == want, "%d stderr lines, expected %d; first "
+               "difference: %r" % (len(got), len(want), next(
+                   (g for g, w in zip(got, want) if g != w), got[-1:])), r)
+
+
+@test
+def a_retried_try_leaves_no_line_and_the_last_says_every_failure():
+    # Every node gets 450 at first (retried), then 459 (final): only the
+    # last try's 300 lines and hints, none of the 450s.
+    nodes = many_nodes()
+
+    def reply(session, node):
+        if session.index == 0:
+            return "450 try later"
+        return "459 <%s>: service unavailable" % node
+
+    with serve(etrn=reply) as srv:
+        r = etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
+                 addr(srv), *nodes)
+        srv.settle()
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(srv.connections == 2, "%d sessions, expected 2" %
+               srv.connections, r)
+        got = r.err.decode("ascii", "replace").splitlines()
+        expect(len(got) == 2 * NODES_MANY and not any("450" in g
+                                                      for g in got),
+               "%d lines, expected %d, none of the first try" % (
+                   len(got), 2 * NODES_MANY), r)
+        expect(got[-2:] == ["etrn: %s: %s: 459 <%s>: service unavailable"
+                            % (nodes[-1], peer(srv), nodes[-1]),
+                            "etrn: %s: %s" % (peer(srv),
+                                              HINT_459 % nodes[-1])],
+               "the last node's line and hint", r)

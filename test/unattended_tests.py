@@ -538,6 +538,40 @@ def crontab_example_mails_exactly_the_failures():
 
 
 @test
+def logger_example_logs_exactly_the_failures():
+    line = man_example("logger")
+    fields = line.split(None, 5)
+    expect(len(fields) == 6 and fields[0] == "*/15", "a crontab line: %r" %
+           line)
+    with tempfile.TemporaryDirectory(prefix="etrn-test-") as d:
+        # A logger(1) that writes what it would log, one call per line.
+        log = os.path.join(d, "log")
+        fake = os.path.join(d, "logger")
+        with open(fake, "w") as f:
+            f.write('#!/bin/sh\nwhile IFS= read -r l; do printf "%%s %%s\\n" '
+                    '"$*" "$l" >>%s; done\n' % log)
+        os.chmod(fake, 0o755)
+        for text, mail in (
+                ("250 Queuing started", None), ("251 none", None),
+                ("459 <example.org>: service unavailable",
+                 "-p mail.notice -t etrn etrn: example.org: %s: 459 "
+                 "<example.org>: service unavailable")):
+            with serve(etrn={NODE: text}) as srv:
+                r = run_sh('PATH=%s:$PATH; %s' % (
+                    d, example_for(fields[5], srv)))
+                logged = (open(log).read().splitlines()
+                          if os.path.exists(log) else [])
+                if os.path.exists(log):
+                    os.unlink(log)
+                expect(r.out + r.err == b"", "cron would mail %r" % (
+                    r.out + r.err), r)
+                # A hint line may follow the node's diagnostic.
+                expect(logged == [] if mail is None else
+                       logged[:1] == [mail % peer(srv)],
+                       "logged %r" % logged, r)
+
+
+@test
 def script_example_keeps_the_exit_status():
     script = man_example("pipeline")
     with serve(etrn={"example.net": "459 Refused"}) as srv:
@@ -595,6 +629,23 @@ def all_names_each_dead_backup_mx():
 
 
 @test
+def all_with_retry_names_each_dead_backup_once():
+    # mx1 answers 450 (retried), then 250; mx2 and mx3 refuse both tries:
+    # each is named once, from the last try, after the node's own line.
+    def etrn_reply(session, node):
+        return "450 try later" if session.index == 0 else \
+            "250 Queuing started"
+
+    with MxServers({HOSTS[0]: Script(etrn=etrn_reply)},
+                   hosts=HOSTS[:1]) as srv:
+        r = dns_tests.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
+                           "--mx", "--all", "pref.test", NODE)
+        expect_status(r, 0)
+        expect_err(r, ["etrn: %s: mx%d.pref.test: connection refused"
+                       % (NODE, k) for k in (2, 3)])
+
+
+@test
 def all_verbose_names_each_server_once_per_line():
     with MxServers() as srv:
         r = dns_tests.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
@@ -603,3 +654,125 @@ def all_verbose_names_each_server_once_per_line():
             names = re.findall(r"mx\d\.pref\.test\[[0-9.]+\]:\d+", line)
             expect(len(names) <= 1, "line names its server twice: %r"
                    % line, r)
+
+
+# --syslog: the record and its priority, through a /dev/log of the test's
+# own.  As root, a child in a private mount namespace (unshare --mount)
+# puts a tmpfs of its own on /dev holding only /dev/null (bound from the
+# real one) and the test's AF_UNIX datagram socket at /dev/log; etrn runs
+# there, and nothing reaches the machine's syslog.
+
+SYSLOG_BOUND = 60       # the whole child, every run included
+LOG_MAIL = 2            # syslog(3) facilities and levels, RFC 5424
+LOG_ERR, LOG_WARNING, LOG_INFO = 3, 4, 6
+RECORD = re.compile(r"<(\d+)>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d "
+                    r"etrn\[(\d+)\]: (.*)")
+
+
+def syslog_child(argvs):
+    """In the namespace: run etrn with each argv; for each, its status,
+    pid, stdout, stderr and the records that reached /dev/log."""
+    import socket
+    d = tempfile.mkdtemp(prefix="etrn-syslog-")
+    for cmd in (["mount", "--make-rprivate", "/"],
+                ["mount", "--bind", "/dev/null", d + "/null"],
+                ["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/dev"],
+                ["mount", "--bind", d + "/null", "/dev/null"]):
+        if cmd[-1].endswith("/null"):
+            open(cmd[-1], "w").close()
+        subprocess.run(cmd, check=True, timeout=10)
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind("/dev/log")
+    sink.setblocking(False)
+    results = []
+    for argv in argvs:
+        p = subprocess.Popen([ETRN] + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        out, err = p.communicate(timeout=RUN_TIMEOUT)
+        records = []
+        while True:     # syslog(3) sent them before etrn exited
+            try:
+                records.append(sink.recv(65536).decode("latin-1"))
+            except BlockingIOError:
+                break
+        results.append({"status": p.returncode, "pid": p.pid,
+                        "out": out.decode("latin-1"),
+                        "err": err.decode("latin-1"), "records": records})
+    return results
+
+
+def in_syslog_namespace(argvs):
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        raise harness.Skip("needs root and unshare(1) for a mount namespace")
+    p = subprocess.run(["unshare", "--mount", "--", sys.executable,
+                        os.path.abspath(__file__), "--syslog-child"],
+                       input=json.dumps(argvs).encode(), capture_output=True,
+                       timeout=SYSLOG_BOUND)
+    lines = p.stdout.decode("latin-1").splitlines()
+    expect(p.returncode == 0 and lines and lines[-1].startswith("["),
+           "namespace child failed: status %d\n%s%s" % (
+               p.returncode, p.stdout.decode("latin-1"),
+               p.stderr.decode("latin-1")))
+    return json.loads(lines[-1])
+
+
+@test
+def syslog_records_carry_the_result_line_at_its_priority():
+    """info for 0 and 1, warning for 69 and 75, err for the others; the
+    record is the result line, the DNS cause included."""
+    from dnsstub import DnsStub
+    stub = DnsStub("servfail")
+    port = closed_port()
+    try:
+        with serve(etrn={"a.test": "250 Queuing started",
+                         "b.test": "251 none",
+                         "c.test": "450 try later",
+                         "d.test": "459 Node not allowed"}) as srv:
+            cases = [(["a.test"], 0, LOG_INFO, "a.test 0 started %s 250 "
+                       "Queuing started" % peer(srv)),
+                     (["b.test"], 1, LOG_INFO, "b.test 1 empty %s 251 none"
+                      % peer(srv)),
+                     (["c.test"], 75, LOG_WARNING, "c.test 75 temporary %s "
+                      "450 try later" % peer(srv)),
+                     (["d.test"], 3, LOG_ERR, "d.test 3 refused %s 459 Node "
+                      "not allowed" % peer(srv))]
+            argvs = [STEP + ["-q", "--syslog", addr(srv)] + nodes
+                     for nodes, _, _, _ in cases]
+            cases.append((["e.test"], 69, LOG_WARNING, "e.test 69 unavailable "
+                          "127.0.0.1 - connection refused"))
+            argvs.append(STEP + ["-q", "--syslog", "127.0.0.1:%d" % port,
+                                 "e.test"])
+            cases.append((["f.test"], 75, LOG_WARNING, "f.test 75 temporary "
+                          "mx.test - DNS servers failed or refused the "
+                          "query"))
+            argvs.append(STEP + ["-q", "--syslog", "-d", "127.0.0.1:%d" %
+                                 stub.port, "mx.test", "f.test"])
+            results = in_syslog_namespace(argvs)
+    finally:
+        stub.stop()
+    for (nodes, status, level, text), res in zip(cases, results):
+        r = harness.Result(res["status"], res["out"].encode("latin-1"),
+                           res["err"].encode("latin-1"), 0.0)
+        expect_status(r, status)
+        expect(len(res["records"]) == 1, "%s: records %r, expected one" % (
+            nodes[0], res["records"]), r)
+        m = RECORD.fullmatch(res["records"][0])
+        expect(m is not None, "%s: record %r is not \"<PRI>date "
+               "etrn[PID]: line\"" % (nodes[0], res["records"][0]), r)
+        expect(int(m.group(1)) == LOG_MAIL * 8 + level,
+               "%s: priority <%s>, expected mail.%d <%d>" % (
+                   nodes[0], m.group(1), level, LOG_MAIL * 8 + level), r)
+        expect(int(m.group(2)) == res["pid"], "%s: pid %s, expected %d" % (
+            nodes[0], m.group(2), res["pid"]), r)
+        expect(m.group(3) == text, "%s: record %r, expected %r" % (
+            nodes[0], m.group(3), text), r)
+        server, why = text.split(" ", 3)[3].split(" ", 1)
+        if why.startswith("- "):
+            why = why[2:]
+        want = [] if status <= 1 else ["etrn: %s: %s: %s" % (
+            nodes[0], server, why)]
+        expect_err(r, want)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--syslog-child"]:
+    print(json.dumps(syslog_child(json.loads(sys.stdin.read()))))
