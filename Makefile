@@ -255,6 +255,12 @@ integration-asan: build/asan/etrn
 valgrind-check: etrn
 	ETRN=test/valgrind-etrn.sh ETRN_SLACK=2 python3 test/run.py $(SUITES)
 
+# Mutation testing, not part of check: each mutant of test/mutants.txt
+# built in a copy of the tree (build/mutants) and run through the unit
+# tests and the suites it names; fails unless every mutant is killed.
+mutants:
+	python3 test/mutants.py
+
 # The reply and capability parsers under libFuzzer with ASan and UBSan,
 # for FUZZ_SECONDS from the seeds, copied so that the tree stays clean.
 FUZZ_CC = clang
@@ -435,5 +441,5 @@ clean:
 	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
-	unit-plain test clang-check musl-check integration-asan valgrind-check \
-	fuzz lint man-check deploy-check dist deb
+	unit-plain test clang-check musl-check mutants integration-asan \
+	valgrind-check fuzz lint man-check deploy-check dist deb

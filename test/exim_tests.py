@@ -39,6 +39,7 @@ import uuid
 
 import harness
 import mta
+import net
 from harness import expect, test
 
 EXIM = "usr/sbin/exim4"
@@ -118,8 +119,8 @@ class Exim:
         os.chmod(self.dir, 0o755)
         self.log_dir = os.path.join(self.dir, "log")
         self.conf = os.path.join(self.dir, "exim.conf")
-        self.port = mta.pick_port()
-        self.sink_port = sink_port or mta.pick_port(taken=(self.port,))
+        self.port = net.stable_port()
+        self.sink_port = sink_port or net.stable_port(taken=(self.port,))
         self.etrn_acl = etrn_acl
         self.tls = None
         self.daemon = None

@@ -15,7 +15,6 @@ the UTS namespace gives it a host name with a dot.
 """
 import atexit
 import os
-import random
 import re
 import shlex
 import shutil
@@ -30,11 +29,6 @@ import time
 import harness
 from harness import Skip, expect
 
-# Ports below the kernel's ephemeral range (32768-60999 by default), so
-# that no outgoing connection's local port can take the sink's port while
-# the sink is down.
-PORT_RANGE = (20000, 29999)
-
 COMMAND_TIMEOUT = 30    # one openssl, m4 or unshare command
 LISTEN_TIMEOUT = 15     # from starting a daemon to its 220 greeting
 STOP_TIMEOUT = 10       # from SIGTERM to the daemon's namespace gone
@@ -43,21 +37,6 @@ STOP_TIMEOUT = 10       # from SIGTERM to the daemon's namespace gone
 MTA_ROOT = os.path.join(harness.TOPDIR, "build", "mta")
 BUILD_HINT = "run `make build/mta` in %s (as root: apt-get download and " \
     "dpkg-deb -x of exim4-daemon-light and sendmail-bin)" % harness.TOPDIR
-
-
-def pick_port(taken=()):
-    """A free TCP port on 127.0.0.1 in PORT_RANGE, not in taken."""
-    for _ in range(200):
-        port = random.randint(*PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port on 127.0.0.1 in %d-%d" % PORT_RANGE)
 
 
 def openssl(cwd, *args):

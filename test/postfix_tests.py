@@ -35,7 +35,8 @@ import uuid
 import harness
 import mta
 from harness import Skip, expect, test
-from mta import Sink, pick_port
+from mta import Sink
+from net import stable_port
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postfix")
 SYSTEM_MASTER_CF = "/etc/postfix/master.cf"
@@ -154,8 +155,8 @@ class Postfix:
         self.maillog = os.path.join(self.dir, "maillog")
         self.tls_dir = os.path.join(self.dir, "tls")
         self.ca = os.path.join(self.tls_dir, "ca.pem")
-        self.port = pick_port()
-        self.sink_port = pick_port(taken=(self.port,))
+        self.port = stable_port()
+        self.sink_port = stable_port(taken=(self.port,))
         self.launched = False           # "postfix start" was run
         self.stopped = False
 

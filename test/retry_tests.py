@@ -8,23 +8,13 @@ finally block, and every wait is bounded.  The retry schedule of etrn.1:
 retry k waits --retry-delay * 2^(k-1), times a factor from 0.9 to 1.1.
 """
 import json
-import sys
 import threading
 
-import harness
 from harness import expect, run_etrn, test
+from checks import addr, check, etrn, expect_usage, peer, serve
 from dnsstub import DnsStub
-
-# integration is imported for its helpers; its own tests run only when it
-# is named on the command line.
-_loaded = set(sys.modules)
-import integration  # noqa: E402
-if "integration" not in _loaded and "integration" not in sys.argv[1:]:
-    harness.TESTS[:] = [t for t in harness.TESTS if t[0] != "integration"]
-
-from integration import (addr, check, closed_port, etrn, peer,  # noqa: E402
-                         expect_usage, serve)
-from smtpd import ScriptedServer  # noqa: E402
+from net import closed_port
+from smtpd import ScriptedServer
 
 NODE = "example.org"
 HELO = "client.test"
@@ -142,9 +132,9 @@ def failures_of_a_try_that_is_retried_are_not_mailed():
     # cause.
     stub = DnsStub("flaky", fail_for=30.0)
     try:
-        r = harness.run_etrn("-4", "-q", "-t", "1", "-d",
-                             "127.0.0.1:%d" % stub.port, "--retry", "1",
-                             "--retry-delay", "0.2", "mx.test:2525", NODE)
+        r = run_etrn("-4", "-q", "-t", "1", "-d",
+                     "127.0.0.1:%d" % stub.port, "--retry", "1",
+                     "--retry-delay", "0.2", "mx.test:2525", NODE)
     finally:
         stub.stop()
     expect(r.status == 75, "status 75", r)

@@ -40,6 +40,7 @@ import uuid
 
 import harness
 import mta
+import net
 from harness import Skip, expect, test
 
 SENDMAIL = "usr/libexec/sendmail/sendmail"
@@ -100,8 +101,8 @@ class Sendmail:
         self.cf = os.path.join(self.dir, "sendmail.cf")
         self.queue = os.path.join(self.dir, "mqueue")
         self.traffic = os.path.join(self.dir, "traffic")
-        self.port = mta.pick_port()
-        self.sink_port = mta.pick_port(taken=(self.port,))
+        self.port = net.stable_port()
+        self.sink_port = net.stable_port(taken=(self.port,))
         self.tls = None
         self.daemon = None
         self.stopped = False

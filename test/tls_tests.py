@@ -38,6 +38,7 @@ import time
 
 import harness
 from harness import Skip, expect, test
+from net import free_port
 
 HELO = "client.test"
 NODE = "example.org"
@@ -1146,7 +1147,7 @@ class MxZone:
         prefix = ["setpriv", "--pdeathsig", "TERM", "--"] \
             if shutil.which("setpriv") else []
         for _ in range(5):
-            self.port = free_udp_tcp_port()
+            self.port = free_port(udp=True)
             conf = os.path.join(self.dir, "dnsmasq.conf")
             with open(conf, "w") as f:
                 f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\n"
@@ -1178,20 +1179,6 @@ class MxZone:
     def stop(self):
         self._kill()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def free_udp_tcp_port():
-    for _ in range(20):
-        with socket.socket() as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise AssertionError("no free port")
 
 
 _zone = None

@@ -23,20 +23,12 @@ import time
 
 import harness
 from harness import ETRN, TOPDIR, expect, run_etrn, test
-
-# These suites are imported for their servers and helpers; their own tests
-# run only when they are named on the command line.
-_loaded = set(sys.modules)
-import dns_tests  # noqa: E402
-import integration  # noqa: E402
-import tls_tests  # noqa: E402
-for _name in ("dns_tests", "integration", "tls_tests"):
-    if _name not in _loaded and _name not in sys.argv[1:]:
-        harness.TESTS[:] = [t for t in harness.TESTS if t[0] != _name]
-
-from dns_tests import HOSTS, MxServers  # noqa: E402
-from integration import addr, closed_port, peer, serve  # noqa: E402
-from smtpd import Script, reply  # noqa: E402
+import dnszone
+import tls_tests
+from checks import addr, peer, serve
+from dnszone import HOSTS, MxServers
+from net import closed_port
+from smtpd import Script, reply
 
 HELO = "client.test"
 NODE = "example.org"
@@ -598,7 +590,7 @@ def all_with_250_and_251_names_the_host_that_started_a_run():
                                  ("250 Queuing started",
                                   "250 Queuing started", 0)):
         with two_mx(first, second) as srv:
-            r = dns_tests.etrn(srv, "--mx", "--all", "pref.test", NODE)
+            r = dnszone.etrn(srv, "--mx", "--all", "pref.test", NODE)
             expect_status(r, 0)
             want = "%s 0 started mx%d.pref.test[%s]:%d 250 " % (
                 NODE, named + 1, HOSTS[named], srv.port)
@@ -610,7 +602,7 @@ def all_with_250_and_251_names_the_host_that_started_a_run():
 @test
 def all_names_a_refusing_backup_mx():
     with two_mx("250 Queuing started", "459 Node not allowed") as srv:
-        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         expect_err(r, ["etrn: %s: mx2.pref.test[%s]:%d: 459 Node not "
                        "allowed" % (NODE, HOSTS[1], srv.port)])
@@ -620,7 +612,7 @@ def all_names_a_refusing_backup_mx():
 def all_names_each_dead_backup_mx():
     # mx2 and mx3 refuse connections: each is named once, by its MX name.
     with MxServers(hosts=HOSTS[:1]) as srv:
-        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         err = sorted(err_lines(r))
         want = ["etrn: %s: mx%d.pref.test: connection refused" % (NODE, k)
@@ -638,7 +630,7 @@ def all_with_retry_names_each_dead_backup_once():
 
     with MxServers({HOSTS[0]: Script(etrn=etrn_reply)},
                    hosts=HOSTS[:1]) as srv:
-        r = dns_tests.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
+        r = dnszone.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
                            "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         expect_err(r, ["etrn: %s: mx%d.pref.test: connection refused"
@@ -648,7 +640,7 @@ def all_with_retry_names_each_dead_backup_once():
 @test
 def all_verbose_names_each_server_once_per_line():
     with MxServers() as srv:
-        r = dns_tests.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         for line in err_lines(r):
             names = re.findall(r"mx\d\.pref\.test\[[0-9.]+\]:\d+", line)
