@@ -152,6 +152,8 @@ note(struct race *r, const struct cand *c, enum attempt_result result,
 	memset(a, 0, sizeof(*a));
 	peer_set(&a->peer, dns_host(r->dns, c->host)->name,
 	    (const struct sockaddr *)&c->addr);
+	a->peer.tls_version = c->c.peer.tls_version;
+	a->peer.tls_auth = c->c.peer.tls_auth;
 	a->result = result;
 	a->start_ms = (c->start_ns - log->start_ns) / NS_PER_MS;
 	a->end_ms = (now_ns() - log->start_ns) / NS_PER_MS;
@@ -625,6 +627,7 @@ session_go(struct race *r, size_t gi)
 			return;
 		if (io == IO_AGAIN)
 			io = IO_TIMEOUT;
+		s->sm.tls_alert = c->tls_alert;
 		if (io != IO_OK)
 			next = smtp_broken(&s->sm, io, conn_reason(c, io));
 		else if (s->phase == PHASE_READ)

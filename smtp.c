@@ -118,7 +118,7 @@ enter(struct smtp *s, enum smtp_state next)
 		trace(s->prefix, "%s -> %s", smtp_state_name[s->state],
 		    smtp_state_name[next]);
 	else
-		trace("etrn: ", "%s: %s -> %s", s->peer.name,
+		trace("etrn: ", "%s: %s -> %s", s->peer->name,
 		    smtp_state_name[s->state], smtp_state_name[next]);
 	s->state = next;
 }
@@ -140,7 +140,7 @@ static void
 fail_from(struct smtp *s, size_t from, int status, const char *reason)
 {
 	for (; from < s->n; from++)
-		outcome_reason(&s->out[from], status, &s->peer, reason);
+		outcome_reason(&s->out[from], status, s->peer, reason);
 }
 
 /*
@@ -175,7 +175,7 @@ refused(struct smtp *s, const struct reply *r, int status)
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		outcome_reply(&s->out[i], status, &s->peer, r);
+		outcome_reply(&s->out[i], status, s->peer, r);
 	return r->code == 421 ? over(s) : quit(s);
 }
 
@@ -212,7 +212,7 @@ etrn_begin(struct smtp *s)
 		if ((nl = memchr(first.text, '\n', first.len)) != NULL)
 			first.len = (size_t)(nl - first.text);
 		first.text[first.len] = '\0';
-		outcome_reply(&s->out[0], st, &s->peer, &first);
+		outcome_reply(&s->out[0], st, s->peer, &first);
 		return quit(s);
 	}
 	if (!s->o->force && !ehlo_has(&s->ehlo, "ETRN"))
@@ -338,7 +338,7 @@ smtp_start(struct smtp *s, const struct options *o, const struct peer *peer,
 
 	memset(s, 0, sizeof(*s));
 	s->o = o;
-	s->peer = *peer;
+	s->peer = peer;
 	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
 	snprintf(s->helo, sizeof(s->helo), "%s", helo);
 	s->tls = tls;
@@ -373,7 +373,7 @@ smtp_reply(struct smtp *s, const struct reply *r)
 	case SMTP_ETRN:
 		i = s->node;
 		outcome_reply(&s->out[i], status_of_etrn_reply(r->code,
-		    s->authenticated), &s->peer, r);
+		    s->authenticated), s->peer, r);
 		s->out[i].etrn_reply = true;
 		if (r->code == 421) {
 			fail_from(s, i + 1, ST_TEMPFAIL,
@@ -419,9 +419,13 @@ smtp_broken(struct smtp *s, enum io io, const char *reason)
 
 	if (s->state == SMTP_QUIT || s->state == SMTP_DONE)
 		return over(s);
-	/* A TLS error after the handshake breaks the dialogue like a close. */
+	/*
+	 * A TLS error after the handshake breaks the dialogue like a close,
+	 * unless the server sent an alert: it refused TLS itself.
+	 */
 	st = io == IO_TIMEOUT || io == IO_ERROR ? ST_TEMPFAIL : ST_PROTOCOL;
-	if (s->state == SMTP_TLS && io != IO_TIMEOUT)
+	if ((s->state == SMTP_TLS && io != IO_TIMEOUT) ||
+	    (io == IO_TLS && s->tls_alert))
 		st = ST_TLS;
 	snprintf(why, sizeof(why), "%s: %s", verb[s->state], reason);
 	fail_from(s, s->state == SMTP_ETRN ? s->node : 0, st, why);

@@ -247,8 +247,8 @@ def server_of(ex):
     return "127.0.0.1:%d" % ex.port
 
 
-def line(node, status, word, ex, code, text):
-    return mta.result_line(node, status, word, ex.port, code, text)
+def line(node, status, word, ex, code, text, tls=None):
+    return mta.result_line(node, status, word, ex.port, code, text, tls)
 
 
 def deliver_with_etrn(ex, *etrn_args):
@@ -276,7 +276,9 @@ def deliver_with_etrn(ex, *etrn_args):
         end = start + r.elapsed
         expect(r.status == 0, "etrn #example.test: want status 0", r)
         expect_lines = mta.expect_lines
-        expect_lines(r, [line("#example.test", 0, "started", ex, 250, "OK")])
+        tls = mta.TLS_PKIX if "--starttls" in etrn_args else None
+        expect_lines(r, [line("#example.test", 0, "started", ex, 250, "OK",
+                              tls)])
         arrived = sink.wait_for(message_id, DELIVERY_BOUND + r.elapsed)
         expect(arrived is not None and arrived - end <= DELIVERY_BOUND,
                "%s not at the sink within %g s of etrn's exit\n%s"

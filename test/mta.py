@@ -406,11 +406,17 @@ def submit(port, rcpt, message_id, helo="client.etrn.test"):
     return text.decode("ascii", "replace")
 
 
-def result_line(node, status, word, port, code, text):
+def result_line(node, status, word, port, code, text, tls=None):
     """A regex for one result line; the SERVER field's host part is loose,
-    its address and port are not."""
-    return re.compile(r"^%s %d %s \S*\[127\.0\.0\.1\]:%d %s %s$" % (
-        re.escape(node), status, word, port, code, re.escape(text)))
+    its address and port are not; tls, a regex, is what follows them after
+    a TLS session ("/TLSv1.3/pkix")."""
+    return re.compile(r"^%s %d %s \S*\[127\.0\.0\.1\]:%d%s %s %s$" % (
+        re.escape(node), status, word, port, "/" + tls if tls else "",
+        code, re.escape(text)))
+
+
+# The SERVER field's end after STARTTLS with --cafile (etrn.1, OUTPUT).
+TLS_PKIX = r"TLSv1\.[23]/pkix"
 
 
 def expect_lines(result, patterns):

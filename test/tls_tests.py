@@ -16,6 +16,7 @@ once per run (removed at exit; KEEP_CERTS=1 keeps it):
     mx            signed by the CA for DNS:mx.tlsmx.test (the --mx test)
     domainonly    signed by the CA for DNS:tlsmx.test (the mail domain)
     mxa, mxb      signed by the CA for DNS:a.tlsmx.test, DNS:b.tlsmx.test
+    client        a client certificate signed by the CA (--cert, --key)
     expired       signed by the CA for localhost and 127.0.0.1, expired
     selfsigned    self-signed for localhost and 127.0.0.1 (untrusted)
 
@@ -84,6 +85,8 @@ class Certs:
         self._leaf("mxb", "b.tlsmx.test", "DNS:b.tlsmx.test")
         self._leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1",
                    days="-1")
+        self._leaf("client", "etrn client", "DNS:client.test",
+                   eku="clientAuth")
         self._openssl("req", "-x509", "-new", *self._newkey("selfsigned.key"),
                       "-out", "selfsigned.pem", "-days", "3",
                       "-subj", "/CN=localhost",
@@ -101,14 +104,14 @@ class Certs:
         return ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                 "-nodes", "-keyout", keyfile)
 
-    def _leaf(self, name, cn, san, days="3"):
+    def _leaf(self, name, cn, san, days="3", eku="serverAuth"):
         self._openssl("req", "-new", *self._newkey(name + ".key"),
                       "-out", name + ".csr", "-subj", "/CN=" + cn)
         with open(self.path(name + ".ext"), "w") as f:
             f.write("subjectAltName=%s\n"
                     "basicConstraints=critical,CA:FALSE\n"
                     "keyUsage=critical,digitalSignature\n"
-                    "extendedKeyUsage=serverAuth\n" % san)
+                    "extendedKeyUsage=%s\n" % (san, eku))
         self._openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
                       "-CAkey", "ca.key", "-CAcreateserial",
                       "-out", name + ".pem", "-days", days,
@@ -160,6 +163,8 @@ class Behaviour:
                  else the reply to the last step of AUTH, or CLOSE /
                  CLOSE_NOTIFY (below) once the credentials are in
     auth_required  answer 530 to ETRN until AUTH succeeded
+    client_cert  ask for a client certificate signed by the test CA and
+                 fail the handshake without one (ssl.CERT_REQUIRED)
     etrn         the reply to ETRN, or CLOSE / CLOSE_NOTIFY
 
     CLOSE        close the connection without a TLS close_notify, as many
@@ -175,6 +180,7 @@ class Behaviour:
     starttls = "220 2.0.0 Ready to start TLS"
     auth = None
     auth_required = False
+    client_cert = False
     etrn = "250 Queuing started"
     user = USER
     password = PASSWORD
@@ -198,6 +204,7 @@ class Session:
         self.script = []        # lines received, "<TLS>", "<TLS failed: ..>"
         self.credentials = []   # (mechanism, authzid, user, password) decoded
         self.sni = None         # the server name the client sent, if any
+        self.client = None      # the client certificate's subject, if any
         self.authenticated = False
         self.leftover = b""     # bytes after the last line at the end
 
@@ -253,6 +260,9 @@ class Session:
             return False
         self.tls = True
         self.script.append("<TLS>")
+        cert = self.sock.getpeercert()
+        if cert:
+            self.client = dict(x[0] for x in cert["subject"])
         return True
 
     def commands(self):
@@ -280,6 +290,9 @@ class TLSServer:
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.ctx.sni_callback = self._sni
+        if self.b.client_cert:
+            self.ctx.verify_mode = ssl.CERT_REQUIRED
+            self.ctx.load_verify_locations(certs().ca)
         self._lsock = socket.socket(socket.AF_INET6 if ":" in host
                                     else socket.AF_INET)
         try:
@@ -665,12 +678,13 @@ def starttls_check_reports_the_capabilities_after_tls():
 def plain_bytes_after_the_220_to_starttls_are_not_trusted():
     # CVE-2011-0411 style injection: a reply that arrived in clear after
     # "220 Ready" must never be read as the answer to the EHLO inside TLS.
+    # Whether the injected lines are read with the 220 (then held in etrn's
+    # buffer) or after it (then read as the start of the handshake), it is
+    # the TLS that failed: 5.
     injected = b"220 2.0.0 Ready\r\n250-tls.test\r\n250 ETRN\r\n"
     with TLSServer(Behaviour(starttls=injected, ehlo_tls=CAPS)) as srv:
         r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
-        # The server sends the 220 and the injected lines in one write, so
-        # etrn reads them together: bytes out of turn, a protocol error.
-        expect_status(r, 76)
+        expect_status(r, 5)
         expect_no_etrn(srv, r)
 
 
@@ -678,8 +692,8 @@ def plain_bytes_after_the_220_to_starttls_are_not_trusted():
 def starttls_handshake_that_never_starts_times_out():
     with TLSServer(Behaviour(handshake=False)) as srv:
         r = etrn("--starttls", "--cafile", ca(), "-t", "1", at(srv), NODE)
-        expect(r.status in (5, 75), "exit status %r, expected 75 (timeout) "
-               "or 5" % r.status, r)
+        # etrn.1: a handshake that does not complete within -t is 75.
+        expect_status(r, 75)
         expect(r.elapsed < 4, "took %.1f s with -t 1" % r.elapsed, r)
         expect_no_etrn(srv, r)
 
@@ -747,8 +761,9 @@ def implicit_tls_against_a_silent_plain_server_is_bounded():
     # ClientHello gets no ServerHello.  The run must end within -t.
     with TLSServer(Behaviour(greeting=None)) as srv:
         r = etrn("--tls", "--cafile", ca(), "-t", "1", at(srv), NODE)
-        expect(r.status in (5, 75), "exit status %r, expected 75 or 5"
-               % r.status, r)
+        # The server reads the ClientHello and never answers or closes: the
+        # handshake times out, 75 (etrn.1).
+        expect_status(r, 75)
         expect(r.elapsed < 4, "took %.1f s with -t 1" % r.elapsed, r)
         expect_no_etrn(srv, r)
 
@@ -964,6 +979,7 @@ def auth_password_file_without_final_newline_and_with_crlf():
         path = os.path.join(certs().dir, "password2")
         with open(path, "w", newline="") as f:
             f.write(content)
+        os.chmod(path, 0o600)
         with auth_server() as srv:
             r = etrn("--starttls", "--cafile", ca(), "-u", USER,
                      "--password-file", path, at(srv), NODE)
@@ -1126,8 +1142,7 @@ def auth_530_to_etrn_after_successful_auth_is_refused():
     with auth_server(etrn="530 5.7.1 Not for you") as srv:
         r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
                  password=PASSWORD)
-        expect(r.status in (3, 77), "exit status %r, expected 3 (refused "
-               "after AUTH) or 77" % r.status, r)
+        expect_status(r, 3)
         expect(srv.lines[-2:] == ["ETRN " + NODE, "QUIT"],
                "server saw %r" % srv.lines, r)
 
@@ -1261,3 +1276,262 @@ def mx_tls_failure_at_the_first_mx_host():
     finally:
         a.stop()
         b.stop()
+
+
+# ------------------------------------------- trust stores, files, client
+
+def hashed_dir():
+    """A directory of the test's own with the test CA under its subject
+    hash (openssl rehash), as /etc/ssl/certs holds the system's."""
+    d = os.path.join(certs().dir, "hashed")
+    if not os.path.isdir(d):
+        os.mkdir(d)
+        shutil.copy(ca(), os.path.join(d, "etrn-test-ca.pem"))
+        p = subprocess.run(["openssl", "rehash", d], capture_output=True,
+                           timeout=60)
+        expect(p.returncode == 0, "openssl rehash: %r" % p.stderr)
+    return d
+
+
+def result_server(r):
+    """The SERVER field of the first result line."""
+    return first_line(r).split(" ")[3]
+
+
+@test
+def default_store_is_the_hashed_directory_of_ssl_cert_dir():
+    # Without --cafile the roots come from the system's hashed directory,
+    # each read when a chain needs it; SSL_CERT_DIR names another one.
+    env = dict(os.environ, SSL_CERT_DIR=hashed_dir())
+    env.pop("SSL_CERT_FILE", None)
+    with TLSServer() as srv:
+        r = etrn("--starttls", at(srv, "localhost"), NODE, env=env)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        expect(result_server(r) == "localhost[127.0.0.1]:%d/TLSv1.3/pkix"
+               % srv.port, "result line %r" % first_line(r), r)
+        expect(("etrn: trusted roots: %s (on demand)" % hashed_dir())
+               in r.err.decode(), "-v does not name the roots", r)
+
+
+@test
+def capath_names_a_hashed_directory():
+    with TLSServer() as srv:
+        r = etrn("--starttls", "--capath", hashed_dir(), at(srv), NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+
+
+@test
+def capath_that_is_no_hashed_directory_is_64_before_connecting():
+    empty = harness.tmpdir("etrn-capath-")
+    try:
+        with TLSServer() as srv:
+            for path, why in ((empty, "no hashed certificate in it (see "
+                               "openssl-rehash(1))"),
+                              (ca(), "not a directory (see --cafile)")):
+                r = etrn("--starttls", "--capath", path, at(srv), NODE)
+                expect_status(r, 64)
+                expect(r.err.decode() == "etrn: %s: %s\n" % (path, why),
+                       "stderr %r" % r.err, r)
+            expect(srv.scripts == [], "connected: %r" % srv.scripts)
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+
+
+@test
+def insecure_result_line_says_insecure():
+    with TLSServer(Behaviour(cert="selfsigned")) as srv:
+        r = etrn("--starttls", "--insecure", at(srv), NODE)
+        expect_status(r, 0)
+        expect(result_server(r) == "127.0.0.1[127.0.0.1]:%d/TLSv1.3/insecure"
+               % srv.port, "result line %r" % first_line(r), r)
+
+
+@test
+def json_names_the_tls_version_and_authentication():
+    import json
+    with TLSServer() as srv:
+        r = etrn("--json", "--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 0)
+        doc = json.loads(r.out)
+        want = {"version": "TLSv1.3", "auth": "pkix"}
+        expect(doc["nodes"][0]["tls"] == want and
+               [a["tls"] for a in doc["attempts"]] == [want],
+               "tls members: %r" % doc, r)
+    # A plain session has "tls": null.
+    with TLSServer() as srv:
+        r = etrn("--json", at(srv), NODE)
+        doc = json.loads(r.out)
+        expect(doc["nodes"][0]["tls"] is None and
+               doc["attempts"][0]["tls"] is None, "plain: %r" % doc, r)
+
+
+def fifo_path(name):
+    path = os.path.join(certs().dir, name)
+    if os.path.exists(path):
+        os.unlink(path)
+    os.mkfifo(path)
+    return path
+
+
+def write_later(path, data, delay):
+    """Open path for writing after delay (a FIFO's writer), write, close."""
+    def writer():
+        time.sleep(delay)
+        with open(path, "wb") as f:
+            f.write(data)
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    return t
+
+
+@test
+def cafile_fifo_with_a_slow_writer_is_read_whole():
+    with open(ca(), "rb") as f:
+        pem = f.read()
+    path = fifo_path("ca.fifo")
+    t = write_later(path, pem, 0.3)
+    with TLSServer() as srv:
+        r = etrn("--starttls", "--cafile", path, at(srv), NODE)
+        t.join(5)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+
+
+@test
+def cafile_fifo_nobody_writes_is_75_within_max_time():
+    path = fifo_path("ca-nobody.fifo")
+    with TLSServer() as srv:
+        r = harness.run_etrn("-m", "1", "--starttls", "--cafile", path,
+                             at(srv), NODE, timeout=RUN_TIMEOUT)
+        expect_status(r, 75)
+        expect(r.elapsed < 3, "took %.1f s with -m 1" % r.elapsed, r)
+        expect(r.err.decode() == "etrn: %s: nothing to read within "
+               "--max-time\n" % path, "stderr %r" % r.err, r)
+        expect(srv.scripts == [], "connected: %r" % srv.scripts, r)
+
+
+@test
+def cafile_pipe_is_read_whole():
+    # --cafile <(cat ca.pem) is a /dev/fd/N pipe, whose size stat(2) does
+    # not know: here /dev/stdin, written in two parts, the second late.
+    with open(ca(), "rb") as f:
+        pem = f.read()
+    rfd, wfd = os.pipe()
+
+    def writer():
+        os.write(wfd, pem[:100])
+        time.sleep(0.3)
+        os.write(wfd, pem[100:])
+        os.close(wfd)
+    t = threading.Thread(target=writer, daemon=True)
+    with TLSServer() as srv:
+        t.start()
+        try:
+            r = harness.run_etrn("-H", HELO, *ETRN_TIMEOUT, "--starttls",
+                                 "--cafile", "/dev/stdin", at(srv), NODE,
+                                 timeout=RUN_TIMEOUT, stdin=rfd)
+        finally:
+            os.close(rfd)
+            t.join(5)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+
+
+@test
+def cafile_directory_empty_or_unparsable_is_64_before_connecting():
+    empty = os.path.join(certs().dir, "empty.pem")
+    open(empty, "w").close()
+    garbage = os.path.join(certs().dir, "garbage.pem")
+    with open(garbage, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all!\n"
+                "-----END CERTIFICATE-----\n")
+    text = os.path.join(certs().dir, "text.pem")
+    with open(text, "w") as f:
+        f.write("no certificate here\n")
+    cases = ((certs().dir, "etrn: %s: a directory, not a file (see "
+              "--capath)"),
+             (empty, "etrn: %s: empty"),
+             (text, "etrn: %s: no PEM certificate in it"),
+             (garbage, "etrn: %s: "))
+    with TLSServer() as srv:
+        for path, want in cases:
+            r = etrn("--starttls", "--cafile", path, at(srv), NODE)
+            expect_status(r, 64)
+            err = r.err.decode()
+            expect(err.startswith(want % path) and err.count("\n") == 1,
+                   "%s: stderr %r" % (path, err), r)
+        expect(srv.scripts == [], "connected: %r" % srv.scripts)
+
+
+def client_pair(mode=0o600, together=False):
+    """The client certificate and key files, the key at mode; together:
+    one file holding both."""
+    cert, key = certs().pair("client")
+    os.chmod(key, mode)
+    if not together:
+        return cert, key
+    both = os.path.join(certs().dir, "client-both.pem")
+    with open(both, "w") as f:
+        for part in (cert, key):
+            with open(part) as p:
+                f.write(p.read())
+    os.chmod(both, mode)
+    return both, None
+
+
+@test
+def client_certificate_offered_when_the_server_requires_one():
+    for together in (False, True):
+        cert, key = client_pair(together=together)
+        args = ("--cert", cert) + (("--key", key) if key else ())
+        with TLSServer(Behaviour(client_cert=True)) as srv:
+            r = etrn("--starttls", "--cafile", ca(), *args, at(srv), NODE)
+            expect_status(r, 0)
+            expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+            expect(srv.sessions[0].client == {"commonName": "etrn client"},
+                   "client certificate %r" % srv.sessions[0].client, r)
+
+
+@test
+def client_certificate_missing_is_5_without_etrn():
+    # TLS 1.3: the server's refusal is an alert at the client's first
+    # read, the EHLO reply; still a TLS failure, 5.
+    with TLSServer(Behaviour(client_cert=True)) as srv:
+        r = etrn("--starttls", "--cafile", ca(), at(srv), NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+        script = srv.scripts[0]
+        expect(script[:2] == ["EHLO " + HELO, "STARTTLS"] and
+               len(script) == 3 and script[2].startswith("<TLS failed"),
+               "server saw %r" % script, r)
+        expect(first_line(r).startswith(NODE + " 5 tls-failed "),
+               "result line %r" % first_line(r), r)
+
+
+@test
+def client_key_readable_by_others_is_77_before_connecting():
+    for together in (False, True):
+        cert, key = client_pair(mode=0o644, together=together)
+        args = ("--cert", cert) + (("--key", key) if key else ())
+        with TLSServer(Behaviour(client_cert=True)) as srv:
+            r = etrn("--starttls", "--cafile", ca(), *args, at(srv), NODE)
+            expect_status(r, 77)
+            expect(r.err.decode() == "etrn: %s: mode 0644: readable by "
+                   "others\n" % (key or cert), "stderr %r" % r.err, r)
+            expect(srv.scripts == [], "connected: %r" % srv.scripts, r)
+    client_pair()
+
+
+@test
+def client_certificate_without_its_key_is_64():
+    cert, _ = client_pair()
+    r = etrn("--starttls", "--cert", cert, "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+    expect(r.err.decode() == "etrn: %s: no PEM private key in it (see "
+           "--key)\n" % cert, "stderr %r" % r.err, r)
+    r = etrn("--starttls", "--key", cert, "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+    expect(r.err.decode().startswith("etrn: --key needs --cert\n"),
+           "stderr %r" % r.err, r)

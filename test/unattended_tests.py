@@ -289,7 +289,7 @@ def password_env_too_long_or_with_a_line_break_is_refused():
 def password_fifo_without_writer_ends_within_max_time():
     d = tempfile.mkdtemp(prefix="etrn-test-")
     fifo = os.path.join(d, "pw")
-    os.mkfifo(fifo)
+    os.mkfifo(fifo, 0o600)
     try:
         r = run("-m", "1", "-u", "bob", "--password-file", fifo,
                 "127.0.0.1:1", NODE)
@@ -349,6 +349,15 @@ STRING = str
 NUMBER = int
 
 
+def tls_member(v):
+    """The "tls" member: null, or {"version": string, "auth": one of the
+    words etrn.1 lists}."""
+    return v is None or (isinstance(v, dict) and set(v) == {"version",
+                                                           "auth"} and
+                         isinstance(v["version"], STRING) and
+                         v["auth"] in ("pkix", "dane", "insecure"))
+
+
 def expect_json(r, nnodes):
     """The document, parsed by Python and by jq, with every field's type."""
     expect(all(0x20 <= b < 0x7f for b in r.out[:-1]) and
@@ -366,21 +375,24 @@ def expect_json(r, nnodes):
     expect(len(doc["nodes"]) == nnodes, "one entry per node", r)
     for n in doc["nodes"]:
         expect(set(n) == {"node", "status", "word", "server", "address",
-                          "port", "code", "text"}, "node keys %r" % n, r)
+                          "port", "tls", "code", "text"}, "node keys %r" % n,
+               r)
         expect(isinstance(n["node"], (STRING, type(None))) and
                isinstance(n["status"], NUMBER) and
                isinstance(n["word"], STRING) and
                isinstance(n["server"], STRING) and
                isinstance(n["address"], (STRING, type(None))) and
                isinstance(n["port"], (NUMBER, type(None))) and
+               tls_member(n["tls"]) and
                isinstance(n["code"], (NUMBER, type(None))) and
                isinstance(n["text"], STRING), "node types %r" % n, r)
         expect((n["address"] is None) == (n["port"] is None),
                "address and port together", r)
     for a in doc["attempts"]:
-        expect(set(a) == {"host", "address", "port", "result", "status",
-                          "code", "text", "start_ms", "end_ms"},
+        expect(set(a) == {"host", "address", "port", "tls", "result",
+                          "status", "code", "text", "start_ms", "end_ms"},
                "attempt keys %r" % a, r)
+        expect(tls_member(a["tls"]), "attempt tls %r" % a, r)
         expect(isinstance(a["start_ms"], NUMBER) and
                isinstance(a["end_ms"], NUMBER) and
                a["start_ms"] <= a["end_ms"], "attempt times %r" % a, r)
@@ -399,7 +411,7 @@ def json_for_every_status_of_a_reply():
             expect_status(r, status)
             want = {"node": NODE, "status": status,
                     "word": doc["nodes"][0]["word"], "server": "127.0.0.1",
-                    "address": "127.0.0.1", "port": srv.port,
+                    "address": "127.0.0.1", "port": srv.port, "tls": None,
                     "code": int(text[:3]), "text": text[4:]}
             expect(doc["nodes"][0] == want, "node %r, expected %r" % (
                 doc["nodes"][0], want), r)
@@ -413,8 +425,8 @@ def json_for_failures_without_a_reply():
     expect_status(r, 69)
     expect(doc["nodes"][1] == {
         "node": "b.example", "status": 69, "word": "unavailable",
-        "server": "127.0.0.1", "address": None, "port": None, "code": None,
-        "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
+        "server": "127.0.0.1", "address": None, "port": None, "tls": None,
+        "code": None, "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
     expect(len(err_lines(r)) == 2, "one diagnostic per node", r)
     with serve(ehlo=reply(250, "mx.test")) as srv:
         r = run("--json", addr(srv), NODE)

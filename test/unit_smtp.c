@@ -54,7 +54,7 @@ session_options(void)
 static enum smtp_next
 start(bool tls)
 {
-	struct peer p;
+	static struct peer p;
 
 	peer_set(&p, "mx.test", NULL);
 	return smtp_start(&sm, &opts, &p, "", "client.test", tls, outs);
