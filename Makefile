@@ -171,7 +171,7 @@ unit-plain: $(UNITS:%=build/unit_%)
 # dnsmasq or need the openssl command, the mail-server suites need root
 # and the servers, deploy_tests builds the Debian package itself.
 TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests \
-	profile_tests
+	profile_tests input_tests
 
 test: etrn
 	$(MAKE) unit-plain
