@@ -599,6 +599,15 @@ session_end(struct race *r, size_t gi)
 		g->done = true;
 }
 
+/* The session's I/O failed: the state machine says what that means. */
+static enum smtp_next
+session_broken(struct session *s, const struct conn *c, enum io io)
+{
+	/* An alert from the server is its refusal of TLS (tls.c). */
+	s->sm.tls_alert = c->tls_alert;
+	return smtp_broken(&s->sm, io, conn_reason(c, io));
+}
+
 /*
  * Go on with group gi's session as far as the connection allows: each
  * complete reply goes to the state machine, each command it gives is
@@ -627,9 +636,8 @@ session_go(struct race *r, size_t gi)
 			return;
 		if (io == IO_AGAIN)
 			io = IO_TIMEOUT;
-		s->sm.tls_alert = c->tls_alert;
 		if (io != IO_OK)
-			next = smtp_broken(&s->sm, io, conn_reason(c, io));
+			next = session_broken(s, c, io);
 		else if (s->phase == PHASE_READ)
 			next = smtp_reply(&s->sm, &s->r);
 		else
@@ -642,7 +650,7 @@ session_go(struct race *r, size_t gi)
 			explicit_bzero(s->sm.cmd, sizeof(s->sm.cmd));
 			if (io == IO_OK || io == IO_AGAIN)
 				break;
-			next = smtp_broken(&s->sm, io, conn_reason(c, io));
+			next = session_broken(s, c, io);
 		}
 		if (next == SMTP_OVER) {
 			session_end(r, gi);
@@ -685,8 +693,8 @@ session_begin(struct race *r, size_t w)
 	    r->deadline_ns);
 	s->phase = PHASE_SEND;
 	io = conn_send(&c->c, s->sm.cmd, s->sm.shown);
-	if (io != IO_OK && io != IO_AGAIN && smtp_broken(&s->sm, io,
-	    conn_reason(&c->c, io)) == SMTP_OVER) {
+	if (io != IO_OK && io != IO_AGAIN &&
+	    session_broken(s, &c->c, io) == SMTP_OVER) {
 		session_end(r, gi);
 		return;
 	}
