@@ -9,7 +9,7 @@ DOCDIR ?= $(PREFIX)/share/doc/etrn
 # package), else under PREFIX.
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
-# TLS=no builds without libtls: --tls and --starttls are then refused.
+# TLS=no builds without OpenSSL: --tls and --starttls are then refused.
 TLS ?= yes
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
@@ -20,16 +20,15 @@ PKG_CONFIG ?= pkg-config
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
+IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
 else
-TLS_CFLAGS != $(PKG_CONFIG) --cflags libtls 2>/dev/null || true
-# tls.c loads libtls by this name, and only when TLS is asked for.
-LIBTLS_SONAME != readelf -d "$$($(PKG_CONFIG) --variable=libdir libtls)/libtls.so" \
-	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p'
-TLS_DEFS = $(TLS_CFLAGS) -DLIBTLS_SONAME='"$(LIBTLS_SONAME)"'
-TLS_PACKAGE = libtls-dev
+TLS_DEFS != $(PKG_CONFIG) --cflags openssl 2>/dev/null || true
+TLS_LIBS != $(PKG_CONFIG) --libs openssl 2>/dev/null || true
+TLS_PACKAGE = libssl-dev
 endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
@@ -46,9 +45,9 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) -pthread $(CARES_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS = $(CARES_LIBS) -ldl -pthread
+LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS) -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -61,12 +60,12 @@ LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 UNITS = reply outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests profile_tests
+	race_tests retry_tests profile_tests input_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
-	dnsmasq-base mandoc libtls-dev openssl time strace clang \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
+	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
@@ -78,7 +77,7 @@ MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
 # Only for `make demo`: building etrn and running the scripted server.
-DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev python3 \
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev python3 \
 	$(TLS_PACKAGE)
 # What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
 # mail server is installed.
@@ -116,12 +115,11 @@ build/sysconfdir: FORCE
 FORCE:
 
 # Objects remember the TLS choice: switching it rebuilds them.  Without
-# libtls, say what to do rather than fail inside tls.c.
+# OpenSSL, say what to do rather than fail inside tls.c.
 build/tls-$(TLS):
-	@if [ "$(TLS)" != no ] && { ! $(PKG_CONFIG) --exists libtls || \
-	    [ -z "$(LIBTLS_SONAME)" ]; }; then \
-	    echo "etrn: libtls not found (pkg-config libtls); either install it:" >&2; \
-	    echo "    apt-get install libtls-dev" >&2; \
+	@if [ "$(TLS)" != no ] && ! $(PKG_CONFIG) --exists 'openssl >= 3'; then \
+	    echo "etrn: OpenSSL 3 not found (pkg-config openssl); either install it:" >&2; \
+	    echo "    apt-get install libssl-dev" >&2; \
 	    echo "or build without TLS (--tls and --starttls then refused):" >&2; \
 	    echo "    make TLS=no" >&2; \
 	    exit 1; \
@@ -175,7 +173,7 @@ unit-plain: $(UNITS:%=build/unit_%)
 # dnsmasq or need the openssl command, the mail-server suites need root
 # and the servers, deploy_tests builds the Debian package itself.
 TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests \
-	profile_tests
+	profile_tests input_tests
 
 test: etrn
 	$(MAKE) unit-plain
@@ -195,20 +193,22 @@ clang-check:
 	ETRN=build/clang/tree/etrn python3 test/run.py integration
 
 # musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
-# built for musl from Debian's c-ares source package, and the integration
-# suite run with it.  musl differs from glibc where POSIX leaves a choice
+# and a libidn2 built for musl from Debian's source packages, and the
+# integration and input suites run with it.  musl differs from glibc where POSIX leaves a choice
 # (getopt's optind after a missing option value, for one).  Optional
 # features with no musl build of their library are switched off here.
 MUSL_CC = musl-gcc
 MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
 CARES_MUSL = $(CURDIR)/build/musl/cares
+IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
 musl-check: build/musl/etrn
-	ETRN=build/musl/etrn python3 test/run.py integration
+	ETRN=build/musl/etrn python3 test/run.py integration input_tests
 
-build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a
+build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a \
+    build/musl/idn2/lib/libidn2.a
 	$(call copy_tree,build/musl/tree)
-	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig \
+	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig:$(IDN2_MUSL)/lib/pkgconfig \
 	    $(MAKE) -C build/musl/tree $(MUSL_FLAGS) etrn
 	cp build/musl/tree/etrn $@
 
@@ -239,6 +239,19 @@ build/musl/cares/lib/libcares.a:
 	    --prefix=$(CARES_MUSL) && \
 	    $(MAKE) && $(MAKE) install
 
+# libidn2 likewise, with its own copy of libunistring's parts; the apt
+# configuration is c-ares's.
+build/musl/idn2/lib/libidn2.a: build/musl/cares/lib/libcares.a
+	rm -rf build/musl/idn2-src
+	mkdir -p build/musl/idn2-src
+	cd build/musl/idn2-src && apt-get $(APT_OPTS) -q source \
+	    --download-only libidn2
+	cd build/musl/idn2-src && dpkg-source -x *.dsc libidn2
+	cd build/musl/idn2-src/libidn2 && CC=$(MUSL_CC) ./configure -q \
+	    --disable-shared --enable-static --disable-doc --disable-nls \
+	    --with-included-unistring --prefix=$(IDN2_MUSL) && \
+	    $(MAKE) && $(MAKE) install
+
 integration: etrn
 	python3 test/run.py $(SUITES)
 
@@ -256,6 +269,12 @@ integration-asan: build/asan/etrn
 # The same under valgrind's memcheck (about 15 minutes; not in check).
 valgrind-check: etrn
 	ETRN=test/valgrind-etrn.sh ETRN_SLACK=2 python3 test/run.py $(SUITES)
+
+# Mutation testing, not part of check: each mutant of test/mutants.txt
+# built in a copy of the tree (build/mutants) and run through the unit
+# tests and the suites it names; fails unless every mutant is killed.
+mutants:
+	python3 test/mutants.py
 
 # The reply and capability parsers under libFuzzer with ASan and UBSan,
 # for FUZZ_SECONDS from the seeds, copied so that the tree stays clean.
@@ -279,7 +298,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(TLS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
@@ -325,7 +344,18 @@ demo:
 bench:
 	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
-	python3 test/bench.py ./etrn
+	-$(MAKE) build/etrn-1.1
+	python3 test/bench.py --baseline build/etrn-1.1 ./etrn
+
+# Scenario 8 of make bench compares --all with etrn 1.1, built here from
+# its commit; without git (a release tarball) the comparison is left out.
+BASELINE_COMMIT = c3cf404
+build/etrn-1.1:
+	rm -rf build/etrn-1.1-src
+	mkdir -p build/etrn-1.1-src
+	git archive $(BASELINE_COMMIT) | tar -x -C build/etrn-1.1-src
+	$(MAKE) -C build/etrn-1.1-src etrn
+	cp build/etrn-1.1-src/etrn $@
 
 deps:
 	@missing=; \
@@ -469,6 +499,6 @@ deb: dist
 clean:
 	rm -rf etrn *.o build test/__pycache__ $(DIST).tar.gz
 
-.PHONY: all bench check demo deps install uninstall clean unit integration subst \
-	unit-plain test clang-check musl-check integration-asan valgrind-check \
-	fuzz lint man-check deploy-check dist deb
+.PHONY: all bench check demo deps install uninstall clean unit integration \
+	unit-plain test clang-check musl-check mutants integration-asan \
+	valgrind-check fuzz lint man-check deploy-check dist deb subst

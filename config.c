@@ -353,6 +353,12 @@ config_show(FILE *f, const struct options *o, const char *password_from)
 		fputs("tls\n", f);
 	if (o->cafile != NULL)
 		value_put(f, "cafile", o->cafile);
+	if (o->capath != NULL)
+		value_put(f, "capath", o->capath);
+	if (o->cert != NULL)
+		value_put(f, "cert", o->cert);
+	if (o->key != NULL)
+		value_put(f, "key", o->key);
 	if (o->insecure)
 		fputs("insecure\n", f);
 	if (o->user != NULL)

@@ -98,7 +98,10 @@ struct options {
 	bool		 starttls;		/* -S: STARTTLS required */
 	bool		 tls;			/* implicit TLS */
 	bool		 insecure;		/* no certificate checks */
-	const char	*cafile;
+	const char	*cafile;		/* NULL: the system's roots */
+	const char	*capath;		/* a hashed directory of CAs */
+	const char	*cert;			/* client certificate (PEM) */
+	const char	*key;			/* its key; NULL: in cert */
 	const char	*user;			/* -u: AUTH as this user */
 	char		 password[COMMAND_LINE_MAX];
 	bool		 insecure_auth;		/* AUTH without TLS */
@@ -106,8 +109,10 @@ struct options {
 	int64_t		 max_time_ns;		/* the whole run */
 	int		 retries;		/* --retry: tries after the first */
 	int64_t		 retry_delay_ns;	/* before the first retry */
-	char	       **nodes;
+	char	       **nodes;			/* as sent: A-labels */
+	char	       **shown;			/* as result lines name them */
 	size_t		 nnodes;
+	void		*node_store;		/* options_free frees it */
 	const char	*password_file;		/* --password-file */
 	const char	*config;		/* --config, or --profile's */
 	bool		 show_config;		/* print the settings, exit 0 */
@@ -220,6 +225,8 @@ struct peer {
 	char		 host[DOMAIN_MAX + 1];	/* name it was reached by */
 	char		 address[INET6_ADDRSTRLEN]; /* "" when none was reached */
 	unsigned int	 port;			/* 0 likewise */
+	const char	*tls_version;		/* "TLSv1.3"; NULL: no TLS */
+	const char	*tls_auth;		/* "pkix", "dane", "insecure" */
 };
 
 /* A connection: a socket and the bytes read but not yet used. */
@@ -234,6 +241,7 @@ struct conn {
 	struct tls	*tls;			/* NULL until TLS starts */
 	short		 tls_events;		/* the handshake waits for */
 	char		 tls_error[256];	/* with IO_TLS */
+	bool		 tls_alert;		/* the server sent a TLS alert */
 };
 
 /* The outcome for one node: status, who gave it, and what was said. */
@@ -303,6 +311,7 @@ struct attempts {
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
+void	 options_free(struct options *);
 
 /* config.c */
 struct option;
@@ -354,7 +363,7 @@ void	 conn_close(struct conn *);
 
 /* tls.c */
 const char *secure_library(void);
-int	 secure_setup(const struct options *);
+int	 secure_setup(const struct options *, int64_t, char *, size_t);
 void	 secure_cleanup(void);
 enum io	 secure_start(struct conn *);
 ssize_t	 secure_read(struct conn *, void *, size_t, short *);
@@ -364,8 +373,6 @@ void	 secure_end(struct conn *);
 /* report.c */
 int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
-void	 report_node(const struct options *, const char *,
-	    const struct outcome *);
 void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
@@ -411,6 +418,9 @@ void	 outcome_reason(struct outcome *, int, const struct peer *,
 bool	 domain_valid(const char *, bool, const char **);
 bool	 node_valid(const char *, const char **);
 bool	 helo_valid(const char *, const char **);
+bool	 host_name_valid(const char *, bool, const char **);
+bool	 idn_to_ascii(const char *, char *, size_t, const char **);
+bool	 node_printable(const char *);
 
 /* util.c */
 bool	 addr_equal(const struct sockaddr_storage *,
@@ -426,6 +436,7 @@ void	 diag_where(const char *);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);
+bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
 
 #endif /* ETRN_H */

@@ -102,6 +102,8 @@ note(struct race *r, const struct cand *c, enum attempt_result result,
 	memset(a, 0, sizeof(*a));
 	peer_set(&a->peer, dns_host(r->dns, c->host)->name,
 	    (const struct sockaddr *)&c->addr);
+	a->peer.tls_version = c->c.peer.tls_version;
+	a->peer.tls_auth = c->c.peer.tls_auth;
 	a->result = result;
 	a->start_ms = (c->start_ns - log->start_ns) / NS_PER_MS;
 	a->end_ms = (now_ns() - log->start_ns) / NS_PER_MS;

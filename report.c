@@ -25,7 +25,7 @@ text_field(const char *text)
  * node NULL (--check) names the server only.  A reply to ETRN whose cause
  * is well known adds "etrn: SERVER: hint: ..." after it.
  */
-void
+static void
 report_node(const struct options *o, const char *node,
     const struct outcome *out)
 {
@@ -82,7 +82,10 @@ json_number(FILE *f, long long v)
 		fprintf(f, "%lld", v);
 }
 
-/* The server fields: host name under name, address and port. */
+/*
+ * The server fields: host name under name, address and port, and the
+ * session's TLS, {"version": ..., "auth": ...} or null.
+ */
 static void
 json_peer(FILE *f, const char *name, const struct peer *p)
 {
@@ -92,6 +95,30 @@ json_peer(FILE *f, const char *name, const struct peer *p)
 	json_string(f, p->address[0] != '\0' ? p->address : NULL);
 	fputs(", \"port\": ", f);
 	json_number(f, p->address[0] != '\0' ? (long long)p->port : 0);
+	fputs(", \"tls\": ", f);
+	if (p->tls_version == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"version\": ", f);
+	json_string(f, p->tls_version);
+	fputs(", \"auth\": ", f);
+	json_string(f, p->tls_auth);
+	fputc('}', f);
+}
+
+/*
+ * A result line's SERVER: the peer's name, and after a TLS session its
+ * version and how the server was authenticated, "/TLSv1.3/pkix".
+ */
+static void
+server_field(char *buf, size_t len, const struct peer *p)
+{
+	if (p->tls_version == NULL)
+		snprintf(buf, len, "%s", p->name);
+	else
+		snprintf(buf, len, "%s/%s/%s", p->name, p->tls_version,
+		    p->tls_auth);
 }
 
 /*
@@ -201,21 +228,22 @@ int
 report(const struct options *o, const struct outcome *out, size_t n,
     const struct attempts *att, int status, bool stdout_closed)
 {
+	char server[PEER_NAME_MAX + 32];
 	const char *node, *word;
 	size_t i, h = 0;
 
 	if (o->syslog)
 		openlog("etrn", LOG_PID, LOG_MAIL);
 	for (i = 0; i < n; i++) {
-		node = o->check ? "-" : o->nodes[i];
+		node = o->check ? "-" : o->shown[i];
 		word = status_word(out[i].status, o->check);
+		server_field(server, sizeof(server), &out[i].peer);
 		if (!o->quiet && !o->json)
 			printf("%s %d %s %s %s\n", node, out[i].status, word,
-			    out[i].peer.name, out[i].text);
+			    server, out[i].text);
 		if (o->syslog)
 			syslog(syslog_priority(out[i].status), "%s %d %s %s %s",
-			    node, out[i].status, word, out[i].peer.name,
-			    out[i].text);
+			    node, out[i].status, word, server, out[i].text);
 		report_node(o, o->check ? NULL : node, &out[i]);
 		/* --all: the other hosts' failures, kept in node order. */
 		for (; att != NULL && h < att->nhost && att->host[h].node <= i;

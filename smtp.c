@@ -128,8 +128,8 @@ command(struct dialogue *s, const char *cmd, const char *shown)
 		io = conn_read_reply(s->c, &s->r, deadline_min(now_ns() +
 		    step_ns, s->deadline_ns));
 	if (io != IO_OK)
-		fail_io(s, s->done, io_status(io), shown != NULL ? shown : cmd,
-		    io);
+		fail_io(s, s->done, io == IO_TLS && s->c->tls_alert ? ST_TLS :
+		    io_status(io), shown != NULL ? shown : cmd, io);
 	return io == IO_OK;
 }
 

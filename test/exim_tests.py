@@ -39,6 +39,7 @@ import uuid
 
 import harness
 import mta
+import net
 from harness import expect, test
 
 EXIM = "usr/sbin/exim4"
@@ -118,8 +119,8 @@ class Exim:
         os.chmod(self.dir, 0o755)
         self.log_dir = os.path.join(self.dir, "log")
         self.conf = os.path.join(self.dir, "exim.conf")
-        self.port = mta.pick_port()
-        self.sink_port = sink_port or mta.pick_port(taken=(self.port,))
+        self.port = net.stable_port()
+        self.sink_port = sink_port or net.stable_port(taken=(self.port,))
         self.etrn_acl = etrn_acl
         self.tls = None
         self.daemon = None
@@ -246,8 +247,8 @@ def server_of(ex):
     return "127.0.0.1:%d" % ex.port
 
 
-def line(node, status, word, ex, code, text):
-    return mta.result_line(node, status, word, ex.port, code, text)
+def line(node, status, word, ex, code, text, tls=None):
+    return mta.result_line(node, status, word, ex.port, code, text, tls)
 
 
 def deliver_with_etrn(ex, *etrn_args):
@@ -275,7 +276,9 @@ def deliver_with_etrn(ex, *etrn_args):
         end = start + r.elapsed
         expect(r.status == 0, "etrn #example.test: want status 0", r)
         expect_lines = mta.expect_lines
-        expect_lines(r, [line("#example.test", 0, "started", ex, 250, "OK")])
+        tls = mta.TLS_PKIX if "--starttls" in etrn_args else None
+        expect_lines(r, [line("#example.test", 0, "started", ex, 250, "OK",
+                              tls)])
         arrived = sink.wait_for(message_id, DELIVERY_BOUND + r.elapsed)
         expect(arrived is not None and arrived - end <= DELIVERY_BOUND,
                "%s not at the sink within %g s of etrn's exit\n%s"

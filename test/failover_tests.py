@@ -1,57 +1,20 @@
 """Failover between MX hosts and --all, against dnsmasq and scripted servers.
 
 pref.test has MX 10 mx1 (127.0.0.2), 20 mx2 (127.0.0.3), 30 mx3
-(127.0.0.4) in the zone of dns_tests.py, whose dnsmasq and servers these
-tests reuse.  Each test checks the exit status and which server saw which
+(127.0.0.4) in the zone of dnszone.py, whose dnsmasq and servers these
+tests use.  Each test checks the exit status and which server saw which
 commands; the black-hole test also bounds and prints the run's time.
 
 Run: python3 test/run.py failover_tests
 """
-import socket
-import time
-
 from harness import expect, test
-from dns_tests import (HOSTS, NODE, SESSION, MxServers, etrn,
-                       expect_sessions, expect_status)
+from dnszone import (HOSTS, NODE, SESSION, MxServers, etrn, expect_sessions,
+                     expect_status)
+from net import BlackHole
 from smtpd import Script
 
 # RFC 8305's 250 ms stagger plus slack for a loaded machine.
 BLACK_HOLE_BOUND = 1.0
-
-
-class BlackHole:
-    """A listening socket whose accept queue is full: a SYN gets no answer.
-
-    With a backlog of 0 Linux queues one connection; the ones made here
-    fill the queue, so a client's handshake never completes.
-    """
-
-    def __init__(self, host, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(0)
-        self.fillers = []
-        for _ in range(3):
-            c = socket.socket()
-            c.setblocking(False)
-            c.connect_ex((host, port))
-            self.fillers.append(c)
-        time.sleep(0.05)
-        probe = socket.socket()
-        probe.settimeout(0.3)
-        try:
-            probe.connect((host, port))
-            raise RuntimeError("black hole %s:%d accepts" % (host, port))
-        except socket.timeout:
-            pass
-        finally:
-            probe.close()
-
-    def close(self):
-        for c in self.fillers:
-            c.close()
-        self.sock.close()
 
 
 @test

@@ -110,7 +110,9 @@ def main(argv):
         importlib.import_module(name)
     passed = failed = skipped = 0
     for mod, name, fn in TESTS:
-        if only and only not in name:
+        # A suite's tests run when it is named, never because another
+        # module imported it.
+        if mod not in argv or (only and only not in name):
             continue
         start = time.monotonic()
         try:

@@ -15,7 +15,6 @@ the UTS namespace gives it a host name with a dot.
 """
 import atexit
 import os
-import random
 import re
 import shlex
 import shutil
@@ -28,12 +27,8 @@ import threading
 import time
 
 import harness
+from ca import CA
 from harness import Skip, expect
-
-# Ports below the kernel's ephemeral range (32768-60999 by default), so
-# that no outgoing connection's local port can take the sink's port while
-# the sink is down.
-PORT_RANGE = (20000, 29999)
 
 COMMAND_TIMEOUT = 30    # one openssl, m4 or unshare command
 LISTEN_TIMEOUT = 15     # from starting a daemon to its 220 greeting
@@ -45,56 +40,16 @@ BUILD_HINT = "run `make build/mta` in %s (as root: apt-get download and " \
     "dpkg-deb -x of exim4-daemon-light and sendmail-bin)" % harness.TOPDIR
 
 
-def pick_port(taken=()):
-    """A free TCP port on 127.0.0.1 in PORT_RANGE, not in taken."""
-    for _ in range(200):
-        port = random.randint(*PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port on 127.0.0.1 in %d-%d" % PORT_RANGE)
-
-
-def openssl(cwd, *args):
-    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True,
-                       stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
-    expect(p.returncode == 0, "openssl %s: exit %d: %s" % (
-        " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
-
-
 def make_tls_files(folder, cn="etrn test CA", key_group="root", key_mode=0o640):
     """A test CA (ca.pem) and a certificate it signed for 127.0.0.1 and
     localhost (server.pem, server.key) in folder; returns their paths.
     The key is owned by root and key_group, with key_mode."""
-    if shutil.which("openssl") is None:
-        raise Skip("no openssl command (apt-get install openssl)")
-    os.mkdir(folder, 0o755)
-    newkey = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    openssl(folder, "req", "-x509", "-new", *newkey, "-keyout", "ca.key",
-            "-out", "ca.pem", "-days", "3", "-subj", "/CN=" + cn,
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl(folder, "req", "-new", *newkey, "-keyout", "server.key",
-            "-out", "server.csr", "-subj", "/CN=localhost")
-    with open(os.path.join(folder, "server.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                "basicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
-    openssl(folder, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
-            "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "3", "-extfile", "server.ext")
+    test_ca = CA(folder, cn)
+    test_ca.leaf("server", "localhost", "DNS:localhost,IP:127.0.0.1")
     paths = {name: os.path.join(folder, name)
              for name in ("ca.pem", "server.pem", "server.key")}
     shutil.chown(paths["server.key"], "root", key_group)
     os.chmod(paths["server.key"], key_mode)
-    os.chmod(paths["server.pem"], 0o644)
-    os.chmod(paths["ca.pem"], 0o644)
     return paths
 
 
@@ -427,11 +382,17 @@ def submit(port, rcpt, message_id, helo="client.etrn.test"):
     return text.decode("ascii", "replace")
 
 
-def result_line(node, status, word, port, code, text):
+def result_line(node, status, word, port, code, text, tls=None):
     """A regex for one result line; the SERVER field's host part is loose,
-    its address and port are not."""
-    return re.compile(r"^%s %d %s \S*\[127\.0\.0\.1\]:%d %s %s$" % (
-        re.escape(node), status, word, port, code, re.escape(text)))
+    its address and port are not; tls, a regex, is what follows them after
+    a TLS session ("/TLSv1.3/pkix")."""
+    return re.compile(r"^%s %d %s \S*\[127\.0\.0\.1\]:%d%s %s %s$" % (
+        re.escape(node), status, word, port, "/" + tls if tls else "",
+        code, re.escape(text)))
+
+
+# The SERVER field's end after STARTTLS with --cafile (etrn.1, OUTPUT).
+TLS_PKIX = r"TLSv1\.[23]/pkix"
 
 
 def expect_lines(result, patterns):

@@ -35,7 +35,8 @@ import uuid
 import harness
 import mta
 from harness import Skip, expect, test
-from mta import Sink, pick_port
+from mta import Sink
+from net import stable_port
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postfix")
 SYSTEM_MASTER_CF = "/etc/postfix/master.cf"
@@ -154,8 +155,8 @@ class Postfix:
         self.maillog = os.path.join(self.dir, "maillog")
         self.tls_dir = os.path.join(self.dir, "tls")
         self.ca = os.path.join(self.tls_dir, "ca.pem")
-        self.port = pick_port()
-        self.sink_port = pick_port(taken=(self.port,))
+        self.port = stable_port()
+        self.sink_port = stable_port(taken=(self.port,))
         self.launched = False           # "postfix start" was run
         self.stopped = False
 
@@ -324,9 +325,9 @@ def server_of(pf):
     return "127.0.0.1:%d" % pf.port
 
 
-def result_line(node, status, word, pf, code, text):
+def result_line(node, status, word, pf, code, text, tls=None):
     """mta.result_line() at pf's port."""
-    return mta.result_line(node, status, word, pf.port, code, text)
+    return mta.result_line(node, status, word, pf.port, code, text, tls)
 
 
 expect_lines = mta.expect_lines
@@ -439,7 +440,7 @@ def starttls_etrn_delivers_deferred_message():
                              pf.ca, server_of(pf), "example.test")
         expect(r.status == 0, "etrn --starttls example.test: want 0", r)
         expect_lines(r, [result_line("example.test", 0, "started", pf, 250,
-                                     "Queuing started")])
+                                     "Queuing started", mta.TLS_PKIX)])
         err = r.err.decode("ascii", "replace")
         expect(re.search(r"^>>> STARTTLS$", err, re.M)
                and re.search(r"^<<< 220 2\.0\.0 Ready to start TLS$", err,
@@ -463,7 +464,7 @@ def starttls_check_sees_etrn_offered_inside_tls():
                          pf.ca, "localhost:%d" % pf.port)
     expect(r.status == 0, "etrn --check --starttls: want status 0", r)
     expect_lines(r, [result_line("-", 0, "offered", pf, 250,
-                                 "postfix.etrn.test")])
+                                 "postfix.etrn.test", mta.TLS_PKIX)])
 
 
 @test

@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ import harness                                  # noqa: E402
 from harness import Skip, expect, test          # noqa: E402
 from dnsscript import DROP, DnsScript           # noqa: E402
 from smtpd import CLOSE, Script, ScriptedServer, Sleep   # noqa: E402
+from net import BlackHole, free_port         # noqa: E402
 
 NODE = "example.org"
 HELO = "client.test"
@@ -142,41 +142,11 @@ class LostSyn:
     def __init__(self, host, port, script=None):
         self.script = script
         self.server = None
-        self.fillers = []
         self._timer = None
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((host, port))
-            self.sock.listen(0)
-            for _ in range(3):
-                f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                f.setblocking(False)
-                self.fillers.append(f)
-                f.connect_ex((host, port))
-            time.sleep(0.05)
-            probe = socket.create_connection((host, port), 0.3)
-            probe.close()
-            raise RuntimeError("%s:%d accepts connections" % (host, port))
-        except socket.timeout:
-            pass
-        except BaseException:
-            self.stop()
-            raise
+        self.hole = BlackHole(host, port)
 
     def release(self):
-        for f in self.fillers:
-            f.close()
-        self.fillers = []
-        self.sock.setblocking(False)
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except (BlockingIOError, OSError):
-                break
-            c.close()
-        self.sock.setblocking(True)
-        self.server = ScriptedServer(self.script, listener=self.sock)
+        self.server = ScriptedServer(self.script, listener=self.hole.open())
 
     def release_after(self, seconds):
         self._timer = threading.Timer(seconds, self.release)
@@ -186,12 +156,10 @@ class LostSyn:
         if self._timer is not None:
             self._timer.cancel()
             self._timer.join(2)
-        for f in self.fillers:
-            f.close()
         if self.server is not None:
             self.server.stop()
         else:
-            self.sock.close()
+            self.hole.close()
 
     @property
     def sessions(self):
@@ -272,12 +240,6 @@ class Race:
         t = self.dns.answered(name, qtype)
         expect(t is not None, "%s %s was never answered" % (name, qtype))
         return t
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def expect_status(r, status):

@@ -40,6 +40,7 @@ import uuid
 
 import harness
 import mta
+import net
 from harness import Skip, expect, test
 
 SENDMAIL = "usr/libexec/sendmail/sendmail"
@@ -100,8 +101,8 @@ class Sendmail:
         self.cf = os.path.join(self.dir, "sendmail.cf")
         self.queue = os.path.join(self.dir, "mqueue")
         self.traffic = os.path.join(self.dir, "traffic")
-        self.port = mta.pick_port()
-        self.sink_port = mta.pick_port(taken=(self.port,))
+        self.port = net.stable_port()
+        self.sink_port = net.stable_port(taken=(self.port,))
         self.tls = None
         self.daemon = None
         self.stopped = False
@@ -214,8 +215,8 @@ def server_of(sm):
     return "127.0.0.1:%d" % sm.port
 
 
-def line(node, status, word, sm, code, text):
-    return mta.result_line(node, status, word, sm.port, code, text)
+def line(node, status, word, sm, code, text, tls=None):
+    return mta.result_line(node, status, word, sm.port, code, text, tls)
 
 
 def expect_traffic(sm, wanted, result=None):
@@ -258,9 +259,10 @@ def deliver_with_etrn(sm, *etrn_args):
                              "example.test")
         end = start + r.elapsed
         expect(r.status == 0, "etrn example.test: want status 0", r)
+        tls = mta.TLS_PKIX if "--starttls" in etrn_args else None
         mta.expect_lines(r, [line("example.test", 0, "started", sm, 250,
                                   "2.0.0 Queuing for node example.test "
-                                  "started")])
+                                  "started", tls)])
         arrived = sink.wait_for(message_id, DELIVERY_BOUND + r.elapsed)
         expect(arrived is not None and arrived - end <= DELIVERY_BOUND,
                "%s not at the sink within %g s of etrn's exit"

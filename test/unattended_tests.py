@@ -23,20 +23,13 @@ import time
 
 import harness
 from harness import ETRN, TOPDIR, expect, run_etrn, test
-
-# These suites are imported for their servers and helpers; their own tests
-# run only when they are named on the command line.
-_loaded = set(sys.modules)
-import dns_tests  # noqa: E402
-import integration  # noqa: E402
-import tls_tests  # noqa: E402
-for _name in ("dns_tests", "integration", "tls_tests"):
-    if _name not in _loaded and _name not in sys.argv[1:]:
-        harness.TESTS[:] = [t for t in harness.TESTS if t[0] != _name]
-
-from dns_tests import HOSTS, MxServers  # noqa: E402
-from integration import addr, closed_port, peer, serve  # noqa: E402
-from smtpd import Script, reply  # noqa: E402
+import dnszone
+from checks import addr, peer, serve
+from dnsscript import DnsScript
+from dnszone import HOSTS, MxServers
+from net import closed_port
+from smtpd import Script, reply
+from tlsserver import Behaviour, TLSServer, ca
 
 HELO = "client.test"
 NODE = "example.org"
@@ -108,9 +101,9 @@ def quiet_starttls_not_offered_says_why_on_stderr():
 @test
 def untrusted_certificate_says_why_on_stderr_with_and_without_quiet():
     for quiet in (["-q"], []):
-        with tls_tests.TLSServer(tls_tests.Behaviour(cert="selfsigned")) \
+        with TLSServer(Behaviour(cert="selfsigned")) \
                 as srv:
-            r = run(*quiet, "--starttls", "--cafile", tls_tests.ca(),
+            r = run(*quiet, "--starttls", "--cafile", ca(),
                     "localhost:%d" % srv.port, NODE)
             expect_status(r, 5)
             err = err_lines(r)
@@ -297,7 +290,7 @@ def password_env_too_long_or_with_a_line_break_is_refused():
 def password_fifo_without_writer_ends_within_max_time():
     d = tempfile.mkdtemp(prefix="etrn-test-")
     fifo = os.path.join(d, "pw")
-    os.mkfifo(fifo)
+    os.mkfifo(fifo, 0o600)
     try:
         r = run("-m", "1", "-u", "bob", "--password-file", fifo,
                 "127.0.0.1:1", NODE)
@@ -334,9 +327,10 @@ def auth_session(password_args, pass_fds=()):
 def password_file_from_a_slow_pipe_is_read_and_only_its_first_line():
     import base64
     rfd, wfd = os.pipe()
+    # The pipe is the writer's standard output: dash cannot name a
+    # descriptor over 9 in a redirection.
     writer = subprocess.Popen(["sh", "-c", 'sleep 0.3; printf "secret\\n'
-                               'second line\\n" >&%d' % wfd],
-                              pass_fds=(wfd,))
+                               'second line\\n"'], stdout=wfd)
     os.close(wfd)
     try:
         r, srv = auth_session(["--password-file", "/dev/fd/%d" % rfd],
@@ -357,6 +351,15 @@ STRING = str
 NUMBER = int
 
 
+def tls_member(v):
+    """The "tls" member: null, or {"version": string, "auth": one of the
+    words etrn.1 lists}."""
+    return v is None or (isinstance(v, dict) and set(v) == {"version",
+                                                           "auth"} and
+                         isinstance(v["version"], STRING) and
+                         v["auth"] in ("pkix", "dane", "insecure"))
+
+
 def expect_json(r, nnodes):
     """The document, parsed by Python and by jq, with every field's type."""
     expect(all(0x20 <= b < 0x7f for b in r.out[:-1]) and
@@ -374,21 +377,24 @@ def expect_json(r, nnodes):
     expect(len(doc["nodes"]) == nnodes, "one entry per node", r)
     for n in doc["nodes"]:
         expect(set(n) == {"node", "status", "word", "server", "address",
-                          "port", "code", "text"}, "node keys %r" % n, r)
+                          "port", "tls", "code", "text"}, "node keys %r" % n,
+               r)
         expect(isinstance(n["node"], (STRING, type(None))) and
                isinstance(n["status"], NUMBER) and
                isinstance(n["word"], STRING) and
                isinstance(n["server"], STRING) and
                isinstance(n["address"], (STRING, type(None))) and
                isinstance(n["port"], (NUMBER, type(None))) and
+               tls_member(n["tls"]) and
                isinstance(n["code"], (NUMBER, type(None))) and
                isinstance(n["text"], STRING), "node types %r" % n, r)
         expect((n["address"] is None) == (n["port"] is None),
                "address and port together", r)
     for a in doc["attempts"]:
-        expect(set(a) == {"host", "address", "port", "result", "status",
-                          "code", "text", "start_ms", "end_ms"},
+        expect(set(a) == {"host", "address", "port", "tls", "result",
+                          "status", "code", "text", "start_ms", "end_ms"},
                "attempt keys %r" % a, r)
+        expect(tls_member(a["tls"]), "attempt tls %r" % a, r)
         expect(isinstance(a["start_ms"], NUMBER) and
                isinstance(a["end_ms"], NUMBER) and
                a["start_ms"] <= a["end_ms"], "attempt times %r" % a, r)
@@ -407,7 +413,7 @@ def json_for_every_status_of_a_reply():
             expect_status(r, status)
             want = {"node": NODE, "status": status,
                     "word": doc["nodes"][0]["word"], "server": "127.0.0.1",
-                    "address": "127.0.0.1", "port": srv.port,
+                    "address": "127.0.0.1", "port": srv.port, "tls": None,
                     "code": int(text[:3]), "text": text[4:]}
             expect(doc["nodes"][0] == want, "node %r, expected %r" % (
                 doc["nodes"][0], want), r)
@@ -421,8 +427,8 @@ def json_for_failures_without_a_reply():
     expect_status(r, 69)
     expect(doc["nodes"][1] == {
         "node": "b.example", "status": 69, "word": "unavailable",
-        "server": "127.0.0.1", "address": None, "port": None, "code": None,
-        "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
+        "server": "127.0.0.1", "address": None, "port": None, "tls": None,
+        "code": None, "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
     expect(len(err_lines(r)) == 2, "one diagnostic per node", r)
     with serve(ehlo=reply(250, "mx.test")) as srv:
         r = run("--json", addr(srv), NODE)
@@ -598,7 +604,7 @@ def all_with_250_and_251_names_the_host_that_started_a_run():
                                  ("250 Queuing started",
                                   "250 Queuing started", 0)):
         with two_mx(first, second) as srv:
-            r = dns_tests.etrn(srv, "--mx", "--all", "pref.test", NODE)
+            r = dnszone.etrn(srv, "--mx", "--all", "pref.test", NODE)
             expect_status(r, 0)
             want = "%s 0 started mx%d.pref.test[%s]:%d 250 " % (
                 NODE, named + 1, HOSTS[named], srv.port)
@@ -610,7 +616,7 @@ def all_with_250_and_251_names_the_host_that_started_a_run():
 @test
 def all_names_a_refusing_backup_mx():
     with two_mx("250 Queuing started", "459 Node not allowed") as srv:
-        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         expect_err(r, ["etrn: %s: mx2.pref.test[%s]:%d: 459 Node not "
                        "allowed" % (NODE, HOSTS[1], srv.port)])
@@ -620,7 +626,7 @@ def all_names_a_refusing_backup_mx():
 def all_names_each_dead_backup_mx():
     # mx2 and mx3 refuse connections: each is named once, by its MX name.
     with MxServers(hosts=HOSTS[:1]) as srv:
-        r = dns_tests.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         err = sorted(err_lines(r))
         want = ["etrn: %s: mx%d.pref.test: connection refused" % (NODE, k)
@@ -638,7 +644,7 @@ def all_with_retry_names_each_dead_backup_once():
 
     with MxServers({HOSTS[0]: Script(etrn=etrn_reply)},
                    hosts=HOSTS[:1]) as srv:
-        r = dns_tests.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
+        r = dnszone.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
                            "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         expect_err(r, ["etrn: %s: mx%d.pref.test: connection refused"
@@ -648,7 +654,7 @@ def all_with_retry_names_each_dead_backup_once():
 @test
 def all_verbose_names_each_server_once_per_line():
     with MxServers() as srv:
-        r = dns_tests.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
+        r = dnszone.etrn(srv, "-v", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         for line in err_lines(r):
             names = re.findall(r"mx\d\.pref\.test\[[0-9.]+\]:\d+", line)
@@ -720,8 +726,7 @@ def in_syslog_namespace(argvs):
 def syslog_records_carry_the_result_line_at_its_priority():
     """info for 0 and 1, warning for 69 and 75, err for the others; the
     record is the result line, the DNS cause included."""
-    from dnsstub import DnsStub
-    stub = DnsStub("servfail")
+    stub = DnsScript({"*": "SERVFAIL"})
     port = closed_port()
     try:
         with serve(etrn={"a.test": "250 Queuing started",

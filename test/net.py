@@ -1,0 +1,147 @@
+"""The network helper of the test suites: free and closed ports, the
+loopback addresses they use, and a black hole.
+
+Only 127.0.0.0/8 and ::1 are ever used (Linux answers on all of 127/8
+without configuration); ports are the kernel's ephemeral picks.
+"""
+import random
+import socket
+import time
+
+# The loopback aliases the suites give to several servers (MX hosts).
+LOOPBACKS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def free_port(host="127.0.0.1", udp=False):
+    """A TCP port free on host (and the same UDP port, with udp=True):
+    the kernel's pick, noted and released."""
+    for _ in range(20):
+        with socket.socket(family_of(host), socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            if not udp:
+                return port
+            with socket.socket(family_of(host), socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port on %s" % host)
+
+
+def closed_port(host="127.0.0.1"):
+    """A port where nothing listens (bound, noted, closed): connections to
+    it are refused."""
+    return free_port(host)
+
+
+# Ports below the kernel's ephemeral range (32768-60999 by default), so
+# that no outgoing connection's local port can take a server's port while
+# the server is down (a mail server's sink between two runs).
+STABLE_RANGE = (20000, 29999)
+
+
+def stable_port(taken=()):
+    """A free TCP port on 127.0.0.1 in STABLE_RANGE, not in taken."""
+    for _ in range(200):
+        port = random.randint(*STABLE_RANGE)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port on 127.0.0.1 in %d-%d" % STABLE_RANGE)
+
+
+def same_port(hosts, make, tries=20):
+    """Call make(host, port) for each of hosts with one port free on all;
+    returns (port, [what make returned]).  What make returns must have a
+    stop() method, called when another host refuses the port."""
+    for _ in range(tries):
+        port = free_port(hosts[0])
+        made = []
+        try:
+            for h in hosts:
+                made.append(make(h, port))
+            return port, made
+        except OSError:
+            for m in made:
+                m.stop()
+    raise RuntimeError("no port free on all of %s" % (hosts,))
+
+
+class BlackHole:
+    """A listening socket whose accept queue is full: a SYN gets no answer.
+
+    With a backlog of 0 Linux queues one connection; the ones made here
+    fill the queue, so a client's handshake never completes (it times
+    out, as with a host that drops packets).
+    """
+
+    def __init__(self, host="127.0.0.1", port=0):
+        self.sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+        self.fillers = []
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(0)
+            self.host = host
+            self.port = self.sock.getsockname()[1]
+            for _ in range(3):
+                c = socket.socket(family_of(host), socket.SOCK_STREAM)
+                c.setblocking(False)
+                self.fillers.append(c)
+                c.connect_ex((host, self.port))
+            time.sleep(0.05)
+            probe = socket.socket(family_of(host), socket.SOCK_STREAM)
+            probe.settimeout(0.3)
+            try:
+                probe.connect((host, self.port))
+                raise RuntimeError("black hole %s:%d accepts" % (
+                    host, self.port))
+            except socket.timeout:
+                pass
+            finally:
+                probe.close()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def open(self):
+        """Let connections in from now on: the fillers go, the queue is
+        emptied; returns the listening socket, which the caller now owns
+        (a client's retransmitted SYN is then accepted)."""
+        for c in self.fillers:
+            c.close()
+        self.fillers = []
+        self.sock.setblocking(False)
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                break
+            c.close()
+        self.sock.setblocking(True)
+        return self.sock
+
+    def close(self):
+        for c in self.fillers:
+            c.close()
+        self.fillers = []
+        self.sock.close()
+
+    stop = close
