@@ -316,12 +316,15 @@ smtp_session(struct conn *c, const struct reply *greeting,
 		s.done = i;
 		if (!command(&s, cmd, NULL))
 			return SESSION_DONE;
-		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
-		    s.authenticated), &c->peer, &s.r);
+		outcome_reply(&out[i], status_of_etrn(&s.r, s.authenticated),
+		    &c->peer, &s.r);
 		out[i].etrn_reply = true;
-		if (s.r.code == 421) {
-			fail_from(&s, i + 1, ST_TEMPFAIL,
-			    "not sent: the server closed the session (421)");
+		out[i].forced = !ehlo_has(&s.ehlo, "ETRN");
+		/* 421 and 221: the server closes (RFC 5321 section 4.2.2). */
+		if (s.r.code == 421 || s.r.code == 221) {
+			fail_from(&s, i + 1, ST_TEMPFAIL, s.r.code == 421 ?
+			    "not sent: the server closed the session (421)" :
+			    "not sent: the server closed the session (221)");
 			return SESSION_DONE;
 		}
 	}
