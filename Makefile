@@ -45,9 +45,9 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS) -pthread
+LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS)
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -57,7 +57,7 @@ SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
 LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply outcome names options config util report resolve race
+UNITS = reply smtp outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
 	race_tests retry_tests profile_tests input_tests
@@ -192,9 +192,10 @@ clang-check:
 
 # musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
 # and a libidn2 built for musl from Debian's source packages, and the
-# integration and input suites run with it.  musl differs from glibc where POSIX leaves a choice
-# (getopt's optind after a missing option value, for one).  Optional
-# features with no musl build of their library are switched off here.
+# integration and input suites run with it.  musl differs from glibc
+# where POSIX leaves a choice (getopt's optind after a missing option
+# value, for one).  Optional features with no musl build of their
+# library are switched off here.
 MUSL_CC = musl-gcc
 MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
 CARES_MUSL = $(CURDIR)/build/musl/cares
@@ -306,7 +307,7 @@ lint:
 	    --suppress=missingIncludeSystem --suppress=variableScope \
 	    $(LINT_DEFS) $(SRCS)
 	clang-tidy -quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
-	    $(SRCS) -- -std=c99 $(LINT_DEFS) -pthread
+	    $(SRCS) -- -std=c99 $(LINT_DEFS)
 	for f in $(SRCS); do \
 	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
 	done
