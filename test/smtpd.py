@@ -100,11 +100,14 @@ situation, and the reply text has the stripped node in place of {d}:
     refused.*    refused        the client is refused by policy
     syntax.*     syntax         bad parameter syntax
     busy.*       busy           internal failure
+    noinfo.*     no-info        the server could not look the domain up
     (no node)    no-argument
 
 A situation the server does not distinguish gives its "accepted" reply.
 Quirks: exim answers every node not starting with '#' with its syntax reply;
-sendmail answers every '#' node with "queue-unknown" (459).  PROFILES lists
+sendmail answers every '#' node with "queue-unknown" (459); hmailserver
+answers every '#' and '@' node with its not-eligible reply (501) and names
+the domain in lower case.  PROFILES lists
 the texts, so a test can state the reply it expects literally.
 
 As a command (for `make demo` and manual use):
@@ -287,7 +290,8 @@ class Script:
 class ProfileEtrn:
     """ETRN replies of a profile, chosen by the node's first label."""
     LABELS = {"ok": "accepted", "empty": "empty", "notstored": "not-eligible",
-              "refused": "refused", "syntax": "syntax", "busy": "busy"}
+              "refused": "refused", "syntax": "syntax", "busy": "busy",
+              "noinfo": "no-info"}
 
     def __init__(self, situations, quirk=None):
         self.situations = situations
@@ -300,11 +304,15 @@ class ProfileEtrn:
             return "syntax"
         if self.quirk == "hash-is-queue" and node.startswith("#"):
             return "queue-unknown"
+        if self.quirk == "hmailserver" and node[:1] in "@#":
+            return "not-eligible"
         label = node[1:] if node[:1] in "@#" else node
         return self.LABELS.get(label.split(".")[0].lower(), "accepted")
 
     def __call__(self, session, node):
         d = node[1:] if node[:1] in "@#" else node
+        if self.quirk == "hmailserver":
+            d = d.lower()
         s = self.situation(node)
         text = self.situations.get(s, self.situations["accepted"])
         return text.replace("{d}", d)
@@ -371,21 +379,38 @@ PROFILES = {
             "no-argument": "500 5.5.2 Parameter required",
         },
     },
-    "exchange": {
-        "greeting": "220 mail.example.test Microsoft ESMTP MAIL Service "
-                    "ready at Thu, 28 Nov 2024 14:00:00 +0000",
-        "ehlo": reply(250, "mail.example.test Hello [127.0.0.1]",
-                      "SIZE 37748736", "PIPELINING", "DSN",
-                      "ENHANCEDSTATUSCODES", "ETRN", "8BITMIME", "BINARYMIME",
-                      "CHUNKING"),
-        "helo": "250 mail.example.test Hello [127.0.0.1]",
-        "quit": "221 2.0.0 Service closing transmission channel",
-        "unknown": "500 5.3.3 Unrecognized command",
+    # The ETRN replies Microsoft's KB 252148 quotes: an ISP's server, whose
+    # texts the article calls "similar to" what it shows (Exchange 2007 and
+    # later have no ETRN; Exchange 2000/2003's own texts are unpublished).
+    # The article gives no greeting or EHLO list: these are plain ones.
+    "kb252148-isp": {
+        "greeting": "220 mail.example.test ESMTP",
+        "ehlo": reply(250, "mail.example.test", "SIZE", "ETRN", "8BITMIME"),
+        "helo": "250 mail.example.test",
+        "quit": "221 mail.example.test closing connection",
         "situations": {
             "accepted": "250 queuing for node {d} started",
             "empty": "251 No mail messages waiting for node {d}",
             "not-eligible": "458 Node {d} does not store mail here",
             "refused": "502 Sorry, we do not allow this operation",
+        },
+    },
+    # hMailServer 5.4 to master, from its source: EHLO never lists ETRN,
+    # yet ETRN is handled; the domain is lower-cased in replies, and "#d"
+    # and "@d" are "not supported".  Its HELO and unknown-command texts
+    # are not among the notes: the defaults stand.
+    "hmailserver": {
+        "greeting": "220 mail.example.test ESMTP",
+        "ehlo": reply(250, "mail.example.test", "SIZE 20480000",
+                      "AUTH LOGIN PLAIN", "HELP"),
+        "quit": "221 goodbye",
+        "quirk": "hmailserver",
+        "situations": {
+            "accepted": "250 OK, message queuing started for {d}",
+            "not-eligible": "501 ETRN not supported for {d}",
+            "busy": "458 Unable to queue messages for {d}",
+            "no-info": "458 Error getting info for {d}",
+            "no-argument": "500 Syntax Error: No domain parameter included",
         },
     },
     "opensmtpd": {
