@@ -11,24 +11,40 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
 # TLS=no builds without OpenSSL: --tls and --starttls are then refused.
 TLS ?= yes
+# OpenSSL and libidn2 are loaded by libs.c when a run needs them (README,
+# Performance); STATIC=yes links them, and everything else, statically.
+STATIC ?= no
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
+ifeq ($(STATIC),yes)
+PC_STATIC = --static
+STATIC_LDFLAGS = -static
+endif
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
-CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
+CARES_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libcares 2>/dev/null || \
+	echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
 IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
-IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
+IDN_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libidn2 2>/dev/null || \
+	echo -lidn2
+# The name a library is loaded by: the SONAME of the library that
+# pkg-config names (libssl.so.3), which its package provides.
+soname = $(shell readelf -d \
+	"$$($(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2)" \
+	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
+LIBIDN2_SONAME := $(call soname,libidn2,libidn2.so)
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
 else
 TLS_DEFS != $(PKG_CONFIG) --cflags openssl 2>/dev/null || true
-TLS_LIBS != $(PKG_CONFIG) --libs openssl 2>/dev/null || true
+TLS_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs openssl 2>/dev/null || true
 TLS_PACKAGE = libssl-dev
+LIBSSL_SONAME := $(call soname,libssl,libssl.so)
 endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
@@ -44,18 +60,29 @@ ifeq ($(WERROR),yes)
 WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
+# On demand, the optional libraries are not linked: the link fails if a
+# function etrn calls has no definition in libs.c.  LINKED_LIBS links
+# them, for STATIC=yes and for build/etrn-linked.
+LIBS_DEFS = -DLIBSSL_SONAME='"$(LIBSSL_SONAME)"' \
+	-DLIBIDN2_SONAME='"$(LIBIDN2_SONAME)"'
+LINKED_LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS)
+ifeq ($(STATIC),yes)
+LIBS_DEFS = -DETRN_LINKED
+LIBS = $(LINKED_LIBS)
+else
+LIBS = $(CARES_LIBS)
+endif
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(LIBS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS)
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # In the order calls run (etrn.h): each file calls only those after it.
 SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
-	reply.c outcome.c names.c util.c
+	reply.c outcome.c names.c util.c libs.c
 LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
-	outcome.o names.o util.o
+	outcome.o names.o util.o libs.o
 # One per source file, named after it: test/unit_FILE.c.
 UNITS = reply smtp outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
@@ -65,6 +92,7 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
+	libunistring-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
@@ -91,12 +119,33 @@ BENCH_PACKAGES = msmtp fetchmail valgrind time
 all: etrn
 
 etrn: $(SRCS:.c=.o)
-	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ $(SRCS:.c=.o) $(LIBS)
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ \
+	    $(SRCS:.c=.o) $(LIBS)
 
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
 $(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+libs.o etrn: build/static-$(STATIC)
+
+# Objects remember whether the libraries are linked statically.
+build/static-$(STATIC):
+	@mkdir -p build
+	@rm -f build/static-*
+	@touch $@
+
+# etrn with the optional libraries linked, never installed: the Debian
+# package's dependencies on them are computed from it (debian/rules),
+# since dpkg-shlibdeps cannot see what etrn loads on demand.
+build/libs-linked.o: libs.c etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+	@mkdir -p build
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -DETRN_LINKED -c libs.c \
+	    -o $@
+
+build/etrn-linked: $(SRCS:.c=.o) build/libs-linked.o
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ \
+	    $(filter-out libs.o,$(SRCS:.c=.o)) build/libs-linked.o \
+	    $(LINKED_LIBS)
 
 # Objects remember whether warnings stop the build: an object built with
 # a warning is rebuilt, and the warning fails, when WERROR=yes comes.
@@ -117,7 +166,8 @@ FORCE:
 # Objects remember the TLS choice: switching it rebuilds them.  Without
 # OpenSSL, say what to do rather than fail inside tls.c.
 build/tls-$(TLS):
-	@if [ "$(TLS)" != no ] && ! $(PKG_CONFIG) --exists 'openssl >= 3'; then \
+	@if [ "$(TLS)" != no ] && { ! $(PKG_CONFIG) --exists 'openssl >= 3' || \
+	    [ -z "$(LIBSSL_SONAME)" ]; }; then \
 	    echo "etrn: OpenSSL 3 not found (pkg-config openssl); either install it:" >&2; \
 	    echo "    apt-get install libssl-dev" >&2; \
 	    echo "or build without TLS (--tls and --starttls then refused):" >&2; \
@@ -199,7 +249,7 @@ clang-check:
 # value, for one).  Optional features with no musl build of their
 # library are switched off here.
 MUSL_CC = musl-gcc
-MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes STATIC=yes
 CARES_MUSL = $(CURDIR)/build/musl/cares
 IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
@@ -299,7 +349,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(LIBS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
