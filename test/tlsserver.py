@@ -10,6 +10,8 @@ unattended_tests.
 """
 import atexit
 import base64
+import hashlib
+import hmac
 import os
 import select
 import shutil
@@ -108,6 +110,16 @@ class Behaviour:
                  else the reply to the last step of AUTH, or CLOSE /
                  CLOSE_NOTIFY (below) once the credentials are in
     auth_required  answer 530 to ETRN until AUTH succeeded
+    scram_bad_signature  SCRAM: prove a wrong server signature (v=), as a
+                 server that does not know the password would
+
+    AUTH checks what it can: PLAIN and LOGIN carry the password; CRAM-MD5
+    (RFC 2195) is checked against HMAC-MD5 of its challenge, SCRAM-SHA-1
+    and SCRAM-SHA-256 (RFC 5802) against the client's proof, and the
+    server proves its own signature.  Each exchange appends (mechanism,
+    authzid, user, password) to the session's credentials, the password
+    being the one the server knows when the proof matched, else
+    "<wrong proof>".
     client_cert  ask for a client certificate signed by the test CA and
                  fail the handshake without one (ssl.CERT_REQUIRED)
     etrn         the reply to ETRN, or CLOSE / CLOSE_NOTIFY
@@ -125,6 +137,7 @@ class Behaviour:
     starttls = "220 2.0.0 Ready to start TLS"
     auth = None
     auth_required = False
+    scram_bad_signature = False
     client_cert = False
     etrn = "250 Queuing started"
     user = USER
@@ -366,6 +379,62 @@ class TLSServer:
         s.script.append("<auth data: %s>" % line)
         return base64.b64decode(line, validate=True)
 
+    def _known(self, ok):
+        return self.b.password.encode() if ok else b"<wrong proof>"
+
+    def _cram_md5(self, s):
+        """RFC 2195: "user hex(HMAC-MD5(password, challenge))"."""
+        challenge = "<%d.%d@tls.test>" % (os.getpid(), time.monotonic_ns())
+        data = self._auth_data(s, base64.b64encode(
+            challenge.encode()).decode())
+        user, _, digest = data.rpartition(b" ")
+        want = hmac.new(self.b.password.encode(), challenge.encode(),
+                        hashlib.md5).hexdigest().encode()
+        return user, self._known(hmac.compare_digest(digest, want))
+
+    def _scram(self, s, mech, initial):
+        """RFC 5802 server side; None when the exchange was cut short."""
+        h = hashlib.sha1 if mech == "SCRAM-SHA-1" else hashlib.sha256
+        first = (base64.b64decode(initial, validate=True) if initial
+                 else self._auth_data(s, "")).decode()
+        gs2, _, bare = first.partition(",")
+        authzid, _, bare = bare.partition(",")
+        attrs = dict(a.split("=", 1) for a in bare.split(","))
+        user = attrs["n"].replace("=2C", ",").replace("=3D", "=")
+        nonce = attrs["r"] + base64.b64encode(os.urandom(18)).decode()
+        salt, iterations = os.urandom(16), 4096
+        server_first = "r=%s,s=%s,i=%d" % (
+            nonce, base64.b64encode(salt).decode(), iterations)
+        final = self._auth_data(s, base64.b64encode(
+            server_first.encode()).decode()).decode()
+        without_proof, _, proof = final.rpartition(",p=")
+        fattrs = dict(a.split("=", 1) for a in without_proof.split(","))
+        salted = hashlib.pbkdf2_hmac(h().name, self.b.password.encode(),
+                                     salt, iterations)
+        client_key = hmac.new(salted, b"Client Key", h).digest()
+        stored_key = h(client_key).digest()
+        auth_message = ",".join((bare, server_first, without_proof))
+        signature = hmac.new(stored_key, auth_message.encode(), h).digest()
+        want = bytes(a ^ b for a, b in zip(client_key, signature))
+        ok = (fattrs.get("r") == nonce and
+              hmac.compare_digest(base64.b64decode(proof), want))
+        if ok:
+            server_key = hmac.new(salted, b"Server Key", h).digest()
+            v = hmac.new(server_key, auth_message.encode(), h).digest()
+            if self.b.scram_bad_signature:
+                v = bytes(32 if h is hashlib.sha256 else 20)
+            s.send("334 " + base64.b64encode(
+                ("v=" + base64.b64encode(v).decode()).encode()).decode())
+            line = s.readline()
+            s.script.append("<auth data: %s>" % line)
+            if line.strip() in ("*", b"*"):
+                s.credentials.append((mech, authzid[2:] if authzid else "",
+                                      user, "<cancelled>"))
+                s.send("501 5.7.0 Authentication cancelled")
+                return None
+        return (authzid[2:] if authzid else "").encode(), user.encode(), \
+            self._known(ok)
+
     def _auth(self, s, arg):
         mech, _, initial = arg.partition(" ")
         mech = mech.upper()
@@ -378,6 +447,14 @@ class TLSServer:
                 authzid = b""
                 user = self._auth_data(s, "VXNlcm5hbWU6")
                 password = self._auth_data(s, "UGFzc3dvcmQ6")
+            elif mech == "CRAM-MD5":
+                authzid = b""
+                user, password = self._cram_md5(s)
+            elif mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+                got = self._scram(s, mech, initial)
+                if got is None:
+                    return True
+                authzid, user, password = got
             else:
                 s.send("504 5.5.4 Unrecognized authentication type")
                 return True
