@@ -20,6 +20,8 @@ PKG_CONFIG ?= pkg-config
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
 CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
+IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
+IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
@@ -43,9 +45,9 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) -pthread $(CARES_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS = $(CARES_LIBS) $(TLS_LIBS) -pthread
+LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS) -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -58,12 +60,12 @@ LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 UNITS = reply outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests profile_tests
+	race_tests retry_tests profile_tests input_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libcmocka-dev python3 \
-	dnsmasq-base mandoc libssl-dev openssl time strace clang \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
+	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
@@ -75,7 +77,7 @@ MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
 # Only for `make demo`: building etrn and running the scripted server.
-DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev python3 \
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev python3 \
 	$(TLS_PACKAGE)
 # What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
 # mail server is installed.
@@ -189,20 +191,22 @@ clang-check:
 	ETRN=build/clang/tree/etrn python3 test/run.py integration
 
 # musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
-# built for musl from Debian's c-ares source package, and the integration
-# suite run with it.  musl differs from glibc where POSIX leaves a choice
+# and a libidn2 built for musl from Debian's source packages, and the
+# integration and input suites run with it.  musl differs from glibc where POSIX leaves a choice
 # (getopt's optind after a missing option value, for one).  Optional
 # features with no musl build of their library are switched off here.
 MUSL_CC = musl-gcc
 MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
 CARES_MUSL = $(CURDIR)/build/musl/cares
+IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
 musl-check: build/musl/etrn
-	ETRN=build/musl/etrn python3 test/run.py integration
+	ETRN=build/musl/etrn python3 test/run.py integration input_tests
 
-build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a
+build/musl/etrn: $(SRCS) $(wildcard *.h) build/musl/cares/lib/libcares.a \
+    build/musl/idn2/lib/libidn2.a
 	$(call copy_tree,build/musl/tree)
-	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig \
+	PKG_CONFIG_LIBDIR=$(CARES_MUSL)/lib/pkgconfig:$(IDN2_MUSL)/lib/pkgconfig \
 	    $(MAKE) -C build/musl/tree $(MUSL_FLAGS) etrn
 	cp build/musl/tree/etrn $@
 
@@ -231,6 +235,19 @@ build/musl/cares/lib/libcares.a:
 	cd build/musl/cares-src/c-ares && CC=$(MUSL_CC) ./configure -q \
 	    --disable-shared --enable-static --disable-tests \
 	    --prefix=$(CARES_MUSL) && \
+	    $(MAKE) && $(MAKE) install
+
+# libidn2 likewise, with its own copy of libunistring's parts; the apt
+# configuration is c-ares's.
+build/musl/idn2/lib/libidn2.a: build/musl/cares/lib/libcares.a
+	rm -rf build/musl/idn2-src
+	mkdir -p build/musl/idn2-src
+	cd build/musl/idn2-src && apt-get $(APT_OPTS) -q source \
+	    --download-only libidn2
+	cd build/musl/idn2-src && dpkg-source -x *.dsc libidn2
+	cd build/musl/idn2-src/libidn2 && CC=$(MUSL_CC) ./configure -q \
+	    --disable-shared --enable-static --disable-doc --disable-nls \
+	    --with-included-unistring --prefix=$(IDN2_MUSL) && \
 	    $(MAKE) && $(MAKE) install
 
 integration: etrn
@@ -279,7 +296,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(TLS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
@@ -325,7 +342,18 @@ demo:
 bench:
 	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
-	python3 test/bench.py ./etrn
+	-$(MAKE) build/etrn-1.1
+	python3 test/bench.py --baseline build/etrn-1.1 ./etrn
+
+# Scenario 8 of make bench compares --all with etrn 1.1, built here from
+# its commit; without git (a release tarball) the comparison is left out.
+BASELINE_COMMIT = c3cf404
+build/etrn-1.1:
+	rm -rf build/etrn-1.1-src
+	mkdir -p build/etrn-1.1-src
+	git archive $(BASELINE_COMMIT) | tar -x -C build/etrn-1.1-src
+	$(MAKE) -C build/etrn-1.1-src etrn
+	cp build/etrn-1.1-src/etrn $@
 
 deps:
 	@missing=; \

@@ -42,6 +42,10 @@
 #define CREDENTIALS_MAX ((COMMAND_LINE_MAX - 13) / 4 * 3 - 2)
 /* options_parse: --help or --version was answered. */
 #define OPTIONS_DONE (-1)
+/* getopt's letters; the leading ':' makes a missing value ':'. */
+#define SHORTOPTS ":46acd:fhH:m:p:qs:St:u:vVx"
+/* Room for a node as sent: '@', a name with a final dot, NUL. */
+#define SLOT (1 + DOMAIN_MAX + 2)
 
 /* Long options without a letter, past every char getopt_long returns. */
 enum {
@@ -202,16 +206,16 @@ parse_seconds(const char *s, int64_t *ns)
 	return *ns > 0;
 }
 
+/* A TCP port: 1 to 5 digits, nothing else, from 1 to 65535. */
 static bool
 parse_port(const char *s, unsigned int *port)
 {
-	char *end;
-	long l;
+	unsigned long l = 0;
+	size_t i;
 
-	errno = 0;
-	l = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || l < 1 || l > 65535 ||
-	    s[0] == '+' || s[0] == '-' || s[0] == ' ')
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 5; i++)
+		l = l * 10 + (unsigned long)(s[i] - '0');
+	if (i == 0 || s[i] != '\0' || l < 1 || l > 65535)
 		return false;
 	*port = (unsigned int)l;
 	return true;
@@ -234,22 +238,42 @@ parse_retries(const char *s, int *n)
 }
 
 /*
+ * server as the user wrote it, escaped, for "bad server" diagnostics;
+ * returns ST_USAGE.
+ */
+static int
+server_bad(const char *s, const char *why)
+{
+	char shown[4 * COMMAND_LINE_MAX + 1];
+
+	diag("bad server \"%s\": %s", shown_arg(shown, sizeof(shown), s),
+	    why);
+	return ST_USAGE;
+}
+
+/*
  * Split server into host and port: "host", "host:port", an IPv4 or IPv6
- * literal, "[ipv6]" or "[ipv6]:port".  A port given here wins over -p.
+ * literal, "[ipv6]" or "[ipv6]:port".  The port is digits only; the host
+ * is an address or a host name, one in UTF-8 turned into A-labels.  A
+ * port given here wins over -p.  Scoped IPv6 addresses (fe80::1%eth0)
+ * are refused: their zone would need an interface the resolver cannot
+ * name, and they must never reach DNS as a name.
  */
 int
 server_parse(const char *s, struct options *o)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
-	const char *port = NULL, *colon, *why = "is not a host name";
+	char host[4 * COMMAND_LINE_MAX + 1], shown[4 * COMMAND_LINE_MAX + 1];
+	const char *port = NULL, *colon, *close, *why;
 	bool bracketed = s[0] == '[';
 	size_t hostlen;
 
 	if (bracketed) {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-			goto bad;
+		if ((close = strchr(s, ']')) == NULL)
+			return server_bad(s, "has '[' without ']'");
+		if (close[1] != '\0' && close[1] != ':')
+			return server_bad(s, "has something other than "
+			    "\":port\" after ']'");
 		hostlen = (size_t)(close - s - 1);
 		if (close[1] == ':')
 			port = close + 2;
@@ -259,50 +283,59 @@ server_parse(const char *s, struct options *o)
 		port = colon + 1;
 	} else
 		hostlen = strlen(s);
-	if (hostlen == 0 || hostlen >= sizeof(o->host))
-		goto bad;
-	memcpy(o->host, s + bracketed, hostlen);
-	o->host[hostlen] = '\0';
-	if (port != NULL && !parse_port(port, &o->port)) {
-		char shown[4 * DOMAIN_MAX + 1];
-
-		diag("bad port in server \"%s\"", shown_arg(shown,
-		    sizeof(shown), port));
-		return ST_USAGE;
-	}
+	if (hostlen >= sizeof(host))
+		return server_bad(s, "is too long");
+	memcpy(host, s + bracketed, hostlen);
+	host[hostlen] = '\0';
+	if (hostlen == 0)
+		return server_bad(s, "names no host");
+	if (strchr(host, '%') != NULL && strchr(host, ':') != NULL)
+		return server_bad(s, "a scoped IPv6 address (with %zone): "
+		    "not supported");
+	if (port != NULL && !parse_port(port, &o->port))
+		return server_bad(s, "the port is not a number from 1 to "
+		    "65535");
 	o->port_given |= port != NULL;
 
-	if (inet_pton(AF_INET6, o->host, buf) == 1) {
+	if (inet_pton(AF_INET6, host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET) {
-			diag("%s: an IPv6 address, but %s", o->host,
+			diag("%s: an IPv6 address, but %s", host,
 			    o->source_len > 0 ? "--source is IPv4" :
 			    "-4 was given");
 			return ST_USAGE;
 		}
-	} else if (!bracketed && inet_pton(AF_INET, o->host, buf) == 1) {
+	} else if (bracketed)
+		return server_bad(s, "is not an IPv6 address in brackets");
+	else if (strchr(host, ':') != NULL)
+		return server_bad(s, "has more than one ':' (an IPv6 address "
+		    "with a port goes in brackets: [address]:port)");
+	else if (inet_pton(AF_INET, host, buf) == 1) {
 		o->host_is_literal = true;
 		if (o->family == AF_INET6) {
-			diag("%s: an IPv4 address, but %s", o->host,
+			diag("%s: an IPv4 address, but %s", host,
 			    o->source_len > 0 ? "--source is IPv6" :
 			    "-6 was given");
 			return ST_USAGE;
 		}
-	} else if (bracketed || !domain_valid(o->host, true, &why))
-		goto bad;
+	}
+	if (!o->host_is_literal) {
+		if (!idn_to_ascii(host, o->host, sizeof(o->host), &why)) {
+			diag("bad server \"%s\": not a valid IDN: %s",
+			    shown_arg(shown, sizeof(shown), s), why);
+			return ST_USAGE;
+		}
+		if (!host_name_valid(o->host, true, &why))
+			return server_bad(s, why);
+		if (strcmp(host, o->host) != 0)
+			trace("", "etrn: %s: IDN %s", host, o->host);
+	} else
+		memcpy(o->host, host, hostlen + 1);
 	if (o->mx && o->host_is_literal) {
 		diag("%s: --mx needs a mail domain, not an address", o->host);
 		return ST_USAGE;
 	}
 	return 0;
-bad:
-	{
-		char shown[4 * DOMAIN_MAX + 1];
-
-		escape(shown, sizeof(shown), s, strlen(s));
-		diag("bad server \"%s\": %s", shown, why);
-	}
-	return ST_USAGE;
 }
 
 /* -s: the local address every connection is bound to, any port. */
@@ -339,12 +372,14 @@ auth_user_valid(const char *s)
 /*
  * The first line of file into buf, before deadline_ns: the file may be a
  * pipe whose writer is slow (--password-file <(pass show isp)) or a FIFO
- * that nobody opens.  Returns 0, ST_USAGE or ST_TEMPFAIL, said.
+ * that nobody opens; one others can read or write is refused.  Returns
+ * 0, ST_USAGE, ST_NOPERM or ST_TEMPFAIL, said.
  */
 static int
 password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 {
 	char got[COMMAND_LINE_MAX + 1] = "", shown[4 * COMMAND_LINE_MAX + 1];
+	char why[64];
 	struct pollfd pfd;
 	size_t have = 0, line;
 	ssize_t n;
@@ -354,6 +389,11 @@ password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 	if ((pfd.fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		diag("%s: %s", shown, strerror(errno));
 		return ST_USAGE;
+	}
+	if (!secret_file_private(pfd.fd, why, sizeof(why))) {
+		diag("%s: %s", shown, why);
+		close(pfd.fd);
+		return ST_NOPERM;
 	}
 	pfd.events = POLLIN;
 	while (memchr(got, '\n', have) == NULL && have < sizeof(got)) {
@@ -404,7 +444,7 @@ password_read(const char *file, char *buf, size_t len, int64_t deadline_ns)
 /*
  * The password for AUTH: the first line of file, else ETRN_PASSWORD,
  * whole.  Never from the command line, where ps(1) would show it.
- * Returns 0, or ST_USAGE or ST_TEMPFAIL with a message printed.
+ * Returns 0, or ST_USAGE, ST_NOPERM or ST_TEMPFAIL with a message printed.
  */
 static int
 password_load(struct options *o, const char *file, int64_t deadline_ns)
@@ -444,6 +484,113 @@ password_load(struct options *o, const char *file, int64_t deadline_ns)
 		return ST_USAGE;
 	}
 	return 0;
+}
+
+/*
+ * The option a getopt result stands for, from optopt (never from argv:
+ * musl leaves optind at argc + 1 after a last option without its value):
+ * "-t (--timeout)", "--password-file" or "-t".
+ */
+static const char *
+option_name(char *buf, size_t len, int ch)
+{
+	const struct option *lo;
+	bool letter = ch > 0x20 && ch < 0x7f && ch != ':' &&
+	    strchr(SHORTOPTS, ch) != NULL;
+
+	for (lo = longopts; lo->name != NULL && lo->val != ch; lo++)
+		;
+	if (lo->name != NULL && letter)
+		snprintf(buf, len, "-%c (--%s)", ch, lo->name);
+	else if (lo->name != NULL)
+		snprintf(buf, len, "--%s", lo->name);
+	else if (letter)
+		snprintf(buf, len, "-%c", ch);
+	else
+		snprintf(buf, len, "(unknown)");
+	return buf;
+}
+
+/* Whether s has a byte over 0x7f: UTF-8 to be turned into A-labels. */
+static bool
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * The nodes as sent (o->nodes) and as result lines name them (o->shown):
+ * typed, or, when one of them has a byte over 0x7f, a block of both
+ * lists and a slot per node that node_parse() fills.  Returns 0, or
+ * ST_OSERR said.
+ */
+static int
+nodes_init(struct options *o, char **typed, size_t n)
+{
+	char **v;
+	size_t i;
+
+	o->nodes = o->shown = typed;
+	o->nnodes = n;
+	for (i = 0; i < n && !has_8bit(typed[i]); i++)
+		;
+	if (i == n)
+		return 0;
+	if ((o->node_store = calloc(n, 2 * sizeof(char *) + SLOT)) == NULL) {
+		diag("out of memory");
+		return ST_OSERR;
+	}
+	v = o->node_store;
+	for (i = 0; i < n; i++)
+		v[i] = v[n + i] = typed[i];
+	o->nodes = v;
+	o->shown = v + n;
+	return 0;
+}
+
+/*
+ * Check node i.  A domain or @domain in UTF-8 is sent in its A-label
+ * form, a #queue as it is; result lines name the node as typed unless
+ * that has a space or a control byte.  Returns 0 or ST_USAGE, said.
+ */
+static int
+node_parse(struct options *o, size_t i)
+{
+	char shown[4 * COMMAND_LINE_MAX + 1], *slot;
+	const char *typed = o->nodes[i], *why;
+	size_t at = typed[0] == '@';
+
+	if (typed[0] != '#' && has_8bit(typed)) {
+		slot = (char *)((char **)o->node_store + 2 * o->nnodes) +
+		    i * SLOT;
+		slot[0] = '@';
+		if (!idn_to_ascii(typed + at, slot + at, SLOT - at, &why)) {
+			diag("bad node \"%s\": not a valid IDN: %s",
+			    shown_arg(shown, sizeof(shown), typed), why);
+			return ST_USAGE;
+		}
+		o->nodes[i] = slot;
+		if (!node_printable(typed))
+			o->shown[i] = slot;
+		trace("", "etrn: %s: IDN %s", typed, slot);
+	}
+	if (!node_valid(o->nodes[i], &why)) {
+		diag("bad node \"%s\": %s", shown_arg(shown, sizeof(shown),
+		    typed), why);
+		return ST_USAGE;
+	}
+	return 0;
+}
+
+/* What options_parse allocated. */
+void
+options_free(struct options *o)
+{
+	free(o->node_store);
+	o->node_store = NULL;
 }
 
 /*
@@ -495,8 +642,8 @@ options_scan(int argc, char **argv, struct options *o,
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":46acd:fhH:m:p:qs:St:u:vVx",
-	    longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
+	    -1) {
 		if (cf != NULL)
 			config_where(cf, optind - 1);
 		switch (ch) {
@@ -658,16 +805,22 @@ options_scan(int argc, char **argv, struct options *o,
 			o->mx = true;
 			break;
 		case ':':
-			diag("option %s needs a value", shown_arg(shown,
-			    sizeof(shown), argv[optind - 1]));
+			diag("option %s needs a value", option_name(shown,
+			    sizeof(shown), optopt));
 			usage(stderr);
 			return ST_USAGE;
 		default:
+			/*
+			 * optind is only read where it is in range: musl
+			 * leaves it anywhere up to argc + 1.
+			 */
 			if (optopt > 0x20 && optopt < 0x7f)
 				diag("unknown option -%c", optopt);
-			else
+			else if (optind > 1 && optind <= argc)
 				diag("unknown option %s", shown_arg(shown,
 				    sizeof(shown), argv[optind - 1]));
+			else
+				diag("unknown option");
 			usage(stderr);
 			return ST_USAGE;
 		}
@@ -704,16 +857,18 @@ password_source(const struct options *o, const char **from)
 /*
  * Fill o from the command line, and from the profile it names (the
  * command line wins), and check every value, so that nothing bad reaches
- * the network.  Returns 0, ST_USAGE with a message printed (ST_TEMPFAIL
- * when --password-file gave nothing within --max-time), or OPTIONS_DONE
- * after --help, --version or --show-config.
+ * the network.  Returns 0, ST_USAGE with a message printed (ST_NOPERM
+ * when others can read or write the password file, ST_TEMPFAIL when it
+ * gave nothing within --max-time, ST_OSERR), or OPTIONS_DONE after
+ * --help, --version or --show-config; options_free() frees what it
+ * allocated, whatever it returned.
  */
 int
 options_parse(int argc, char **argv, struct options *o)
 {
 	static struct config cf;
 	char shown[4 * COMMAND_LINE_MAX + 1];
-	const char *why, *from, *password_file;
+	const char *from, *password_file;
 	int64_t start_ns = now_ns();
 	bool from_profile = false;
 	int operands, st;
@@ -746,6 +901,23 @@ options_parse(int argc, char **argv, struct options *o)
 		argc = (int)cf.nnodes + 1;
 		from_profile = true;
 	}
+	verbose = o->verbose;
+	/*
+	 * With POSIXLY_CORRECT, getopt stops at the first operand, and
+	 * "etrn SERVER n.test -q" would send "ETRN -q".  No server or node
+	 * starts with '-'.
+	 */
+	for (i = 0; i < (size_t)argc; i++)
+		if (argv[i][0] == '-') {
+			if (from_profile)
+				config_where(&cf, -(int)i - 1);
+			diag("bad %s \"%s\": starts with '-' (options go before "
+			    "the server)", i == 0 ? "server" : "node",
+			    shown_arg(shown, sizeof(shown), argv[i]));
+			diag_where(NULL);
+			usage(stderr);
+			return ST_USAGE;
+		}
 	if (argc < 1 || (o->check ? argc != 1 : argc < 2)) {
 		diag(argc < 1 ? "no server given" : o->check ?
 		    "--check takes a server and no node" : "no node given");
@@ -791,19 +963,12 @@ options_parse(int argc, char **argv, struct options *o)
 		return st;
 	if (o->tls && !o->port_given)
 		o->port = IMPLICIT_TLS_PORT;
-	o->nodes = argv + 1;
-	o->nnodes = (size_t)argc - 1;
+	if ((st = nodes_init(o, argv + 1, (size_t)argc - 1)) != 0)
+		return st;
 	for (i = 0; i <= o->nnodes; i++) {
 		if (from_profile)
 			config_where(&cf, -(int)i - 1);
-		if (i == 0)
-			st = server_parse(argv[0], o);
-		else if (!node_valid(o->nodes[i - 1], &why)) {
-			escape(shown, sizeof(shown), o->nodes[i - 1],
-			    strlen(o->nodes[i - 1]));
-			diag("bad node \"%s\": %s", shown, why);
-			st = ST_USAGE;
-		}
+		st = i == 0 ? server_parse(argv[0], o) : node_parse(o, i - 1);
 		diag_where(NULL);
 		if (st != 0) {
 			usage(stderr);
@@ -859,7 +1024,7 @@ retry_trace(const struct options *o, int k, double delay,
 	off = len < 0 ? 0 : (size_t)len;
 	for (i = 0; i < m && off < sizeof(line); i++) {
 		len = snprintf(line + off, sizeof(line) - off, "%s %s: %d %s",
-		    i > 0 ? "," : "", o->check ? o->host : o->nodes[idx[i]],
+		    i > 0 ? "," : "", o->check ? o->host : o->shown[idx[i]],
 		    out[idx[i]].status, status_word(out[idx[i]].status,
 		    o->check));
 		if (len < 0 || (size_t)len >= sizeof(line) - off) {
@@ -899,7 +1064,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	peer_set(&server, o->host, NULL);
 	if ((again = calloc(n, sizeof(*again))) == NULL ||
 	    (idx = calloc(n, sizeof(*idx))) == NULL ||
-	    (nodes = calloc(n, sizeof(*nodes))) == NULL) {
+	    (nodes = calloc(2 * n, sizeof(*nodes))) == NULL) {
 		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
 		st = ST_OSERR;
 		goto done;
@@ -907,8 +1072,10 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 	for (k = 1; k <= o->retries; k++) {
 		for (i = m = 0; i < n; i++)
 			if (status_transient(out[i].status)) {
-				if (!o->check)
+				if (!o->check) {
 					nodes[m] = o->nodes[i];
+					nodes[n + m] = o->shown[i];
+				}
 				idx[m++] = i;
 			}
 		if (m == 0)
@@ -924,6 +1091,7 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 		sub = *o;
 		if (!o->check) {
 			sub.nodes = nodes;
+			sub.shown = nodes + n;
 			sub.nnodes = m;
 		}
 		first = log->nhost;
@@ -964,33 +1132,40 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
-	if ((st = options_parse(argc, argv, &o)) != 0)
-		return st == OPTIONS_DONE ? output_close(closed & 2) :
+	if ((st = options_parse(argc, argv, &o)) != 0) {
+		st = st == OPTIONS_DONE ? output_close(closed & 2) :
 		    report_failure(&o, st, closed & 2);
+		goto end;
+	}
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
 	if ((o.tls || o.starttls) &&
 	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
 		diag("%s", why);
-		return report_failure(&o, st, closed & 2);
+		st = report_failure(&o, st, closed & 2);
+		goto end;
 	}
 	n = o.check ? 1 : o.nnodes;
 	if ((out = calloc(n, sizeof(*out))) == NULL) {
 		diag("out of memory");
-		return report_failure(&o, ST_OSERR, closed & 2);
+		st = report_failure(&o, ST_OSERR, closed & 2);
+		goto end;
 	}
 	if ((st = run_with_retries(&o, deadline_ns, out, &attempts)) != 0) {
 		report_fatal(&out[0]);
-		free(out);
-		return report_failure(&o, st, closed & 2);
+		st = report_failure(&o, st, closed & 2);
+	} else {
+		st = status_combine(out, n);
+		/* Results the caller cannot read win over the run's status. */
+		if ((written = report(&o, out, n, &attempts, st,
+		    closed & 2)) != 0)
+			st = written;
 	}
-	st = status_combine(out, n);
-	/* The caller cannot know the results: that wins over the run's. */
-	if ((written = report(&o, out, n, &attempts, st, closed & 2)) != 0)
-		st = written;
 	free(out);
 	host_outcomes_free(&attempts);
 	secure_cleanup();
+end:
 	explicit_bzero(o.password, sizeof(o.password));
+	options_free(&o);
 	return st;
 }

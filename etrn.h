@@ -110,8 +110,10 @@ struct options {
 	int64_t		 max_time_ns;		/* the whole run */
 	int		 retries;		/* --retry: tries after the first */
 	int64_t		 retry_delay_ns;	/* before the first retry */
-	char	       **nodes;
+	char	       **nodes;			/* as sent: A-labels */
+	char	       **shown;			/* as result lines name them */
 	size_t		 nnodes;
+	void		*node_store;		/* options_free frees it */
 	const char	*password_file;		/* --password-file */
 	const char	*config;		/* --config, or --profile's */
 	bool		 show_config;		/* print the settings, exit 0 */
@@ -343,6 +345,7 @@ struct attempts {
 /* etrn.c */
 int	 options_parse(int, char **, struct options *);
 int	 server_parse(const char *, struct options *);
+void	 options_free(struct options *);
 
 /* config.c */
 struct option;
@@ -405,8 +408,6 @@ void	 secure_end(struct conn *);
 /* report.c */
 int	 report(const struct options *, const struct outcome *, size_t,
 	    const struct attempts *, int, bool);
-void	 report_node(const struct options *, const char *,
-	    const struct outcome *);
 void	 report_fatal(const struct outcome *);
 bool	 json_write(FILE *, const struct options *, const struct outcome *,
 	    size_t, const struct attempts *, int);
@@ -452,6 +453,9 @@ void	 outcome_reason(struct outcome *, int, const struct peer *,
 bool	 domain_valid(const char *, bool, const char **);
 bool	 node_valid(const char *, const char **);
 bool	 helo_valid(const char *, const char **);
+bool	 host_name_valid(const char *, bool, const char **);
+bool	 idn_to_ascii(const char *, char *, size_t, const char **);
+bool	 node_printable(const char *);
 
 /* util.c */
 bool	 addr_equal(const struct sockaddr_storage *,
@@ -467,6 +471,7 @@ void	 diag_where(const char *);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);
+bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
 
 #endif /* ETRN_H */

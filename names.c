@@ -6,7 +6,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdlib.h>
 #include <string.h>
+
+#include <idn2.h>
 
 #include "etrn.h"
 
@@ -61,6 +64,91 @@ domain_valid(const char *s, bool final_dot, const char **why)
 			    false;
 		label = p + 1;
 	}
+	return true;
+}
+
+/*
+ * Whether s is a host name (RFC 1123 section 2.1, RFC 952): a domain
+ * whose labels are letters, digits and hyphens, none starting or ending
+ * with a hyphen.  A name only of digits and dots is no host name: it
+ * would be a malformed IPv4 address.
+ */
+bool
+host_name_valid(const char *s, bool final_dot, const char **why)
+{
+	const char *p, *dummy;
+	bool numeric = true;
+
+	if (why == NULL)
+		why = &dummy;
+	if (!domain_valid(s, final_dot, why))
+		return false;
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '-' && (p == s || p[-1] == '.' || p[1] == '.' ||
+		    p[1] == '\0'))
+			return *why = "has a label starting or ending with "
+			    "'-'", false;
+		if (*p != '-' && *p != '.' && !(*p >= '0' && *p <= '9') &&
+		    !(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z'))
+			return *why = "has a character other than a letter, "
+			    "a digit, '-' or '.'", false;
+		if (*p != '.' && !(*p >= '0' && *p <= '9'))
+			numeric = false;
+	}
+	if (numeric)
+		return *why = "is not an IPv4 address", false;
+	return true;
+}
+
+/*
+ * name as ASCII into out: a name with a byte over 0x7f is taken as
+ * UTF-8, whatever the locale (cron has none), and turned into A-labels
+ * by IDNA2008 with UTS #46 mapping, non-transitional (RFC 5891, UTS #46
+ * section 4); any other name is copied as it is.  Returns false with
+ * *why libidn2's reason, or "longer than 253 octets".
+ */
+bool
+idn_to_ascii(const char *name, char *out, size_t outlen, const char **why)
+{
+	const char *p;
+	char *ascii;
+	int rc;
+
+	for (p = name; *p != '\0' && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p == '\0') {
+		ascii = NULL;
+		p = name;
+	} else {
+		rc = idn2_to_ascii_8z(name, &ascii,
+		    IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+		if (rc != IDN2_OK)
+			return *why = idn2_strerror(rc), false;
+		p = ascii;
+	}
+	if (strlen(p) >= outlen) {
+		idn2_free(ascii);
+		return *why = "longer than 253 octets", false;
+	}
+	memcpy(out, p, strlen(p) + 1);
+	idn2_free(ascii);
+	return true;
+}
+
+/*
+ * Whether node, as the user typed it, may stand in result lines: no
+ * space and no control byte (C0, DEL, or C1 in UTF-8), so that no field
+ * but the last has a space and nothing reaches a terminal raw.
+ */
+bool
+node_printable(const char *node)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)node; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return false;
 	return true;
 }
 

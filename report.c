@@ -25,7 +25,7 @@ text_field(const char *text)
  * node NULL (--check) names the server only.  A reply to ETRN whose cause
  * is well known adds "etrn: SERVER: hint: ..." after it.
  */
-void
+static void
 report_node(const struct options *o, const char *node,
     const struct outcome *out)
 {
@@ -235,7 +235,7 @@ report(const struct options *o, const struct outcome *out, size_t n,
 	if (o->syslog)
 		openlog("etrn", LOG_PID, LOG_MAIL);
 	for (i = 0; i < n; i++) {
-		node = o->check ? "-" : o->nodes[i];
+		node = o->check ? "-" : o->shown[i];
 		word = status_word(out[i].status, o->check);
 		server_field(server, sizeof(server), &out[i].peer);
 		if (!o->quiet && !o->json)

@@ -1,4 +1,5 @@
 /* The clock, escaping, and the two ways etrn talks on standard error. */
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -239,4 +240,29 @@ addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
 	    sizeof(a6->sin6_addr)) == 0 && a6->sin6_port == b6->sin6_port &&
 	    a6->sin6_scope_id == b6->sin6_scope_id;
+}
+
+/*
+ * Whether the file or FIFO open on fd may hold a secret: nobody but its
+ * owner can read or write it (ssh and fetchmail refuse such files alike).
+ * If not, why says so: "mode 0644: readable by others".
+ */
+bool
+secret_file_private(int fd, char *why, size_t len)
+{
+	struct stat st;
+	mode_t m;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, len, "%s", strerror(errno));
+		return false;
+	}
+	m = st.st_mode & 07777;
+	/* A directory or a device fails when read, saying why. */
+	if ((!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) ||
+	    (m & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) == 0)
+		return true;
+	snprintf(why, len, "mode %04o: %s by others", (unsigned int)m,
+	    m & (S_IRGRP | S_IROTH) ? "readable" : "writable");
+	return false;
 }

@@ -2,7 +2,8 @@
 """etrn against msmtp --rmqs and fetchmail -p ETRN, side by side.
 
     python3 test/bench.py [--runs N] [--delay SECONDS] [--only 1,2,...]
-                          [--json FILE] [--strict] [ETRN]
+                          [--json FILE] [--strict] [--baseline ETRN_1_1]
+                          [ETRN]
 
 (`make bench` runs the deps step first, then this with ./etrn.)  Everything
 runs on the loopback interface: the project's scripted SMTP server
@@ -30,7 +31,11 @@ server really received the ETRN commands, and prints medians:
      server behind the latency proxy; the names come from dnsscript.py;
   7. etrn --mx over two MX hosts, the backup's address lookups never
      answered; msmtp and fetchmail, which do no MX lookups, are given the
-     primary's name (so etrn does one lookup more: target 1.1 x).
+     primary's name (so etrn does one lookup more: target 1.1 x);
+  8. etrn --mx --all over sixteen MX hosts, each behind its own proxy:
+     the wall time against one session (etrn --mx), and instructions and
+     peak RSS of the --all run against etrn 1.1's (--baseline, which
+     `make bench` builds from the 1.1 commit into build/etrn-1.1).
 
 Scenarios 6 and 7 run, as root, in a private network and mount namespace
 (unshare --net --mount; this script again with --in-namespace): there
@@ -83,6 +88,7 @@ PEER_TIMEOUT_S = 10         # scenario 3: the peers' own timeout options
 RUN_BOUND_S = 60            # no single process may run longer than this
 TOOLS = ("msmtp", "fetchmail", "dnsmasq", "valgrind", "/usr/bin/time")
 NAMESPACED = (6, 7)         # run in a private namespace when root
+MANY_HOSTS = 16             # scenario 8: MX_HOSTS_MAX, every one used
 NS_BOUND_S = 900            # the namespace child, all its runs
 
 
@@ -374,6 +380,12 @@ class Bench:
             # two.bench.test is 127.0.0.2 (black hole) then 127.0.0.3.
             lines += ["dns-rr=two.%s,1,7f000003" % DOMAIN,
                       "dns-rr=two.%s,1,7f000002" % DOMAIN]
+            # Scenario 8: many.bench.test, sixteen MX hosts.
+            lines += ["host-record=s%d.many.%s,%s" % (i, DOMAIN, a)
+                      for i, a in enumerate(self.many_addrs(), 1)]
+            lines += ["mx-host=many.%s,s%d.many.%s,%d" % (DOMAIN, i, DOMAIN,
+                                                          10 * i)
+                      for i in range(1, MANY_HOSTS + 1)]
             self._dns = Dnsmasq(self.tmp, lines)
             self.stack.callback(self._dns.stop)
             self.run.dns_port = self._dns.port
@@ -555,6 +567,88 @@ class Bench:
             self.target(5, "etrn %s at most 0.5 x msmtp" % what, e / m,
                         "x msmtp", e <= 0.5 * m)
 
+    @staticmethod
+    def many_addrs():
+        return ["127.0.1.%d" % i for i in range(1, MANY_HOSTS + 1)]
+
+    def scenario8(self):
+        addrs = self.many_addrs()
+        servers = []
+        for _ in addrs:
+            srv = ScriptedServer(Script())
+            self.stack.callback(srv.stop)
+            servers.append(srv)
+
+        def make(host, port):
+            srv = servers[addrs.index(host)]
+            return LatencyProxy(("127.0.0.1", srv.port), self.d,
+                                listen=(host, port))
+        port, proxies = same_port_listeners(addrs, make)
+        for px in proxies:
+            self.stack.callback(px.stop)
+        self.floors[8] = self.floor(1)
+        r = self.run
+        base = self.args.baseline
+        every = list(range(len(addrs)))
+
+        def cmd(etrn, *args):
+            return [etrn] + r.etrn_cmd(*args)[1:]
+        all_args = ("-x", "-a", "-p", port, "many." + DOMAIN, NODE)
+        variants = {
+            "etrn --mx --all": (cmd(r.etrn, *all_args), every),
+            "etrn --mx (one session)": (cmd(r.etrn, "-x", "-p", port,
+                                            "many." + DOMAIN, NODE), [0]),
+        }
+        if base:
+            variants["1.1 --mx --all"] = (cmd(base, *all_args), every)
+        timefile = os.path.join(self.tmp, "time8.out")
+        for name in rounds(self.args.runs, list(variants)):
+            argv, expect = variants[name]
+            since = [len(s.sessions) for s in servers]
+            secs = r.sequence([argv])
+            for i, srv in enumerate(servers):
+                expect_etrns(srv, since[i], [NODE] if i in expect else [],
+                             "scenario 8, %s, s%d" % (name, i + 1))
+            self.row(8, name).values.append(secs)
+        measured = {"etrn": variants["etrn --mx --all"][0]}
+        if base:
+            measured["1.1"] = variants["1.1 --mx --all"][0]
+        for tool in rounds(self.args.runs, list(measured)):
+            status, _, _, err = r.run(
+                ["valgrind", "--tool=callgrind",
+                 "--callgrind-out-file=/dev/null"] + measured[tool], 120)
+            m = re.search(r"Collected : (\d+)", err or "")
+            if status != 0 or not m:
+                raise BenchError("scenario 8, callgrind %s: status %s\n%s"
+                                 % (tool, status, err))
+            self.row(8, tool + " instructions", "Ir").values.append(
+                int(m.group(1)))
+            status, _, _, err = r.run(
+                ["/usr/bin/time", "-v", "-o", timefile] + measured[tool])
+            with open(timefile) as f:
+                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
+                              f.read())
+            if status != 0 or not m:
+                raise BenchError("scenario 8, time %s: status %s\n%s"
+                                 % (tool, status, err))
+            self.row(8, tool + " peak RSS", "KiB").values.append(
+                int(m.group(1)))
+        a = self.row(8, "etrn --mx --all").median
+        one = self.row(8, "etrn --mx (one session)").median
+        self.target(8, "--all over %d hosts at most 1.1 x one session"
+                    % MANY_HOSTS, a / one, "x one session", a <= 1.1 * one)
+        if not base:
+            self.notes[8] = ("no --baseline: instructions and peak RSS not "
+                             "compared with etrn 1.1")
+            return
+        self.notes[8] = "1.1 is etrn 1.1 built from commit c3cf404 (%s)" % (
+            base)
+        for what in ("instructions", "peak RSS"):
+            e = self.row(8, "etrn " + what).median
+            old = self.row(8, "1.1 " + what).median
+            self.target(8, "--all %s at most 1.1's" % what, e / old,
+                        "x 1.1", e <= old)
+
     # 6 and 7: a resolver that answers late or never.
     ZONE = {
         "dual.%s" % DOMAIN: {"A": ["127.0.0.1"], "AAAA": ["::1"]},
@@ -675,6 +769,8 @@ TITLES = {
     5: "one session on loopback: instructions and peak RSS",
     6: "AAAA never answered, A at once; RTT %d ms",
     7: "--mx, the backup's address lookups never answered; RTT %d ms",
+    8: "--all over 16 MX hosts, each RTT %d ms, against one session and "
+       "1.1",
 }
 
 
@@ -716,6 +812,10 @@ def report(b, args, started):
             xf = "%.2f" % (r.median / fl) if fl and r.unit == "s" else ""
             base = etrn_row.get(r.unit) if sc != 4 else \
                 b.rows.get((4, "etrn --mx --all"))
+            if sc == 8:
+                base = b.rows.get((8, {"s": "etrn --mx --all",
+                                       "Ir": "etrn instructions",
+                                       "KiB": "etrn peak RSS"}[r.unit]))
             if sc == 5:
                 base = b.rows.get((5, "etrn " + r.name.split(" ", 1)[1]))
             ratio = "" if base is None or base is r else \
@@ -809,7 +909,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--delay", type=float, default=0.05,
                     help="one-way delay of the proxy (default 0.05 s)")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7",
+    ap.add_argument("--baseline", help="etrn 1.1, for scenario 8")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8",
                     help="comma-separated scenario numbers")
     ap.add_argument("--json", help="also write the raw numbers here")
     ap.add_argument("--strict", action="store_true",
@@ -818,6 +919,13 @@ def main(argv=None):
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.etrn = os.path.abspath(args.etrn)
+    if args.baseline is not None:
+        if not os.access(args.baseline, os.X_OK):
+            print("bench: no baseline %s: scenario 8 runs without it"
+                  % args.baseline, file=sys.stderr)
+            args.baseline = None
+        else:
+            args.baseline = os.path.abspath(args.baseline)
     missing = [t for t in TOOLS if not shutil.which(t)]
     if not os.access(args.etrn, os.X_OK):
         missing.insert(0, args.etrn)

@@ -301,10 +301,11 @@ def node_with_space_or_control_character_is_a_usage_error():
 
 
 @test
-def node_with_non_ascii_bytes_is_a_usage_error():
+def node_with_non_ascii_bytes_that_are_no_idn_is_a_usage_error():
+    # UTF-8 names that are valid IDNs are sent as A-labels (input_tests).
     usage_cases([["127.0.0.1:PORT", n] for n in (
-        "ex\u00e4mple.org", "ex\udcffample.org", "#qu\u00e9ue",
-        "@b\u00fccher.example")])
+        "\u0301example.org", "ex\udcffample.org", "#qu\u00e9ue",
+        "@xn--a.b\u00fccher.example")])
 
 
 @test

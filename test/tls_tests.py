@@ -979,6 +979,7 @@ def auth_password_file_without_final_newline_and_with_crlf():
         path = os.path.join(certs().dir, "password2")
         with open(path, "w", newline="") as f:
             f.write(content)
+        os.chmod(path, 0o600)
         with auth_server() as srv:
             r = etrn("--starttls", "--cafile", ca(), "-u", USER,
                      "--password-file", path, at(srv), NODE)

@@ -289,7 +289,7 @@ def password_env_too_long_or_with_a_line_break_is_refused():
 def password_fifo_without_writer_ends_within_max_time():
     d = tempfile.mkdtemp(prefix="etrn-test-")
     fifo = os.path.join(d, "pw")
-    os.mkfifo(fifo)
+    os.mkfifo(fifo, 0o600)
     try:
         r = run("-m", "1", "-u", "bob", "--password-file", fifo,
                 "127.0.0.1:1", NODE)

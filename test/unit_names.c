@@ -87,6 +87,25 @@ test_helo_accepts_names_and_literals(void **state)
 	assert_false(helo_valid("", NULL));
 }
 
+static void
+test_host_names_are_ldh(void **state)
+{
+	(void)state;
+	assert_true(host_name_valid("a-1.example", false, NULL));
+	assert_true(host_name_valid("xn--exmple-cua.org", false, NULL));
+	assert_true(host_name_valid("1.2.3.example", false, NULL));
+	assert_true(host_name_valid("example.", true, NULL));
+	assert_false(host_name_valid("a_b.example", false, NULL));
+	assert_false(host_name_valid("-a.example", false, NULL));
+	assert_false(host_name_valid("a-.example", false, NULL));
+	assert_false(host_name_valid("1.2.3.4", false, NULL));
+	assert_false(host_name_valid("a@b", false, NULL));
+	assert_false(host_name_valid("#", false, NULL));
+	assert_true(node_printable("ex\xc3\xa4mple.org"));
+	assert_false(node_printable("ex\xc2\x85mple.org"));
+	assert_false(node_printable("a b"));
+}
+
 int
 main(void)
 {
@@ -95,6 +114,7 @@ main(void)
 		cmocka_unit_test(test_node_rejects_bytes_that_could_inject),
 		cmocka_unit_test(test_node_rejects_bad_shapes),
 		cmocka_unit_test(test_helo_accepts_names_and_literals),
+		cmocka_unit_test(test_host_names_are_ldh),
 	};
 
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);

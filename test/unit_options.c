@@ -125,6 +125,77 @@ test_options_usage_errors(void **state)
 	    ST_USAGE);
 }
 
+static void
+test_server_syntax_is_strict(void **state)
+{
+	static const char *bad[] = {
+		"localhost:25:", "host:25:25", "fe80::1%lo", "[fe80::1%lo]",
+		"[fe80::1%lo]:25", "#", "a@b", "mail_x.test", "-mail.test",
+		"mail-.test", "1.2.3", "mail.test:+25", "mail.test: 25",
+		"mail.test:025x", "mail.test:100000", "[::1]:25:25", "[]:25",
+		"ex\xcc\x81" "ample.test\xff", "\xcc\x81" "ex.test",
+		"xn--a.\xc3\xa4.test",
+	};
+	struct options o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (options_parse(3, (char *[]){ "etrn", (char *)bad[i],
+		    "n.test", NULL }, &o) != ST_USAGE)
+			fail_msg("server \"%s\" accepted", bad[i]);
+	assert_int_equal(PARSE(&o, "mail.test:00025", "n.test"), 0);
+	assert_int_equal(o.port, 25);
+	assert_int_equal(PARSE(&o, "Mail-1.Test.", "n.test"), 0);
+	assert_string_equal(o.host, "Mail-1.Test.");
+}
+
+static void
+test_operands_starting_with_dash_are_refused(void **state)
+{
+	struct options o;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, "--", "-mail.test", "n.test"), ST_USAGE);
+	assert_int_equal(PARSE(&o, "--", "mail.test", "-q"), ST_USAGE);
+	assert_int_equal(PARSE(&o, "--", "mail.test", "n.test", "-"),
+	    ST_USAGE);
+	assert_int_equal(PARSE(&o, "--", "mail.test", "n.test"), 0);
+}
+
+static void
+test_utf8_names_become_a_labels(void **state)
+{
+	struct options o;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, "mail.ex\xc3\xa4mple.example:2525",
+	    "ex\xc3\xa4mple.org", "@B\xc3\xbc" "cher.example", "#qu", "n.test"),
+	    0);
+	assert_string_equal(o.host, "mail.xn--exmple-cua.example");
+	assert_int_equal(o.port, 2525);
+	assert_int_equal(o.nnodes, 4);
+	assert_string_equal(o.nodes[0], "xn--exmple-cua.org");
+	assert_string_equal(o.nodes[1], "@xn--bcher-kva.example");
+	assert_string_equal(o.nodes[2], "#qu");
+	assert_string_equal(o.nodes[3], "n.test");
+	assert_string_equal(o.shown[0], "ex\xc3\xa4mple.org");
+	assert_string_equal(o.shown[1], "@B\xc3\xbc" "cher.example");
+	assert_string_equal(o.shown[3], "n.test");
+	options_free(&o);
+	/* Queue names are no domains: never converted, never non-ASCII. */
+	assert_int_equal(PARSE(&o, "mail.test", "#qu\xc3\xa9ue"), ST_USAGE);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "mail.test", "ok.test", "\xcc\x81" "a.org"),
+	    ST_USAGE);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "mail.test", "ex\xc3\xa4mple..org"),
+	    ST_USAGE);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "mail.test", "a b.\xc3\xa4.org"), ST_USAGE);
+	options_free(&o);
+}
+
 int
 main(void)
 {
@@ -133,6 +204,9 @@ main(void)
 		cmocka_unit_test(test_options_every_flag),
 		cmocka_unit_test(test_options_server_forms),
 		cmocka_unit_test(test_options_usage_errors),
+		cmocka_unit_test(test_server_syntax_is_strict),
+		cmocka_unit_test(test_operands_starting_with_dash_are_refused),
+		cmocka_unit_test(test_utf8_names_become_a_labels),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

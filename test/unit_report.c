@@ -82,11 +82,92 @@ test_json_document_fields(void **state)
 	free(doc);
 }
 
+/* --all: a host's failure is kept unless it is the node's own or a repeat. */
+static void
+test_host_outcomes_keep_each_distinct_failure_of_another_host(void **state)
+{
+	struct attempts *log = calloc(1, sizeof(*log));
+	struct outcome per_host[3 * 2], best[2];
+
+	(void)state;
+	assert_non_null(log);
+	/* Rows: hosts mx1, mx2, mx3; columns: nodes a, b. */
+	per_host[0] = host_outcome(ST_STARTED, 250, "mx1");
+	per_host[1] = host_outcome(ST_NOT_STORED, 458, "mx1");
+	per_host[2] = host_outcome(ST_REFUSED, 459, "mx2");
+	per_host[3] = host_outcome(ST_NOT_STORED, 458, "mx2");
+	per_host[4] = host_outcome(ST_REFUSED, 459, "mx3");
+	per_host[5] = host_outcome(ST_EMPTY, 251, "mx3");
+	best[0] = per_host[0];
+	best[1] = per_host[5];
+	assert_true(host_outcomes_keep(log, per_host, 3, 2, best));
+	/* a: mx2 and mx3 refused; b: mx1 and mx2 could not store it. */
+	assert_int_equal(log->nhost, 4);
+	assert_int_equal(log->host[0].node, 0);
+	assert_string_equal(log->host[0].out.peer.name, "mx2");
+	assert_int_equal(log->host[1].node, 0);
+	assert_string_equal(log->host[1].out.peer.name, "mx3");
+	assert_int_equal(log->host[2].node, 1);
+	assert_string_equal(log->host[2].out.peer.name, "mx1");
+	assert_int_equal(log->host[3].node, 1);
+	assert_string_equal(log->host[3].out.peer.name, "mx2");
+	/* The same failure from the same host twice is said once. */
+	per_host[4] = per_host[2];
+	host_outcomes_free(log);
+	assert_true(host_outcomes_keep(log, per_host, 3, 2, best));
+	assert_int_equal(log->nhost, 3);
+	host_outcomes_free(log);
+	free(log);
+}
+
+/* --retry: the retried nodes' host failures are the last try's only. */
+static void
+test_host_outcomes_of_a_retry_replace_the_retried_nodes(void **state)
+{
+	struct attempts *log = calloc(1, sizeof(*log));
+	struct outcome per_host[2 * 3], best[3], again[2 * 2], again_best[2];
+	const size_t idx[] = { 0, 2 };
+	size_t first;
+
+	(void)state;
+	assert_non_null(log);
+	/* First try: nodes 0, 1, 2 on hosts mx1 (best) and mx2 (failed). */
+	per_host[0] = best[0] = host_outcome(ST_TEMPFAIL, 450, "mx1");
+	per_host[1] = best[1] = host_outcome(ST_STARTED, 250, "mx1");
+	per_host[2] = best[2] = host_outcome(ST_TEMPFAIL, 450, "mx1");
+	per_host[3] = host_outcome(ST_REFUSED, 459, "mx2");
+	per_host[4] = host_outcome(ST_REFUSED, 459, "mx2");
+	per_host[5] = host_outcome(ST_REFUSED, 459, "mx2");
+	assert_true(host_outcomes_keep(log, per_host, 2, 3, best));
+	assert_int_equal(log->nhost, 3);
+	/* The retry of nodes 0 and 2: mx3 fails node 2 (its index 1). */
+	again[0] = again_best[0] = host_outcome(ST_STARTED, 250, "mx1");
+	again[1] = again_best[1] = host_outcome(ST_STARTED, 250, "mx1");
+	again[2] = host_outcome(ST_STARTED, 250, "mx3");
+	again[3] = host_outcome(ST_REFUSED, 459, "mx3");
+	first = log->nhost;
+	assert_true(host_outcomes_keep(log, again, 2, 2, again_best));
+	assert_int_equal(log->nhost, 4);
+	assert_true(host_outcomes_retried(log, first, idx, 2));
+	/* Node 1 keeps mx2's failure; node 2 has mx3's; node 0 none. */
+	assert_int_equal(log->nhost, 2);
+	assert_int_equal(log->host[0].node, 1);
+	assert_string_equal(log->host[0].out.peer.name, "mx2");
+	assert_int_equal(log->host[1].node, 2);
+	assert_string_equal(log->host[1].out.peer.name, "mx3");
+	host_outcomes_free(log);
+	free(log);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_document_fields),
+		cmocka_unit_test(
+		    test_host_outcomes_keep_each_distinct_failure_of_another_host),
+		cmocka_unit_test(
+		    test_host_outcomes_of_a_retry_replace_the_retried_nodes),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
