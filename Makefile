@@ -60,7 +60,7 @@ LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 UNITS = reply outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests profile_tests input_tests
+	race_tests retry_tests profile_tests input_tests dane_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
@@ -73,6 +73,11 @@ DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
 # packages unpacked under build/mta, beside the installed Postfix; the
 # libraries the binaries link are ordinary packages.
 MTA_DEBS = exim4-daemon-light sendmail-bin
+# dane_tests: a validating resolver (unbound) and a zone signer
+# (ldns-signzone) with the libraries they link that Debian 12 does not
+# otherwise install; unpacked under build/dane, never installed:
+# installing unbound would start a resolver on port 53.
+DANE_DEBS = unbound ldnsutils libldns3 libprotobuf-c1 libpcap0.8
 MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
@@ -316,6 +321,7 @@ CHECK_MAKE = $(MAKE) WERROR=yes
 
 check: deps
 	$(CHECK_MAKE) build/mta
+	$(CHECK_MAKE) build/dane
 	$(CHECK_MAKE) unit
 	$(CHECK_MAKE) integration
 	$(CHECK_MAKE) integration-asan
@@ -396,6 +402,22 @@ build/mta:
 	mv build/mta.tmp/root build/mta
 	mv build/mta.tmp/debs build/mta/debs
 	rmdir build/mta.tmp
+
+# The same for dane_tests: unbound and ldns-signzone, run from there with
+# LD_LIBRARY_PATH naming the libraries unpacked with them.
+build/dane:
+	rm -rf build/dane.tmp
+	mkdir -p build/dane.tmp/debs
+	cd build/dane.tmp/debs && { apt-get download $(DANE_DEBS) || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update && \
+	      apt-get download $(DANE_DEBS); } || \
+	    { echo "build/dane: as root run: apt-get update"; exit 1; }; }
+	for f in build/dane.tmp/debs/*.deb; do \
+	    dpkg-deb -x "$$f" build/dane.tmp/root || exit 1; \
+	done
+	mv build/dane.tmp/root build/dane
+	mv build/dane.tmp/debs build/dane/debs
+	rmdir build/dane.tmp
 
 # Installed under DOCDIR, examples under DOCDIR/examples.
 DOCS = README NEWS LICENSE build/server-setup
