@@ -68,7 +68,7 @@ DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
-	$(MTA_RUNTIME)
+	$(MTA_RUNTIME) $(DANE_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
 # libraries the binaries link are ordinary packages.
@@ -78,6 +78,8 @@ MTA_DEBS = exim4-daemon-light sendmail-bin
 # otherwise install; unpacked under build/dane, never installed:
 # installing unbound would start a resolver on port 53.
 DANE_DEBS = unbound ldnsutils libldns3 libprotobuf-c1 libpcap0.8
+# What unbound links beyond them: installed like MTA_RUNTIME.
+DANE_RUNTIME = libevent-2.1-7 libnghttp2-14 libpython3.11 libsystemd0
 MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
