@@ -184,7 +184,7 @@ unit-plain: $(UNITS:%=build/unit_%)
 # dnsmasq or need the openssl command, the mail-server suites need root
 # and the servers, deploy_tests builds the Debian package itself.
 TEST_SUITES = integration hostile_tests race_tests retry_tests man_tests \
-	profile_tests
+	profile_tests input_tests
 
 test: etrn
 	$(MAKE) unit-plain
@@ -205,9 +205,10 @@ clang-check:
 
 # musl (Alpine, OpenWrt): a static etrn without TLS, against a c-ares
 # and a libidn2 built for musl from Debian's source packages, and the
-# integration and input suites run with it.  musl differs from glibc where POSIX leaves a choice
-# (getopt's optind after a missing option value, for one).  Optional
-# features with no musl build of their library are switched off here.
+# integration and input suites run with it.  musl differs from glibc
+# where POSIX leaves a choice (getopt's optind after a missing option
+# value, for one).  Optional features with no musl build of their
+# library are switched off here.
 MUSL_CC = musl-gcc
 MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
 CARES_MUSL = $(CURDIR)/build/musl/cares

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -32,12 +33,16 @@
 #include "etrn.h"
 
 /*
- * Tries per resolver.  c-ares doubles the wait after each pass over the
- * resolvers, so with one resolver the tries last 1 + 2 = 3 times the
- * first: a third of the round lets both fit into it.
+ * Tries per resolver, unless resolv.conf says "attempts:".  c-ares
+ * doubles the wait after each pass over the resolvers, so with one
+ * resolver n tries last 2^n - 1 times the first: the first try gets that
+ * share of the round, or resolv.conf's "timeout:" when it is shorter.
  */
 #define DNS_TRIES	2
-#define DNS_TRY_SHARES	3
+/* resolv.conf(5): glibc's RES_MAXRETRANS and RES_MAXRETRY. */
+#define RESOLV_TIMEOUT_MAX	30
+#define RESOLV_ATTEMPTS_MAX	5
+#define RESOLV_CONF	"/etc/resolv.conf"
 /* MX records looked at in one answer; the best are kept past that. */
 #define MX_RECORDS_MAX	64
 /* Interface addresses of this machine compared with MX hosts'. */
@@ -510,6 +515,33 @@ sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 	d->fds[i].revents = 0;
 }
 
+/*
+ * Whether an address from DNS can be connected to: not "this network"
+ * (0.0.0.0/8, RFC 791, RFC 1122 section 3.2.1.3), not the unspecified
+ * address :: (RFC 4291 section 2.5.2), not multicast (224.0.0.0/4, ff00::/8)
+ * nor the broadcast address: a sinkhole or a broken zone would otherwise
+ * make etrn connect to this machine.
+ */
+static bool
+addr_destination(const struct sockaddr_storage *ss)
+{
+	const struct in6_addr *a6;
+	const unsigned char *b;
+
+	if (ss->ss_family == AF_INET6) {
+		a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_MULTICAST(a6))
+			return false;
+		if (!IN6_IS_ADDR_V4MAPPED(a6))
+			return true;
+		b = a6->s6_addr + 12;
+	} else
+		b = (const unsigned char *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+	return b[0] != 0 && (b[0] & 0xf0) != 0xe0 &&
+	    !(b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255);
+}
+
 /* A host is done when no family, and not its TLSA, is still pending. */
 static bool
 host_pending(const struct dns_host *h)
@@ -576,6 +608,11 @@ lookup_answer(struct lookup *l, int status,
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_port =
 			    htons((uint16_t)d->o->port);
+		if (!addr_destination(&ss)) {
+			trace("etrn: ", "%s: %s is no destination address, "
+			    "skipped", text, addr_text(&ss, addr, sizeof(addr)));
+			continue;
+		}
 		for (i = 0; i < h->naddr; i++)
 			if (addr_equal(&h->addr[i], &ss))
 				break;
@@ -659,6 +696,54 @@ localhost_answer(struct lookup *l, const char *qname)
 }
 
 /*
+ * A name with a final dot in the hosts file, looked up without it:
+ * c-ares 1.18 compares the name as given, dot included, and so never
+ * finds MX hosts (full names, asked with their dot) or a server written
+ * "mail.example." there, although it reads the file before DNS.
+ */
+static bool
+hosts_answer(struct dns *d, struct lookup *l, const char *qname, int af)
+{
+	struct ares_addrinfo_node node[ADDRS_PER_FAMILY_MAX];
+	struct sockaddr_storage ss[ADDRS_PER_FAMILY_MAX];
+	struct hostent *he = NULL;
+	char name[DOMAIN_MAX + 2];
+	size_t i, len = strlen(qname);
+
+	if (len < 2 || len > sizeof(name) - 1 || qname[len - 1] != '.')
+		return false;
+	memcpy(name, qname, len - 1);
+	name[len - 1] = '\0';
+	if (ares_gethostbyname_file(d->ch, name, af, &he) != ARES_SUCCESS ||
+	    he == NULL || he->h_addrtype != af || he->h_addr_list[0] == NULL) {
+		if (he != NULL)
+			ares_free_hostent(he);
+		return false;
+	}
+	memset(node, 0, sizeof(node));
+	memset(ss, 0, sizeof(ss));
+	for (i = 0; i < ADDRS_PER_FAMILY_MAX && he->h_addr_list[i] != NULL;
+	    i++) {
+		ss[i].ss_family = (sa_family_t)af;
+		if (af == AF_INET)
+			memcpy(&((struct sockaddr_in *)&ss[i])->sin_addr,
+			    he->h_addr_list[i], sizeof(struct in_addr));
+		else
+			memcpy(&((struct sockaddr_in6 *)&ss[i])->sin6_addr,
+			    he->h_addr_list[i], sizeof(struct in6_addr));
+		node[i].ai_family = af;
+		node[i].ai_addr = (struct sockaddr *)&ss[i];
+		node[i].ai_addrlen = af == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		if (i > 0)
+			node[i - 1].ai_next = &node[i];
+	}
+	ares_free_hostent(he);
+	lookup_answer(l, ARES_SUCCESS, node);
+	return true;
+}
+
+/*
  * Ask for host i's addresses, each family apart (RFC 8305 section 3: an
  * answer for one is used without waiting for the other).  qname is what
  * goes to c-ares: with a trailing dot when no search domain may be added.
@@ -689,7 +774,8 @@ lookup_start(struct dns *d, size_t i, const char *qname)
 		d->lookup[i][f].dns = d;
 		d->lookup[i][f].host = i;
 		d->lookup[i][f].fam = f;
-		if (!localhost_answer(&d->lookup[i][f], qname))
+		if (!localhost_answer(&d->lookup[i][f], qname) &&
+		    !hosts_answer(d, &d->lookup[i][f], qname, af[f]))
 			ares_getaddrinfo(d->ch, qname, port, &hints,
 			    addrinfo_done, &d->lookup[i][f]);
 	}
@@ -768,8 +854,14 @@ mx_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		return;
 	d->mx_pending = false;
 	d->mx_status = status;
-	if (status == ARES_SUCCESS)
-		d->mx_status = ares_parse_mx_reply(abuf, alen, &mx);
+	/*
+	 * A name in the answer c-ares cannot follow (a compression loop) is
+	 * EBADNAME from the parser: a malformed answer, no usage error.
+	 */
+	if (status == ARES_SUCCESS &&
+	    (d->mx_status = ares_parse_mx_reply(abuf, alen, &mx)) ==
+	    ARES_EBADNAME)
+		d->mx_status = ARES_EBADRESP;
 	if (d->mx_status == ARES_SUCCESS) {
 		for (m = mx; m != NULL; m = m->next, total++)
 			mx_keep(rr, &n, m->host, m->priority);
@@ -817,9 +909,77 @@ dns_lookup_hosts(struct dns *d)
 	}
 }
 
+/* One "timeout:N" or "attempts:N" word of resolv.conf's options. */
+static void
+resolv_word(const char *w, size_t n, int *timeout_s, int *attempts)
+{
+	static const struct {
+		const char	*key;
+		int		 max;
+		bool		 timeout;
+	} keys[] = {
+		{ "timeout:", RESOLV_TIMEOUT_MAX, true },
+		{ "attempts:", RESOLV_ATTEMPTS_MAX, false },
+	};
+	size_t i, k, len;
+	int v;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		len = strlen(keys[k].key);
+		if (n <= len || strncmp(w, keys[k].key, len) != 0)
+			continue;
+		for (i = len, v = 0; i < n && w[i] >= '0' && w[i] <= '9' &&
+		    v <= keys[k].max; i++)
+			v = v * 10 + (w[i] - '0');
+		if (i < n)
+			return;
+		v = v < 1 ? 1 : v > keys[k].max ? keys[k].max : v;
+		*(keys[k].timeout ? timeout_s : attempts) = v;
+	}
+}
+
+/* The words of an options line or of RES_OPTIONS. */
+static void
+resolv_words(const char *p, int *timeout_s, int *attempts)
+{
+	size_t n;
+
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if ((n = strcspn(p, " \t\r\n")) == 0)
+			return;
+		resolv_word(p, n, timeout_s, attempts);
+		p += n;
+	}
+}
+
+/*
+ * resolv.conf's "options timeout:N attempts:N" (resolv.conf(5)), then
+ * RES_OPTIONS, which wins; c-ares 1.18 reads neither word.  Each is left
+ * as it is (0) when not set.
+ */
+static void
+resolv_options(int *timeout_s, int *attempts)
+{
+	char line[1024];
+	const char *env;
+	FILE *f;
+
+	if ((f = fopen(RESOLV_CONF, "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "options", 7) == 0 &&
+			    (line[7] == ' ' || line[7] == '\t'))
+				resolv_words(line + 7, timeout_s, attempts);
+		fclose(f);
+	}
+	if ((env = getenv("RES_OPTIONS")) != NULL)
+		resolv_words(env, timeout_s, attempts);
+}
+
 /*
  * A channel that uses --dns-server if given, whose tries fit a round of
- * --timeout (or what is left of --max-time, when less).
+ * --timeout (or what is left of --max-time, when less), and follow
+ * resolv.conf's timeout and attempts within it.
  */
 static int
 channel_open(struct dns *d, int64_t deadline_ns, char *why, size_t len)
@@ -827,17 +987,21 @@ channel_open(struct dns *d, int64_t deadline_ns, char *why, size_t len)
 	const struct options *o = d->o;
 	struct ares_options opts;
 	int64_t round_ns, try_ms;
-	int rc;
+	int rc, tries, conf_timeout_s = 0, conf_attempts = 0;
 
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
 		return failed(why, len, rc == ARES_ENOMEM ? ST_OSERR :
 		    ST_SOFTWARE, "DNS resolver: %s", dns_reason(rc));
+	resolv_options(&conf_timeout_s, &conf_attempts);
+	tries = conf_attempts > 0 ? conf_attempts : DNS_TRIES;
 	round_ns = deadline_min(o->timeout_ns, deadline_ns - now_ns());
-	try_ms = round_ns / DNS_TRY_SHARES / NS_PER_MS;
+	try_ms = round_ns / ((INT64_C(1) << tries) - 1) / NS_PER_MS;
+	if (conf_timeout_s > 0 && conf_timeout_s * INT64_C(1000) < try_ms)
+		try_ms = conf_timeout_s * INT64_C(1000);
 	memset(&opts, 0, sizeof(opts));
 	opts.timeout = try_ms < 1 ? 1 : try_ms > INT_MAX ? INT_MAX :
 	    (int)try_ms;
-	opts.tries = DNS_TRIES;
+	opts.tries = tries;
 	opts.sock_state_cb = sock_state;
 	opts.sock_state_cb_data = d;
 	rc = ares_init_options(&d->ch, &opts,

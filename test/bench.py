@@ -78,7 +78,6 @@ import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -87,8 +86,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                  # noqa: E402
 from latency_proxy import LatencyProxy          # noqa: E402
-from dnsscript import DROP, DnsScript           # noqa: E402
+from dnsscript import DROP, DnsScript, query    # noqa: E402
 from smtpd import Script, ScriptedServer        # noqa: E402
+from net import BlackHole, free_port, same_port  # noqa: E402
 
 NODE = "example.org"
 NODES5 = ["n%d.example.org" % i for i in range(1, 6)]
@@ -178,38 +178,13 @@ class Runner:
 
 # ---------------------------------------------------------------------- dns
 
-def dns_query(port, name, qtype=1, timeout=0.5):
-    """(rcode, answer count) of one UDP question to 127.0.0.1:port, or None."""
-    qid = os.getpid() & 0xffff
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    q += b"".join(bytes([len(label)]) + label.encode()
-                  for label in name.split(".")) + b"\0"
-    q += struct.pack(">HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            data = s.recv(4096)
-        except OSError:
-            return None
-    if len(data) < 12 or struct.unpack(">H", data[:2])[0] != qid:
-        return None
-    return data[3] & 0x0f, struct.unpack(">H", data[6:8])[0]
-
-
-def free_port(host="127.0.0.1", kind=socket.SOCK_DGRAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 class Dnsmasq:
     """A private dnsmasq on 127.0.0.1 serving the bench.test zone."""
 
     def __init__(self, tmp, lines):
         self.proc = None
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(udp=True)
             conf = os.path.join(tmp, "dnsmasq.conf")
             with open(conf, "w") as f:
                 f.write("\n".join([
@@ -224,7 +199,7 @@ class Dnsmasq:
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and self.proc.poll() is None:
-                if dns_query(self.port, "mx1." + DOMAIN, 1, 0.2):
+                if query(self.port, "mx1." + DOMAIN, 1, 0.2):
                     return
                 time.sleep(0.05)
             self.stop()
@@ -236,61 +211,6 @@ class Dnsmasq:
 
 
 # ------------------------------------------------------------------ helpers
-
-def same_port_listeners(hosts, make, tries=20):
-    """Call make(host, port) for every host with one port free on all."""
-    for _ in range(tries):
-        port = free_port(hosts[0], socket.SOCK_STREAM)
-        made = []
-        try:
-            for h in hosts:
-                made.append(make(h, port))
-            return port, made
-        except OSError:
-            for m in made:
-                m.stop()
-    raise BenchError("no port free on all of %s" % ", ".join(hosts))
-
-
-class BlackHole:
-    """A listening socket whose accept queue is full: SYNs are dropped."""
-
-    def __init__(self, host, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.fillers = []
-        try:
-            self.sock.bind((host, port))
-            self.sock.listen(0)         # Linux queues backlog + 1 = one
-            for _ in range(3):
-                f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                f.setblocking(False)
-                self.fillers.append(f)
-                f.connect_ex((host, port))
-            time.sleep(0.05)
-            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            probe.settimeout(0.3)
-            try:
-                probe.connect((host, port))
-                ok = False
-            except socket.timeout:
-                ok = True
-            finally:
-                probe.close()
-        except OSError:
-            self.close()
-            raise
-        if not ok:
-            self.close()
-            raise BenchError("the black hole at %s:%d accepts connections"
-                             % (host, port))
-
-    def close(self):
-        for f in self.fillers:
-            f.close()
-        self.sock.close()
-
-    stop = close
-
 
 def reference_session(host, port, nodes):
     """An ideal client in this process: the floor as the proxy delivers it."""
@@ -457,7 +377,7 @@ class Bench:
             if host == bad:
                 return BlackHole(host, port)
             return ScriptedServer(Script(), host=host, port=port)
-        port, (hole, srv) = same_port_listeners([bad, good], make)
+        port, (hole, srv) = same_port([bad, good], make)
         self.stack.callback(hole.close)
         self.stack.callback(srv.stop)
         r = self.run
@@ -506,7 +426,7 @@ class Bench:
             srv = servers[addrs.index(host)]
             return LatencyProxy(("127.0.0.1", srv.port), self.d,
                                 listen=(host, port))
-        port, proxies = same_port_listeners(addrs, make)
+        port, proxies = same_port(addrs, make)
         for px in proxies:
             self.stack.callback(px.stop)
         self.floors[4] = self.floor(1)
@@ -603,7 +523,7 @@ class Bench:
             srv = servers[addrs.index(host)]
             return LatencyProxy(("127.0.0.1", srv.port), self.d,
                                 listen=(host, port))
-        port, proxies = same_port_listeners(addrs, make)
+        port, proxies = same_port(addrs, make)
         for px in proxies:
             self.stack.callback(px.stop)
         self.floors[8] = self.floor(1)

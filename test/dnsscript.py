@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A scripted UDP DNS server for etrn's race tests (standard library only).
+"""The scriptable DNS server of the test suites (UDP, standard library only).
 
 It serves a zone given as Python data and decides, per (name, type), when
 to answer: at once, after a delay, or never.  Every query is recorded with
@@ -34,9 +34,23 @@ type not listed for a name is NODATA.  No CNAMEs, no compression beyond
 the question pointer, no TCP (c-ares asks over TCP only after a truncated
 answer, and these answers are small).
 
+The name "*" stands for every name not in the zone: {"*": "SERVFAIL"} is
+a resolver that fails every query.  Instead of records or an rcode, a
+type may map to bytes: the whole answer, sent as given but for its first
+two octets, which become the query's ID (a malformed answer, say).
+
 timing maps (name, type) to the delay of its answers in milliseconds
 (0: at once, the default) or DROP (read, record, never answer).  Every
-query for that pair is treated alike, retransmissions included.
+query for that pair is treated alike, retransmissions included.  "*"
+stands for any name or any type: {("*", "*"): DROP} never answers.
+
+before=(seconds, zone2) answers from zone2 instead of zone for seconds
+after the first query: a resolver that fails for a while, then answers
+({"*": "SERVFAIL"} then the real zone).
+
+query(port, name, qtype) sends one question from Python and returns the
+answer's RCODE and answer count (None after the timeout): enough to see
+that a DNS server (dnsmasq, say) has started.
 
 Each Query has .time (monotonic arrival), .name (lower case, bytes decoded
 as latin-1), .type ("A", "AAAA", "MX" or the number), .id, .peer, and
@@ -57,6 +71,7 @@ import argparse
 import ast
 import heapq
 import ipaddress
+import random
 import select
 import socket
 import struct
@@ -143,14 +158,13 @@ class DnsScript:
     """The server; see the module docstring."""
 
     def __init__(self, zone, timing=None, host="127.0.0.1", port=0,
-                 log=None):
-        self.zone = {}
-        for name, entry in zone.items():
-            if isinstance(entry, dict):
-                entry = {t.upper(): v for t, v in entry.items()}
-            self.zone[norm(name)] = entry
+                 log=None, before=None):
+        self.zone = self._zone(zone)
         self.timing = {(norm(n), t.upper()): v
                        for (n, t), v in (timing or {}).items()}
+        self.before_s, self.before = (before[0], self._zone(before[1])) \
+            if before else (0.0, None)
+        self.first = None       # monotonic time of the first query
         self.log = log
         self.queries = []
         self._lock = threading.Condition()
@@ -182,16 +196,39 @@ class DnsScript:
             return "[%s]:%d" % (self.host, self.port)
         return "%s:%d" % (self.host, self.port)
 
+    @staticmethod
+    def _zone(zone):
+        out = {}
+        for name, entry in zone.items():
+            if isinstance(entry, dict):
+                entry = {t.upper(): v for t, v in entry.items()}
+            out[norm(name)] = entry
+        return out
+
+    def _delay(self, name, qtype):
+        for key in ((name, qtype), (name, "*"), ("*", qtype), ("*", "*")):
+            if key in self.timing:
+                return self.timing[key]
+        return 0
+
+    def _records(self, name, qtype, now=None):
+        """What the zone in force says of (name, qtype): None (NXDOMAIN),
+        an rcode word, bytes, or a list of records."""
+        zone = self.zone
+        if self.before is not None and self.first is not None and \
+                (now if now is not None else time.monotonic()) - \
+                self.first < self.before_s:
+            zone = self.before
+        entry = zone.get(norm(name), zone.get("*"))
+        if entry is None or isinstance(entry, str):
+            return entry
+        return entry.get(qtype, "NODATA")
+
     def answer(self, name, qtype):
         """(rcode, [rdata]) for one question."""
-        entry = self.zone.get(norm(name))
-        if entry is None:
-            return RCODES["NXDOMAIN"], []
-        if isinstance(entry, str):
-            return self._rcode(entry)
-        records = entry.get(qtype)
+        records = self._records(name, qtype)
         if records is None:
-            return RCODES["NOERROR"], []
+            return RCODES["NXDOMAIN"], []
         if isinstance(records, str):
             return self._rcode(records)
         return RCODES["NOERROR"], [rdata(qtype, r) for r in records]
@@ -239,14 +276,19 @@ class DnsScript:
         qid, flags, question, raw, qnum = parsed
         qtype = TYPE_NAMES.get(qnum, str(qnum))
         q = Query(now, norm(raw), qtype, qid, peer)
-        delay = self.timing.get((q.name, qtype), 0)
+        delay = self._delay(q.name, qtype)
         with self._lock:
+            if self.first is None:
+                self.first = now
             self.queries.append(q)
             self._lock.notify_all()
         if delay == DROP:
             self._note("%s %s: dropped" % (q.name, qtype))
             return
-        if qtype not in TYPES:
+        records = self._records(raw, qtype, now)
+        if isinstance(records, bytes):
+            packet = struct.pack("!H", qid) + records[2:]
+        elif qtype not in TYPES:
             packet = HEADER.pack(qid, 0x8000 | (flags & 0x7900) | 0x0084,
                                  1, 0, 0, 0) + question      # NOTIMP
         else:
@@ -301,6 +343,24 @@ class DnsScript:
         self._stop.set()
         self._thread.join(2.0)
         self._sock.close()
+
+
+def query(port, name, qtype=1, timeout=0.5, host="127.0.0.1"):
+    """(rcode, answer count) of one UDP question, or None on timeout."""
+    qid = random.randrange(65536)
+    msg = HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + encode_name(name) + \
+        struct.pack("!HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(msg, (host, port))
+        try:
+            while True:
+                data = s.recv(4096)
+                if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
+                    flags, _, ancount = struct.unpack("!HHH", data[2:8])
+                    return flags & 0xf, ancount
+        except OSError:
+            return None
 
 
 def load(path):

@@ -4,8 +4,9 @@ unattended_tests), and the scripted SMTP servers on its MX hosts.
 
 One private dnsmasq serves ZONE for every test of a run: its own config
 file in a temporary folder, an unused port on 127.0.0.1, no upstream
-servers, no /etc/hosts.  Stubs from dnsstub.py stand in for resolvers that
-fail: one answers SERVFAIL, one REFUSED, one never answers; dnsmasq
+servers, no /etc/hosts.  Scripted servers (dnsscript.py) stand in for
+resolvers that fail: one answers SERVFAIL, one REFUSED, one never answers;
+dnsmasq
 forwards servfail.test and silent.test to them, and tests also name them
 directly with --dns-server.  Everything is stopped when the run ends
 however it ends (atexit; dnsmasq also stops when the pipe from this
@@ -26,7 +27,7 @@ import time
 
 import harness
 from harness import Skip, expect, run_etrn
-from dnsstub import DnsStub, query
+from dnsscript import DROP, DnsScript, query
 from net import LOOPBACKS, free_port
 from smtpd import ScriptedServer
 
@@ -104,8 +105,9 @@ class Zone:
         self.log = None
         self.stubs = {}
         try:
-            for mode in ("servfail", "refused", "silent"):
-                self.stubs[mode] = DnsStub(mode)
+            self.stubs["servfail"] = DnsScript({"*": "SERVFAIL"})
+            self.stubs["refused"] = DnsScript({"*": "REFUSED"})
+            self.stubs["silent"] = DnsScript({}, {("*", "*"): DROP})
             self.port = self._start()
         except BaseException:
             self.stop()

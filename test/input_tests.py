@@ -8,14 +8,19 @@ error; those that reach a server check what it received.
 import os
 import re
 import shutil
+import struct
+import subprocess
 import tempfile
+import time
 
-from dnsscript import DnsScript
-from harness import expect, run_etrn, test
+from dnsscript import DROP, HEADER, DnsScript, norm
+from harness import ETRN, Result, Skip, expect, run_etrn, test
 from smtpd import Script, ScriptedServer
 
 HELO = "client.test"
 EHLO = "EHLO " + HELO
+# Each network step is bounded well below the harness's 60 s.
+STEP = "5"
 
 USAGE = "usage: etrn "
 
@@ -258,3 +263,180 @@ def name_that_is_no_valid_idn_is_64_with_libidn2s_reason():
                    "and %r" % (args, line), r)
         srv.settle()
         expect(srv.connections == 0, "a connection was made")
+
+
+# DNS answers and resolver files.
+
+def in_mount_namespace(files, args, timeout=60):
+    """etrn args in a private mount namespace where each of files
+    ({system path: content}) is a file of the test's own, bound over the
+    system's: /etc/hosts, /etc/resolv.conf."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        raise Skip("needs root and unshare(1) for a private mount namespace")
+    d = tempfile.mkdtemp(prefix="etrn-test-")
+    try:
+        script = ["set -e"]
+        for i, (path, content) in enumerate(sorted(files.items())):
+            mine = os.path.join(d, "f%d" % i)
+            with open(mine, "w") as f:
+                f.write(content)
+            os.chmod(mine, 0o644)
+            script.append('mount --bind "%s" "%s"' % (mine, path))
+        script.append('exec "$@"')
+        start = time.monotonic()
+        p = subprocess.run(["unshare", "--mount", "--propagation",
+                            "private", "--", "sh", "-c", "\n".join(script),
+                            "sh", ETRN] + [str(a) for a in args],
+                           capture_output=True, timeout=timeout)
+        return Result(p.returncode, p.stdout, p.stderr,
+                      time.monotonic() - start)
+    finally:
+        shutil.rmtree(d)
+
+
+def expect_run(r, status, line=None, what=""):
+    err = err_lines(r)
+    expect(r.status == status, "%s: exit status %r, expected %d"
+           % (what, r.status, status), r)
+    if line is not None:
+        expect(line in err, "%s: no stderr line %r" % (what, line), r)
+
+
+SINKHOLE_ZONE = {
+    "zero.test": {"A": ["0.0.0.0"], "AAAA": ["::"]},
+    "mixed.test": {"A": ["0.1.2.3", "224.0.0.1", "255.255.255.255",
+                         "127.0.0.1"], "AAAA": ["::", "ff02::1"]},
+    "sink.test": {"MX": [(10, "zero.test"), (20, "mixed.test")]},
+    "v6only.test": {"AAAA": ["::1"]},
+    "v4only.test": {"A": ["127.0.0.1"]},
+}
+
+
+@test
+def addresses_that_are_no_destination_are_skipped():
+    with DnsScript(SINKHOLE_ZONE) as dns, serve() as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, "-d", dns.server(), "-p",
+                     srv.port, "zero.test", "n.test")
+        expect_run(r, 68, "etrn: n.test: zero.test: no address",
+                   "zero.test")
+        r = run_etrn("-v", "-t", STEP, "-H", HELO, "-d", dns.server(), "-p",
+                     srv.port, "mixed.test", "n.test")
+        expect_run(r, 0, None, "mixed.test")
+        err = err_lines(r)
+        for a in ("0.1.2.3", "224.0.0.1", "255.255.255.255", "::",
+                  "ff02::1"):
+            line = "etrn: mixed.test: %s is no destination address, " \
+                   "skipped" % a
+            expect(line in err, "-v has no line %r" % line, r)
+        r = run_etrn("-t", STEP, "-H", HELO, "-d", dns.server(), "-p",
+                     srv.port, "--mx", "sink.test", "n.test")
+        expect_run(r, 0, None, "--mx sink.test")
+        expect(r.out.decode() == "n.test 0 started mixed.test[127.0.0.1]:%d "
+               "250 Queuing started\n" % srv.port, "result line", r)
+        srv.settle()
+        expect(srv.connections == 2, "server saw %d connections"
+               % srv.connections)
+        # Nothing listens on this machine's 0.0.0.0 or :: for etrn either.
+        expect(all(s.peer[0] in ("127.0.0.1", "::ffff:127.0.0.1")
+                   for s in srv.sessions), "peers %r"
+               % [s.peer for s in srv.sessions])
+
+
+@test
+def family_option_with_no_address_of_that_family_is_68():
+    with DnsScript(SINKHOLE_ZONE) as dns:
+        r = run_etrn("-t", STEP, "-d", dns.server(), "-4", "v6only.test",
+                     "n.test")
+        expect_run(r, 68, "etrn: n.test: v6only.test: no IPv4 address", "-4")
+        r = run_etrn("-t", STEP, "-d", dns.server(), "-6", "v4only.test",
+                     "n.test")
+        expect_run(r, 68, "etrn: n.test: v4only.test: no IPv6 address", "-6")
+
+
+class LoopingMx(DnsScript):
+    """MX answers for loop.test whose target name is a compression
+    pointer to itself."""
+
+    def response(self, qid, flags, question, name, qtype):
+        if norm(name) != "loop.test" or qtype != "MX":
+            return DnsScript.response(self, qid, flags, question, name,
+                                      qtype)
+        flags = 0x8000 | 0x0400 | (flags & 0x7900) | 0x0080
+        msg = HEADER.pack(qid, flags, 1, 1, 0, 0) + question
+        # The target starts 14 octets into the record: owner pointer (2),
+        # type, class, TTL, length (8), preference (2), 2 + 8 + 2 + 2.
+        target = len(msg) + 14
+        rdata = struct.pack("!H", 10) + struct.pack("!H", 0xc000 | target)
+        return msg + struct.pack("!HHHIH", 0xc00c, 15, 1, 60,
+                                 len(rdata)) + rdata
+
+
+@test
+def mx_answer_with_a_compression_loop_is_a_dns_failure_and_retried():
+    with LoopingMx({}) as dns:
+        r = run_etrn("-t", STEP, "-d", dns.server(), "--mx", "loop.test",
+                     "n.test")
+        expect_run(r, 75, "etrn: n.test: loop.test: malformed DNS answer",
+                   "loop")
+        n = len(dns.asked("loop.test", "MX"))
+        r = run_etrn("-t", STEP, "-d", dns.server(), "--retry", "1",
+                     "--retry-delay", "0.1", "--mx", "loop.test", "n.test")
+        expect_run(r, 75, "etrn: n.test: loop.test: malformed DNS answer",
+                   "loop --retry 1")
+        expect(len(dns.asked("loop.test", "MX")) == n + 2,
+               "--retry 1 did not ask again: %d queries" %
+               (len(dns.asked("loop.test", "MX")) - n), r)
+
+
+@test
+def names_with_a_final_dot_are_found_in_the_hosts_file():
+    hosts = "127.0.0.1 localhost\n127.0.0.1 mx.hosts.test onlyhere.test\n"
+    zone = {"hosts.test": {"MX": [(10, "mx.hosts.test")]}}
+    with DnsScript(zone) as dns, serve() as srv:
+        for args, peer in (
+                (["--mx", "hosts.test"], "mx.hosts.test"),
+                (["onlyhere.test."], "onlyhere.test."),
+                (["onlyhere.test"], "onlyhere.test")):
+            r = in_mount_namespace(
+                {"/etc/hosts": hosts},
+                ["-t", STEP, "-H", HELO, "-d", dns.server(), "-p", srv.port]
+                + args + ["n.test"])
+            expect_run(r, 0, None, " ".join(args))
+            want = "n.test 0 started %s[127.0.0.1]:%d 250 Queuing " \
+                   "started\n" % (peer, srv.port)
+            expect(r.out.decode() == want, "%s: result %r, want %r"
+                   % (args, r.out, want), r)
+        # The file has IPv4 only: AAAA goes to DNS, as with glibc.
+        expect(not dns.asked("mx.hosts.test", "A") and
+               not dns.asked("onlyhere.test", "A"), "DNS was asked for an "
+               "address the hosts file has: %r" % dns.queries)
+
+
+@test
+def resolv_conf_timeout_and_attempts_are_honoured():
+    # The first resolver never answers; the second does.  glibc takes
+    # timeout:1 attempts:1 to mean one second on the first: so does etrn,
+    # where -t 30 alone would give it 10 s.
+    with DnsScript({"ok.test": {"A": ["127.0.0.1"]}},
+                   timing={("ok.test", "A"): DROP,
+                           ("ok.test", "AAAA"): DROP}) as silent, \
+            DnsScript({"ok.test": {"A": ["127.0.0.1"]}}) as good, \
+            serve() as srv:
+        args = ["-4", "-t", "30", "-H", HELO, "-d", "%s,%s" % (
+            silent.server(), good.server()), "-p", srv.port, "ok.test",
+            "n.test"]
+        r = in_mount_namespace({"/etc/resolv.conf": "nameserver 127.0.0.1\n"
+                                "options timeout:1 attempts:1\n"}, args)
+        expect_run(r, 0, None, "timeout:1 attempts:1")
+        expect(0.9 <= r.elapsed < 3.0, "took %.2f s, expected about 1 s"
+               % r.elapsed, r)
+        expect(len(silent.asked("ok.test", "A")) == 1, "the silent "
+               "resolver was asked %d times" % len(silent.asked("ok.test",
+                                                                "A")), r)
+        # RES_OPTIONS wins over the file (resolv.conf(5)).
+        env = dict(os.environ, RES_OPTIONS="timeout:2")
+        start = time.monotonic()
+        r = run_etrn(*args, env=env)
+        expect_run(r, 0, None, "RES_OPTIONS=timeout:2")
+        expect(1.9 <= time.monotonic() - start < 4.5, "took %.2f s, "
+               "expected about 2 s" % (time.monotonic() - start), r)

@@ -27,6 +27,7 @@ import threading
 import time
 
 import harness
+from ca import CA
 from harness import Skip, expect
 
 COMMAND_TIMEOUT = 30    # one openssl, m4 or unshare command
@@ -39,41 +40,16 @@ BUILD_HINT = "run `make build/mta` in %s (as root: apt-get download and " \
     "dpkg-deb -x of exim4-daemon-light and sendmail-bin)" % harness.TOPDIR
 
 
-def openssl(cwd, *args):
-    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True,
-                       stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
-    expect(p.returncode == 0, "openssl %s: exit %d: %s" % (
-        " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
-
-
 def make_tls_files(folder, cn="etrn test CA", key_group="root", key_mode=0o640):
     """A test CA (ca.pem) and a certificate it signed for 127.0.0.1 and
     localhost (server.pem, server.key) in folder; returns their paths.
     The key is owned by root and key_group, with key_mode."""
-    if shutil.which("openssl") is None:
-        raise Skip("no openssl command (apt-get install openssl)")
-    os.mkdir(folder, 0o755)
-    newkey = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    openssl(folder, "req", "-x509", "-new", *newkey, "-keyout", "ca.key",
-            "-out", "ca.pem", "-days", "3", "-subj", "/CN=" + cn,
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl(folder, "req", "-new", *newkey, "-keyout", "server.key",
-            "-out", "server.csr", "-subj", "/CN=localhost")
-    with open(os.path.join(folder, "server.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                "basicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
-    openssl(folder, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
-            "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "3", "-extfile", "server.ext")
+    test_ca = CA(folder, cn)
+    test_ca.leaf("server", "localhost", "DNS:localhost,IP:127.0.0.1")
     paths = {name: os.path.join(folder, name)
              for name in ("ca.pem", "server.pem", "server.key")}
     shutil.chown(paths["server.key"], "root", key_group)
     os.chmod(paths["server.key"], key_mode)
-    os.chmod(paths["server.pem"], 0o644)
-    os.chmod(paths["ca.pem"], 0o644)
     return paths
 
 

@@ -2,7 +2,7 @@
 
 Run from the top directory: `python3 test/run.py retry_tests`.
 
-Every server is a ScriptedServer (smtpd.py) or a DnsStub (dnsstub.py) on
+Every server is a ScriptedServer (smtpd.py) or a DnsScript (dnsscript.py) on
 127.0.0.1, port 0 or a port noted free; every one is stopped in a
 finally block, and every wait is bounded.  The retry schedule of etrn.1:
 retry k waits --retry-delay * 2^(k-1), times a factor from 0.9 to 1.1.
@@ -12,7 +12,7 @@ import threading
 
 from harness import expect, run_etrn, test
 from checks import addr, check, etrn, expect_usage, peer, serve
-from dnsstub import DnsStub
+from dnsscript import DnsScript
 from net import closed_port
 from smtpd import ScriptedServer
 
@@ -22,6 +22,13 @@ SESSION = ["EHLO " + HELO, "ETRN " + NODE, "QUIT"]
 JITTER = 0.1
 # What a try may add to its scheduled start on a loaded machine, seconds.
 SLACK = 0.25
+
+
+def flaky(seconds):
+    """A resolver that answers SERVFAIL for seconds after the first query,
+    then 127.0.0.1 to every A question (no records for other types)."""
+    return DnsScript({"*": {"A": ["127.0.0.1"]}},
+                     before=(seconds, {"*": "SERVFAIL"}))
 
 
 class LateServer:
@@ -101,7 +108,7 @@ def retries_are_announced_with_verbose():
 def servfail_twice_then_an_answer_gives_status_0():
     with serve() as srv:
         # SERVFAIL for the tries at 0 and ~0.5 s, an answer at ~1.5 s.
-        stub = DnsStub("flaky", fail_for=1.0)
+        stub = flaky(1.0)
         try:
             r = etrn(srv, "-4", "-v", "-d", "127.0.0.1:%d" % stub.port,
                      "--retry", "3", "--retry-delay", "0.5",
@@ -119,7 +126,7 @@ def failures_of_a_try_that_is_retried_are_not_mailed():
     # The crontab line: -q, no -v.  The DNS failures of the first two
     # tries are not the run's: standard error stays empty.
     with serve() as srv:
-        stub = DnsStub("flaky", fail_for=1.0)
+        stub = flaky(1.0)
         try:
             r = etrn(srv, "-4", "-q", "-d", "127.0.0.1:%d" % stub.port,
                      "--retry", "3", "--retry-delay", "0.5",
@@ -130,7 +137,7 @@ def failures_of_a_try_that_is_retried_are_not_mailed():
         expect(r.err == b"", "standard error is empty", r)
     # When the last try fails too, its diagnostic is shown, once, with the
     # cause.
-    stub = DnsStub("flaky", fail_for=30.0)
+    stub = flaky(30.0)
     try:
         r = run_etrn("-4", "-q", "-t", "1", "-d",
                      "127.0.0.1:%d" % stub.port, "--retry", "1",

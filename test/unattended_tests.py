@@ -24,11 +24,12 @@ import time
 import harness
 from harness import ETRN, TOPDIR, expect, run_etrn, test
 import dnszone
-import tls_tests
 from checks import addr, peer, serve
+from dnsscript import DnsScript
 from dnszone import HOSTS, MxServers
 from net import closed_port
 from smtpd import Script, reply
+from tlsserver import Behaviour, TLSServer, ca
 
 HELO = "client.test"
 NODE = "example.org"
@@ -100,9 +101,9 @@ def quiet_starttls_not_offered_says_why_on_stderr():
 @test
 def untrusted_certificate_says_why_on_stderr_with_and_without_quiet():
     for quiet in (["-q"], []):
-        with tls_tests.TLSServer(tls_tests.Behaviour(cert="selfsigned")) \
+        with TLSServer(Behaviour(cert="selfsigned")) \
                 as srv:
-            r = run(*quiet, "--starttls", "--cafile", tls_tests.ca(),
+            r = run(*quiet, "--starttls", "--cafile", ca(),
                     "localhost:%d" % srv.port, NODE)
             expect_status(r, 5)
             err = err_lines(r)
@@ -326,9 +327,10 @@ def auth_session(password_args, pass_fds=()):
 def password_file_from_a_slow_pipe_is_read_and_only_its_first_line():
     import base64
     rfd, wfd = os.pipe()
+    # The pipe is the writer's standard output: dash cannot name a
+    # descriptor over 9 in a redirection.
     writer = subprocess.Popen(["sh", "-c", 'sleep 0.3; printf "secret\\n'
-                               'second line\\n" >&%d' % wfd],
-                              pass_fds=(wfd,))
+                               'second line\\n"'], stdout=wfd)
     os.close(wfd)
     try:
         r, srv = auth_session(["--password-file", "/dev/fd/%d" % rfd],
@@ -724,8 +726,7 @@ def in_syslog_namespace(argvs):
 def syslog_records_carry_the_result_line_at_its_priority():
     """info for 0 and 1, warning for 69 and 75, err for the others; the
     record is the result line, the DNS cause included."""
-    from dnsstub import DnsStub
-    stub = DnsStub("servfail")
+    stub = DnsScript({"*": "SERVFAIL"})
     port = closed_port()
     try:
         with serve(etrn={"a.test": "250 Queuing started",

@@ -102,6 +102,22 @@ test_status_words_are_distinct(void **state)
 }
 
 static void
+test_only_69_and_75_are_tried_again(void **state)
+{
+	static const int all[] = { 0, 1, 2, 3, 4, 5, 64, 68, 69, 70, 71, 74,
+	    75, 76, 77 };
+	size_t i;
+
+	(void)state;
+	/* --retry: what a later try may change, nothing else (etrn.1). */
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (status_transient(all[i]) != (all[i] == ST_UNAVAILABLE ||
+		    all[i] == ST_TEMPFAIL))
+			fail_msg("status %d: transient %d", all[i],
+			    status_transient(all[i]));
+}
+
+static void
 test_status_74_is_in_the_table(void **state)
 {
 	(void)state;
@@ -197,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_combine_several_nodes),
 		cmocka_unit_test(test_worse_failure_stands_for_all_tries),
 		cmocka_unit_test(test_status_words_are_distinct),
+		cmocka_unit_test(test_only_69_and_75_are_tried_again),
 		cmocka_unit_test(test_status_74_is_in_the_table),
 		cmocka_unit_test(test_best_prefers_250_over_251_in_either_order),
 		cmocka_unit_test(test_best_among_equals_is_the_most_preferred_host),
