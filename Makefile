@@ -45,7 +45,7 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) -pthread $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
 # libcrypto first: the dynamic loader looks up each of its thousands of
 # relocations (bound at load: BIND_NOW) in this order, and finding them
@@ -53,7 +53,7 @@ ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 # of the 3.3 M that loading OpenSSL costs (make bench, scenario 5); the
 # second -lcrypto serves libssl in a static link.
 TLS_FIRST = $(if $(TLS_LIBS),-lcrypto)
-LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS) -pthread
+LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS)
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
@@ -63,7 +63,7 @@ SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
 LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
 	outcome.o names.o util.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply outcome names options config util report resolve race
+UNITS = reply smtp outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
 	race_tests retry_tests profile_tests input_tests dane_tests
@@ -320,7 +320,7 @@ lint:
 	    --suppress=missingIncludeSystem --suppress=variableScope \
 	    $(LINT_DEFS) $(SRCS)
 	clang-tidy -quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
-	    $(SRCS) -- -std=c99 $(LINT_DEFS) -pthread
+	    $(SRCS) -- -std=c99 $(LINT_DEFS)
 	for f in $(SRCS); do \
 	    gcc -fanalyzer $(ETRN_CFLAGS) -c $$f -o /dev/null || exit 1; \
 	done

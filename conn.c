@@ -1,8 +1,12 @@
 /*
- * Reading complete replies and sending commands, each under an absolute
- * deadline: a server that drips bytes cannot stretch a wait past it.
+ * Reading complete replies and sending commands, one non-blocking step at
+ * a time: IO_AGAIN says which poll events to wait for (conn.events), and
+ * the event loop, which owns every deadline, calls again.
  */
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -31,26 +35,7 @@ conn_close(struct conn *c)
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
-}
-
-/* Wait until the socket is ready for events, or the deadline passes. */
-enum io
-conn_wait(struct conn *c, short events, int64_t deadline_ns)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = events };
-	int n;
-
-	for (;;) {
-		n = poll(&pfd, 1, poll_ms(deadline_ns));
-		if (n > 0)
-			return IO_OK;
-		if (n == 0)
-			return IO_TIMEOUT;
-		if (errno != EINTR) {
-			c->error = errno;
-			return IO_ERROR;
-		}
-	}
+	explicit_bzero(c->out, sizeof(c->out));
 }
 
 /* One non-blocking read, through TLS once it is on. */
@@ -97,44 +82,67 @@ failure(const struct conn *c)
 	    IO_ERROR;
 }
 
-/* Append what the server sent to buf: at least one byte, or a reason. */
-static enum io
-fill(struct conn *c, int64_t deadline_ns)
+/*
+ * RFC 5321 section 4.1.4: the EHLO argument is the client's fully
+ * qualified name or, lacking one, the address literal of its end of the
+ * connection.
+ */
+void
+conn_helo_name(const struct conn *c, const struct options *o, char *name,
+    size_t len)
 {
-	enum io r;
-	ssize_t n;
-	short events;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[DOMAIN_MAX + 1], addr[INET6_ADDRSTRLEN] = "127.0.0.1";
 
-	for (;;) {
-		n = recv_some(c, c->buf + c->len, sizeof(c->buf) - c->len,
-		    &events);
-		if (n > 0) {
-			c->len += (size_t)n;
-			return IO_OK;
-		}
-		if (n == 0)
-			return IO_CLOSED;
-		if (n != CONN_AGAIN)
-			return failure(c);
-		if ((r = conn_wait(c, events, deadline_ns)) != IO_OK)
-			return r;
+	if (o->helo != NULL) {
+		snprintf(name, len, "%s", o->helo);
+		return;
 	}
+	if (gethostname(host, sizeof(host)) == 0 &&
+	    memchr(host, '\0', sizeof(host)) != NULL &&
+	    strchr(host, '.') != NULL && helo_valid(host, NULL)) {
+		snprintf(name, len, "%s", host);
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	    ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    addr, sizeof(addr));
+		snprintf(name, len, "[IPv6:%s]", addr);
+		return;
+	}
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    addr, sizeof(addr));
+	snprintf(name, len, "[%s]", addr);
 }
 
-/* Take one line from buf, reading as needed. */
+/*
+ * Take one line from buf, reading what has come: IO_AGAIN when the line
+ * is not complete yet.
+ */
 static enum io
-read_line(struct conn *c, char *line, size_t *linelen, int64_t deadline_ns)
+read_line(struct conn *c, char *line, size_t *linelen)
 {
 	size_t used;
-	enum io r;
+	ssize_t n;
 
 	while ((used = line_split(c->buf, c->len, linelen)) == 0) {
 		if (c->len == sizeof(c->buf)) {
 			c->reply_error = REPLY_TOO_LONG;
 			return IO_BAD_REPLY;
 		}
-		if ((r = fill(c, deadline_ns)) != IO_OK)
-			return r;
+		n = recv_some(c, c->buf + c->len, sizeof(c->buf) - c->len,
+		    &c->events);
+		if (n == CONN_AGAIN)
+			return IO_AGAIN;
+		if (n == 0)
+			return IO_CLOSED;
+		if (n < 0)
+			return failure(c);
+		c->len += (size_t)n;
 	}
 	memcpy(line, c->buf, *linelen);
 	c->len -= used;
@@ -143,24 +151,12 @@ read_line(struct conn *c, char *line, size_t *linelen, int64_t deadline_ns)
 }
 
 /*
- * Read one complete reply, every line of it, before deadline_ns: the
- * deadline covers the whole reply, not each read.
+ * Go on reading the reply in r (none yet: r->nlines is 0) with what has
+ * come; IO_OK once it is complete.  What was read stays in r, so that a
+ * call after IO_AGAIN goes on where this one stopped.
  */
 enum io
-conn_read_reply(struct conn *c, struct reply *r, int64_t deadline_ns)
-{
-	r->nlines = 0;
-	r->more = false;
-	return conn_reply_more(c, r, deadline_ns);
-}
-
-/*
- * Go on reading the reply in r (none yet: r->nlines is 0) until it is
- * complete or deadline_ns passes; what was read stays in r, so that a
- * call after IO_TIMEOUT goes on where this one stopped.
- */
-enum io
-conn_reply_more(struct conn *c, struct reply *r, int64_t deadline_ns)
+conn_reply_more(struct conn *c, struct reply *r)
 {
 	char line[REPLY_LINE_MAX], shown[4 * REPLY_LINE_MAX + 1];
 	struct reply_line rl;
@@ -174,7 +170,7 @@ conn_reply_more(struct conn *c, struct reply *r, int64_t deadline_ns)
 		r->text[0] = '\0';
 	}
 	while (r->nlines == 0 || r->more) {
-		if ((io = read_line(c, line, &len, deadline_ns)) != IO_OK)
+		if ((io = read_line(c, line, &len)) != IO_OK)
 			return io;
 		escape(shown, sizeof(shown), line, len);
 		trace(c->prefix, "<<< %s", shown);
@@ -187,18 +183,15 @@ conn_reply_more(struct conn *c, struct reply *r, int64_t deadline_ns)
 }
 
 /*
- * Send one command line; the transcript shows it as shown (the command
- * itself when NULL), so that secrets stay out of it.  Bytes already
- * waiting mean the server spoke out of turn: they are never taken as the
- * reply to this command.
+ * Start sending one command line; the transcript shows it as shown (the
+ * command itself when NULL), so that secrets stay out of it.  Bytes
+ * already waiting mean the server spoke out of turn: they are never taken
+ * as the reply to this command.  Then conn_flush() until IO_OK.
  */
 enum io
-conn_send(struct conn *c, const char *cmd, const char *shown,
-    int64_t deadline_ns)
+conn_send(struct conn *c, const char *cmd, const char *shown)
 {
-	char line[COMMAND_LINE_MAX + 1];
-	size_t len, off = 0;
-	enum io r;
+	size_t len;
 	ssize_t n;
 	short events;
 
@@ -211,21 +204,35 @@ conn_send(struct conn *c, const char *cmd, const char *shown,
 	}
 	if (c->len > 0)
 		return IO_UNEXPECTED;
-	len = (size_t)snprintf(line, sizeof(line), "%s\r\n", cmd);
-	if (len >= sizeof(line))
+	len = (size_t)snprintf(c->out, sizeof(c->out), "%s\r\n", cmd);
+	if (len >= sizeof(c->out)) {
+		c->error = EMSGSIZE;
 		return IO_ERROR;	/* nodes and names are checked before */
-	trace(c->prefix, ">>> %s", shown != NULL ? shown : cmd);
-	while (off < len) {
-		n = send_some(c, line + off, len - off, &events);
-		if (n >= 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n != CONN_AGAIN)
-			return failure(c);
-		if ((r = conn_wait(c, events, deadline_ns)) != IO_OK)
-			return r;
 	}
+	trace(c->prefix, ">>> %s", shown != NULL ? shown : cmd);
+	c->outlen = len;
+	c->outoff = 0;
+	return conn_flush(c);
+}
+
+/* Write what is left of the command: IO_AGAIN while the socket is full. */
+enum io
+conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = send_some(c, c->out + c->outoff, c->outlen - c->outoff,
+		    &c->events);
+		if (n == CONN_AGAIN)
+			return IO_AGAIN;
+		if (n < 0)
+			return failure(c);
+		c->outoff += (size_t)n;
+	}
+	/* Credentials leave no copy behind. */
+	explicit_bzero(c->out, c->outlen);
+	c->outlen = c->outoff = 0;
 	return IO_OK;
 }
 

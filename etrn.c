@@ -1013,12 +1013,14 @@ retry_delay(const struct options *o, int k)
 	return ldexp((double)o->retry_delay_ns / NS_PER_SEC, k - 1) * f;
 }
 
-/* Sleep until wake_ns, on the monotonic clock. */
+/* Sleep until wake_ns, on the monotonic clock, or until a signal. */
 static void
 sleep_until(int64_t wake_ns)
 {
-	while (now_ns() < wake_ns)
-		(void)poll(NULL, 0, poll_ms(wake_ns));
+	struct pollfd pfd = { .fd = signal_fd(), .events = POLLIN };
+
+	while (now_ns() < wake_ns && signal_caught() == 0)
+		(void)poll(&pfd, pfd.fd != -1, poll_ms(wake_ns));
 }
 
 /*
@@ -1102,6 +1104,9 @@ run_with_retries(const struct options *o, int64_t deadline_ns,
 		}
 		retry_trace(o, k, delay, out, idx, m);
 		sleep_until(now_ns() + (int64_t)(delay * NS_PER_SEC));
+		/* The signal ends the run: the outcomes stand as they are. */
+		if (signal_caught() != 0)
+			break;
 		sub = *o;
 		if (!o->check) {
 			sub.nodes = nodes;
@@ -1146,6 +1151,10 @@ main(int argc, char *argv[])
 		return ST_OSERR;
 	deadline_ns = attempts.start_ns = now_ns();
 	signal(SIGPIPE, SIG_IGN);
+	if (signals_catch() == -1) {
+		diag("signals: %s", strerror(errno));
+		return ST_OSERR;
+	}
 	if ((st = options_parse(argc, argv, &o)) != 0) {
 		st = st == OPTIONS_DONE ? output_close(closed & 2) :
 		    report_failure(&o, st, closed & 2);

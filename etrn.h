@@ -244,7 +244,7 @@ enum io {
 	IO_UNEXPECTED,		/* the server spoke out of turn */
 	IO_ERROR,		/* see conn.error */
 	IO_TLS,			/* see conn.tls_error */
-	IO_AGAIN,		/* not yet: wait for conn.tls_events */
+	IO_AGAIN,		/* not yet: wait for conn.events (tls_events) */
 };
 
 /* From a non-blocking read or write: wait for the events asked, retry. */
@@ -269,6 +269,10 @@ struct conn {
 	char		 prefix[PEER_NAME_MAX + 2]; /* "" or "peer: " */
 	char		 buf[REPLY_LINE_MAX];
 	size_t		 len;			/* bytes held in buf */
+	char		 out[COMMAND_LINE_MAX + 1]; /* a command being sent */
+	size_t		 outlen;
+	size_t		 outoff;		/* how much of it went */
+	short		 events;		/* a read or write waits for */
 	enum reply_error reply_error;		/* with IO_BAD_REPLY */
 	int		 error;			/* errno, with IO_ERROR */
 	struct tls	*tls;			/* NULL until TLS starts */
@@ -292,7 +296,7 @@ struct outcome {
  * names the words of attempt_word).
  */
 enum attempt_result {
-	ATTEMPT_SESSION,	/* greeted 2xx: a session ran on it */
+	ATTEMPT_SESSION,	/* greeted 220: a session ran on it */
 	ATTEMPT_FAILED,		/* no connection: refused, unreachable */
 	ATTEMPT_TIMEOUT,	/* no connection within --timeout */
 	ATTEMPT_GREETING,	/* greeted 4xx or 5xx */
@@ -335,11 +339,15 @@ struct attempts {
 };
 
 /*
- * Calls run one way, down this list: etrn.c (command line, main), config.c
- * (profiles read and shown), the event loop (race.c), resolve.c and
- * smtp.c, conn.c and tls.c, report.c (result lines, --json, syslog,
- * diagnostics per node: called by main and by --all for each host), then
- * the pure files (reply.c, outcome.c, names.c) and util.c.
+ * One flow: options (etrn.c, config.c) -> the event loop (race.c: DNS
+ * answers from resolve.c, connection attempts, TLS, greetings and
+ * sessions, each a state machine in smtp.c over conn.c and tls.c) -> one
+ * outcome per node (and per host with --all) -> report.c (result lines,
+ * --json, syslog, diagnostics) -> the exit status (outcome.c).  Calls run
+ * one way, down this list: etrn.c, config.c, race.c, resolve.c and
+ * smtp.c, conn.c, tls.c, report.c, then the pure files (reply.c,
+ * outcome.c, names.c) and util.c.  Nothing below report.c prints but the
+ * -v trace.
  */
 
 /* etrn.c */
@@ -358,8 +366,6 @@ void	 config_show(FILE *, const struct options *, const char *);
 struct dns;
 int	 dns_open(struct dns **, const struct options *, int64_t, char *,
 	    size_t);
-int	 dns_fixed(struct dns **, const struct options *,
-	    const struct dns_host *, size_t);
 void	 dns_lookup_hosts(struct dns *);
 size_t	 dns_pollfds(const struct dns *, struct pollfd *, size_t);
 int64_t	 dns_wake_ns(const struct dns *, int64_t);
@@ -377,22 +383,78 @@ int	 dns_tlsa_parse(const unsigned char *, size_t, struct dane *);
 int	 race(const struct options *, int64_t, struct outcome *,
 	    struct attempts *);
 
-/* smtp.c */
-/* smtp_session: whether another candidate should be tried. */
-enum session {
-	SESSION_DONE,		/* the outcomes are final */
-	SESSION_NEXT,		/* failed before EHLO: try the next address */
+/* smtp.c: the session's states, in the order RFC 5321 walks them. */
+enum smtp_state {
+	SMTP_EHLO,		/* EHLO sent after the 220 greeting */
+	SMTP_HELO,		/* EHLO rejected, --force: HELO sent */
+	SMTP_STARTTLS,		/* --starttls: STARTTLS sent */
+	SMTP_TLS,		/* its 220 came: the handshake */
+	SMTP_EHLO_TLS,		/* EHLO again over TLS (RFC 3207 section 4.2) */
+	SMTP_AUTH,		/* AUTH sent, then each 334 answered */
+	SMTP_ETRN,		/* ETRN for one node after another */
+	SMTP_QUIT,		/* the outcomes are final */
+	SMTP_DONE,
 };
-enum session smtp_session(struct conn *, const struct reply *,
-	    const struct options *, int64_t, struct outcome *);
+#define SMTP_STATES (SMTP_DONE + 1)
+extern const char *const smtp_state_name[SMTP_STATES];
+
+/* What the event loop does next for a session. */
+enum smtp_next {
+	SMTP_SEND,		/* send smtp.cmd, then read its reply */
+	SMTP_HANDSHAKE,		/* TLS handshake, then smtp_tls_done() */
+	SMTP_OVER,		/* nothing more: the outcomes are final */
+};
+
+/*
+ * An AUTH mechanism (RFC 4954): its initial response, then the line for
+ * each 334 challenge; responses are base64, secrets never shown (shown is
+ * what the transcript prints instead).  false: no such line.
+ */
+struct auth_mech {
+	const char	*name;
+	bool		(*start)(const struct options *, char *, size_t);
+	bool		(*step)(const struct options *, int, const char *,
+			    char *, size_t, const char **);
+};
+
+/* One session: where it is, and the command for the loop to send. */
+struct smtp {
+	enum smtp_state		 state;
+	const struct options	*o;
+	const struct peer	*peer;		/* the connection's */
+	char			 prefix[PEER_NAME_MAX + 2]; /* of -v lines */
+	char			 helo[DOMAIN_MAX + 16];
+	struct outcome		*out;
+	size_t			 n;		/* outcomes */
+	size_t			 node;		/* the ETRN awaited */
+	bool			 tls;		/* the connection is under TLS */
+	bool			 authenticated;
+	bool			 next;		/* ended before EHLO was done */
+	bool			 tls_alert;	/* the loop saw a TLS alert */
+	int64_t			 step_ns;	/* the reply's time */
+	char			 cmd[COMMAND_LINE_MAX];	/* without CRLF */
+	char			 shown[COMMAND_LINE_MAX];
+	struct reply		 ehlo;		/* the last EHLO reply */
+	const struct auth_mech	*mech;
+	int			 auth_step;
+};
+
+enum smtp_next smtp_start(struct smtp *, const struct options *,
+	    const struct peer *, const char *, const char *, bool,
+	    struct outcome *);
+enum smtp_next smtp_reply(struct smtp *, const struct reply *);
+enum smtp_next smtp_tls_done(struct smtp *);
+enum smtp_next smtp_broken(struct smtp *, enum io, const char *);
+void	 smtp_stop(struct smtp *, int, const char *);
 
 /* conn.c */
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
 	    bool);
-enum io	 conn_read_reply(struct conn *, struct reply *, int64_t);
-enum io	 conn_reply_more(struct conn *, struct reply *, int64_t);
-enum io	 conn_send(struct conn *, const char *, const char *, int64_t);
-enum io	 conn_wait(struct conn *, short, int64_t);
+void	 conn_helo_name(const struct conn *, const struct options *, char *,
+	    size_t);
+enum io	 conn_reply_more(struct conn *, struct reply *);
+enum io	 conn_send(struct conn *, const char *, const char *);
+enum io	 conn_flush(struct conn *);
 const char *conn_reason(const struct conn *, enum io);
 void	 conn_close(struct conn *);
 
@@ -471,6 +533,9 @@ void	 diag_where(const char *);
 void	 trace(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 peer_set(struct peer *, const char *, const struct sockaddr *);
+int	 signals_catch(void);
+int	 signal_caught(void);
+int	 signal_fd(void);
 bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
 

@@ -1,17 +1,20 @@
 /*
- * The event loop, from the first DNS answer to the first usable greeting,
- * under the run's one deadline: c-ares's sockets and timers, every
- * connection attempt and every greeting read share one poll(2).
+ * The event loop: one poll(2) under the run's one deadline drives the
+ * whole run, c-ares's sockets and timers, every connection attempt, TLS
+ * handshakes, greetings and every SMTP session to QUIT.  Nothing here
+ * blocks and nothing here prints but the -v trace.
+ *
  * Candidates join as their addresses arrive, in MX preference order (RFC
  * 5321 section 5.1), attempts are staggered (RFC 8305 sections 3 and 5),
- * and the race is won by a 2xx greeting, not by a handshake.  The SMTP
- * session then runs on the winner.
+ * and the race is won by a 220 greeting, not by a handshake.  The session
+ * then runs on the winner, a state machine (smtp.c) fed complete replies.
+ * With --all each MX host is a group of its own, racing its own addresses
+ * and holding its own session beside the others'.
  */
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +27,22 @@
 #define RESOLUTION_DELAY_NS (50 * NS_PER_MS)
 /* RFC 8305 section 5: the recommended Connection Attempt Delay. */
 #define CONNECT_STAGGER_NS (250 * NS_PER_MS)
-/* poll(2) entries: c-ares's sockets and every attempt in flight. */
-#define POLL_MAX (DNS_SOCKETS_MAX + CANDIDATES_MAX)
+/* poll(2) entries: c-ares's sockets, the signal pipe, every connection. */
+#define POLL_MAX (DNS_SOCKETS_MAX + 1 + CANDIDATES_MAX)
 
 enum cand_state {
 	CAND_UNTRIED,		/* also: closed because another won */
 	CAND_CONNECTING,
 	CAND_HANDSHAKE,		/* connected, --tls handshake under way */
 	CAND_GREETING,		/* connected, greeting not complete */
+	CAND_SESSION,		/* greeted 220: its group's session */
 	CAND_DONE,		/* failed, or had its session */
 };
 
 /* One address to try, and the attempt on it while there is one. */
 struct cand {
 	size_t			 host;		/* dns_host() index */
+	size_t			 group;
 	struct sockaddr_storage	 addr;
 	enum cand_state		 state;
 	struct conn		 c;		/* c.fd while in flight */
@@ -46,30 +51,57 @@ struct cand {
 	int64_t			 deadline_ns;	/* of this step */
 };
 
+/* Where a session's I/O is. */
+enum phase {
+	PHASE_SEND,		/* the command is being written */
+	PHASE_READ,		/* its reply is being read */
+	PHASE_HANDSHAKE,	/* TLS after STARTTLS */
+};
+
+struct session {
+	struct smtp		 sm;
+	struct reply		 r;
+	enum phase		 phase;
+	int64_t			 deadline_ns;	/* of this step */
+};
+
+/*
+ * Candidates that race for one session: every host's without --all, one
+ * host's each with --all.
+ */
+struct group {
+	struct outcome		*out;		/* one per node */
+	struct outcome		 failure;	/* the worst so far */
+	int64_t			 next_start_ns;
+	bool			 over;		/* a TLS failure ends it */
+	bool			 done;		/* out is final */
+	bool			 tried;		/* it had a candidate */
+	size_t			 winner;	/* its session's candidate */
+	struct session		*s;		/* NULL: none now */
+};
+
 struct race {
 	const struct options	*o;
 	struct dns		*dns;
 	struct attempts		*log;
 	int64_t			 deadline_ns;	/* the run's */
+	size_t			 n;		/* outcomes per group */
 	struct peer		 server;	/* the server argument */
 	struct cand		 v[CANDIDATES_MAX];
-	size_t			 n;
+	size_t			 nv;
 	size_t			 taken[MX_HOSTS_MAX];	/* addresses used */
 	size_t			 dropped;	/* past CANDIDATES_MAX */
 	int64_t			 hold_ns[MX_HOSTS_MAX];	/* 0: not yet */
 	int			 last_fam[MX_HOSTS_MAX]; /* -1: none yet */
-	int64_t			 next_start_ns;
 	bool			 hosts_asked;	/* MX hosts' lookups */
 	bool			 fd_short;	/* EMFILE: wait for one */
 	size_t			 fd_short_dns;	/* c-ares's sockets then */
-	bool			 over;		/* a TLS failure ends it */
-	struct outcome		 failure;	/* the worst so far */
+	bool			 time_up;	/* the run's deadline passed */
+	bool			 per_host;	/* --all with MX hosts known */
+	struct group		 g[MX_HOSTS_MAX];
+	size_t			 ngroups;	/* 0 until known */
+	struct outcome		*per_host_out;	/* --all: hosts x nodes */
 };
-
-static void race_won(struct race *, size_t);
-
-/* --all: the sessions log from several threads. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 fam_index(const struct sockaddr_storage *ss)
@@ -84,6 +116,24 @@ addr_len(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in);
 }
 
+/* The group host i races in. */
+static size_t
+group_of(const struct race *r, size_t i)
+{
+	return r->per_host ? i : 0;
+}
+
+/* Who a group's failures are from: the server argument, or its host. */
+static const struct peer *
+group_server(struct race *r, size_t gi)
+{
+	if (r->per_host)
+		peer_set(&r->server, dns_host(r->dns, gi)->name, NULL);
+	else
+		peer_set(&r->server, r->o->host, NULL);
+	return &r->server;
+}
+
 /* Keep what became of an attempt for --json. */
 static void
 note(struct race *r, const struct cand *c, enum attempt_result result,
@@ -92,10 +142,10 @@ note(struct race *r, const struct cand *c, enum attempt_result result,
 	struct attempts *log = r->log;
 	struct attempt *a;
 
-	pthread_mutex_lock(&log_lock);
+	if (log == NULL)
+		return;
 	if (log->n == ATTEMPTS_MAX) {
 		log->dropped++;
-		pthread_mutex_unlock(&log_lock);
 		return;
 	}
 	a = &log->v[log->n++];
@@ -112,7 +162,6 @@ note(struct race *r, const struct cand *c, enum attempt_result result,
 		a->code = why->code;
 		snprintf(a->text, sizeof(a->text), "%s", why->text);
 	}
-	pthread_mutex_unlock(&log_lock);
 }
 
 /* A session: its status is the session's, its text the first failure's. */
@@ -132,19 +181,13 @@ note_session(struct race *r, const struct cand *c, const struct outcome *out,
 	note(r, c, ATTEMPT_SESSION, &why);
 }
 
-/* A failure stands for the run when it is worse than those before. */
+/* A failure stands for the group when it is worse than those before. */
 static void
-failed_with(struct race *r, const struct outcome *why)
+failed_with(struct group *g, const struct outcome *why)
 {
-	if (r->failure.status == 0 ||
-	    status_worse(r->failure.status, why->status) != r->failure.status)
-		r->failure = *why;
-}
-
-static void
-cand_close(struct cand *c)
-{
-	conn_close(&c->c);
+	if (g->failure.status == 0 ||
+	    status_worse(g->failure.status, why->status) != g->failure.status)
+		g->failure = *why;
 }
 
 /*
@@ -155,12 +198,14 @@ static void
 cand_fail(struct race *r, struct cand *c, enum attempt_result result,
     const struct outcome *why)
 {
+	struct group *g = &r->g[c->group];
+
 	if (c->state != CAND_UNTRIED && c->state != CAND_DONE)
-		cand_close(c);
+		conn_close(&c->c);
 	c->state = CAND_DONE;
 	r->fd_short = false;
-	r->next_start_ns = 0;
-	failed_with(r, why);
+	g->next_start_ns = 0;
+	failed_with(g, why);
 	note(r, c, result, why);
 }
 
@@ -184,14 +229,14 @@ connect_failed(struct race *r, struct cand *c, int err)
 	st = err == ETIMEDOUT || err == ECONNRESET ? ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM ? ST_OSERR : ST_UNAVAILABLE;
-	outcome_reason(&why, st, &r->server, text);
+	outcome_reason(&why, st, group_server(r, c->group), text);
 	cand_fail(r, c, err == ETIMEDOUT ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED,
 	    &why);
 }
 
 /*
  * Make candidates of the addresses that arrived since the last look, each
- * address once in the run; -v says what CANDIDATES_MAX left out.
+ * address once in its group; -v says what CANDIDATES_MAX left out.
  */
 static void
 candidates_take(struct race *r)
@@ -203,22 +248,24 @@ candidates_take(struct race *r)
 	for (i = 0; i < nhosts; i++) {
 		h = dns_host(r->dns, i);
 		for (; r->taken[i] < h->naddr; r->taken[i]++) {
-			for (j = 0; j < r->n; j++)
-				if (addr_equal(&r->v[j].addr,
+			for (j = 0; j < r->nv; j++)
+				if (r->v[j].group == group_of(r, i) &&
+				    addr_equal(&r->v[j].addr,
 				    &h->addr[r->taken[i]]))
 					break;
-			if (j < r->n)
+			if (j < r->nv)
 				continue;
-			if (r->n == CANDIDATES_MAX) {
+			if (r->nv == CANDIDATES_MAX) {
 				if (r->dropped++ == 0)
 					trace("etrn: ", "more than %d "
 					    "addresses: the rest not used",
 					    CANDIDATES_MAX);
 				continue;
 			}
-			c = &r->v[r->n++];
+			c = &r->v[r->nv++];
 			memset(c, 0, sizeof(*c));
 			c->host = i;
+			c->group = group_of(r, i);
 			c->addr = h->addr[r->taken[i]];
 			c->c.fd = -1;
 		}
@@ -259,7 +306,7 @@ host_next(const struct race *r, size_t i, int64_t now, int64_t *wake_ns)
 	int want = r->last_fam[i] == FAM_V6 ? FAM_V4 : FAM_V6;
 	size_t k;
 
-	for (k = 0; k < r->n; k++) {
+	for (k = 0; k < r->nv; k++) {
 		if (r->v[k].host != i || !cand_usable(r, &r->v[k], now,
 		    wake_ns))
 			continue;
@@ -285,31 +332,32 @@ host_resolving(const struct race *r, size_t i)
 	if (h->skipped || (h->status[FAM_V4] != DNS_PENDING &&
 	    h->status[FAM_V6] != DNS_PENDING))
 		return false;
-	for (k = 0; k < r->n; k++)
+	for (k = 0; k < r->nv; k++)
 		if (r->v[k].host == i && r->v[k].state != CAND_UNTRIED)
 			return false;
 	return true;
 }
 
 /*
- * The candidate to try next, or -1 with *wake_ns lowered to when that may
- * change.  Hosts go in preference order; a more preferred host still
- * resolving holds back the others for at most CONNECT_STAGGER_NS, and its
- * addresses, when they come, are tried next.
+ * Group g's candidate to try next, or -1 with *wake_ns lowered to when
+ * that may change.  Hosts go in preference order; a more preferred host
+ * still resolving holds back the others for at most CONNECT_STAGGER_NS,
+ * and its addresses, when they come, are tried next.
  */
 static ssize_t
-race_pick(struct race *r, int64_t now, int64_t *wake_ns)
+race_pick(struct race *r, size_t g, int64_t now, int64_t *wake_ns)
 {
 	size_t i, nhosts = dns_nhosts(r->dns);
 	ssize_t k = -1;
 	bool held = false;
 
 	for (i = 0; i < nhosts && k == -1; i++)
-		k = host_next(r, i, now, wake_ns);
+		if (group_of(r, i) == g)
+			k = host_next(r, i, now, wake_ns);
 	if (k == -1)
 		return -1;
 	for (i = 0; i < r->v[k].host; i++) {
-		if (!host_resolving(r, i))
+		if (group_of(r, i) != g || !host_resolving(r, i))
 			continue;
 		if (r->hold_ns[i] == 0)
 			r->hold_ns[i] = now + CONNECT_STAGGER_NS;
@@ -321,14 +369,19 @@ race_pick(struct race *r, int64_t now, int64_t *wake_ns)
 	return held ? -1 : k;
 }
 
-/* How many attempts are in flight, and whether one awaits its greeting. */
+/*
+ * How many of group g's attempts are in flight (g SIZE_MAX: of every
+ * group), and whether one awaits its greeting.
+ */
 static size_t
-in_flight(const struct race *r, bool *greeting)
+in_flight(const struct race *r, size_t g, bool *greeting)
 {
 	size_t k, n = 0;
 
 	*greeting = false;
-	for (k = 0; k < r->n; k++) {
+	for (k = 0; k < r->nv; k++) {
+		if (g != SIZE_MAX && r->v[k].group != g)
+			continue;
 		if (r->v[k].state == CAND_HANDSHAKE ||
 		    r->v[k].state == CAND_GREETING)
 			*greeting = true;
@@ -366,6 +419,7 @@ cand_start(struct race *r, struct cand *c, int64_t now, size_t flying,
 		return;
 	}
 	c->start_ns = now;
+	r->g[c->group].tried = true;
 	r->last_fam[c->host] = fam_index(&c->addr);
 	trace("", "etrn: %s: connecting", peer.name);
 	if (fd == -1) {
@@ -390,13 +444,18 @@ cand_start(struct race *r, struct cand *c, int64_t now, size_t flying,
 	    o->all);
 	c->state = CAND_CONNECTING;
 	c->deadline_ns = deadline_min(now + o->timeout_ns, r->deadline_ns);
-	r->next_start_ns = now + CONNECT_STAGGER_NS;
+	r->g[c->group].next_start_ns = now + CONNECT_STAGGER_NS;
 }
 
-/* The greeting failed or was no 2xx: hand over to the others. */
+/*
+ * The greeting failed or was no 220: hand over to the others.  RFC 5321
+ * section 4.3.2: a greeting is 220 or 554; 4xx is taken as a temporary
+ * refusal, 5xx as one for good, and anything else is a protocol error.
+ */
 static void
 greeting_failed(struct race *r, struct cand *c, enum io io)
 {
+	struct group *g = &r->g[c->group];
 	struct outcome why;
 	int code = c->greeting.code;
 
@@ -404,9 +463,12 @@ greeting_failed(struct race *r, struct cand *c, enum io io)
 		outcome_reply(&why, code / 100 == 4 ? ST_TEMPFAIL :
 		    code / 100 == 5 ? ST_UNAVAILABLE : ST_PROTOCOL, &c->c.peer,
 		    &c->greeting);
-		/* RFC 5321 section 3.1: after 554 the client sends QUIT. */
+		/*
+		 * RFC 5321 section 3.1: after 554 the client sends QUIT; its
+		 * reply is not awaited.
+		 */
 		if (code != 421)
-			conn_send(&c->c, "QUIT", NULL, now_ns());
+			(void)conn_send(&c->c, "QUIT", NULL);
 		cand_fail(r, c, ATTEMPT_GREETING, &why);
 		return;
 	}
@@ -418,23 +480,26 @@ greeting_failed(struct race *r, struct cand *c, enum io io)
 	cand_fail(r, c, ATTEMPT_BROKEN, &why);
 	if (io == IO_TLS) {
 		/* Final: another server would not make it trusted. */
-		r->failure = why;
-		r->over = true;
+		g->failure = why;
+		g->over = true;
 	}
 }
 
 /*
  * Read what has come of c's greeting; returns whether it is a complete
- * 2xx one.  Waiting is the loop's: the read itself never blocks.
+ * 220 one.  Waiting is the loop's: the read itself never blocks.
  */
 static bool
 greeting_read(struct race *r, struct cand *c, int64_t now)
 {
-	enum io io = conn_reply_more(&c->c, &c->greeting, 0);
+	enum io io = conn_reply_more(&c->c, &c->greeting);
 
-	if (io == IO_TIMEOUT && now < c->deadline_ns)
-		return false;
-	if (io == IO_OK && c->greeting.code / 100 == 2)
+	if (io == IO_AGAIN) {
+		if (now < c->deadline_ns)
+			return false;
+		io = IO_TIMEOUT;
+	}
+	if (io == IO_OK && c->greeting.code == 220)
 		return true;
 	greeting_failed(r, c, io);
 	return false;
@@ -442,7 +507,7 @@ greeting_read(struct race *r, struct cand *c, int64_t now)
 
 /*
  * Go on with c's --tls handshake; once it is done, the greeting (bytes
- * may have come with it).  Returns whether c greeted 2xx.
+ * may have come with it).  Returns whether c greeted 220.
  */
 static bool
 handshake(struct race *r, struct cand *c, int64_t now)
@@ -462,7 +527,7 @@ handshake(struct race *r, struct cand *c, int64_t now)
 	return greeting_read(r, c, now_ns());
 }
 
-/* A connection came up (or failed); returns whether it greeted 2xx. */
+/* A connection came up (or failed); returns whether it greeted 220. */
 static bool
 connected(struct race *r, struct cand *c, int64_t now)
 {
@@ -489,210 +554,485 @@ connected(struct race *r, struct cand *c, int64_t now)
 	return handshake(r, c, now);
 }
 
-/* Every attempt still in flight is given up: the run's time is over. */
+/* The others of w's group lose to it: closed, not failed, tried later. */
 static void
-time_up(struct race *r)
+race_won(struct race *r, size_t gi, size_t w)
 {
 	struct outcome why;
 	size_t k;
 
-	outcome_reason(&why, ST_TEMPFAIL, &r->server,
-	    "run time limit reached");
-	for (k = 0; k < r->n; k++)
-		if (r->v[k].state != CAND_UNTRIED &&
-		    r->v[k].state != CAND_DONE)
-			cand_fail(r, &r->v[k], ATTEMPT_TIMEOUT, &why);
-	failed_with(r, &why);
+	outcome_reason(&why, 0, group_server(r, gi),
+	    "another server greeted first");
+	for (k = 0; k < r->nv; k++) {
+		if (k == w || r->v[k].group != gi ||
+		    r->v[k].state == CAND_UNTRIED ||
+		    r->v[k].state == CAND_DONE)
+			continue;
+		conn_close(&r->v[k].c);
+		r->v[k].state = CAND_UNTRIED;
+		note(r, &r->v[k], ATTEMPT_SUPERSEDED, &why);
+	}
+	r->fd_short = false;
+	r->g[gi].next_start_ns = 0;
 }
 
-/* Whether anything may still come: an answer, an attempt, a candidate. */
-static bool
-race_alive(const struct race *r, size_t flying)
+/*
+ * The session ended: its candidate is closed; the outcomes are final
+ * unless it ended before EHLO was done, when the group races on.
+ */
+static void
+session_end(struct race *r, size_t gi)
 {
+	struct group *g = &r->g[gi];
+	struct cand *c = &r->v[g->winner];
+	bool next = g->s->sm.next;
+
+	conn_close(&c->c);
+	c->state = CAND_DONE;
+	note_session(r, c, g->out, r->n);
+	free(g->s);
+	g->s = NULL;
+	if (next) {
+		failed_with(g, &g->out[0]);
+		g->next_start_ns = 0;
+	} else
+		g->done = true;
+}
+
+/* The session's I/O failed: the state machine says what that means. */
+static enum smtp_next
+session_broken(struct session *s, const struct conn *c, enum io io)
+{
+	/* An alert from the server is its refusal of TLS (tls.c). */
+	s->sm.tls_alert = c->tls_alert;
+	return smtp_broken(&s->sm, io, conn_reason(c, io));
+}
+
+/*
+ * Go on with group gi's session as far as the connection allows: each
+ * complete reply goes to the state machine, each command it gives is
+ * sent.  Returns when the session waits for the socket, or has ended.
+ */
+static void
+session_go(struct race *r, size_t gi)
+{
+	struct session *s = r->g[gi].s;
+	struct conn *c = &r->v[r->g[gi].winner].c;
+	enum smtp_next next;
+	enum io io;
+
+	for (;;) {
+		if (s->phase == PHASE_SEND) {
+			if ((io = conn_flush(c)) == IO_OK) {
+				s->phase = PHASE_READ;
+				s->r.nlines = 0;
+				continue;
+			}
+		} else if (s->phase == PHASE_READ)
+			io = conn_reply_more(c, &s->r);
+		else
+			io = secure_start(c);
+		if (io == IO_AGAIN && now_ns() < s->deadline_ns)
+			return;
+		if (io == IO_AGAIN)
+			io = IO_TIMEOUT;
+		if (io != IO_OK)
+			next = session_broken(s, c, io);
+		else if (s->phase == PHASE_READ)
+			next = smtp_reply(&s->sm, &s->r);
+		else
+			next = smtp_tls_done(&s->sm);
+		while (next == SMTP_SEND) {
+			s->deadline_ns = deadline_min(now_ns() +
+			    s->sm.step_ns, r->deadline_ns);
+			s->phase = PHASE_SEND;
+			io = conn_send(c, s->sm.cmd, s->sm.shown);
+			explicit_bzero(s->sm.cmd, sizeof(s->sm.cmd));
+			if (io == IO_OK || io == IO_AGAIN)
+				break;
+			next = session_broken(s, c, io);
+		}
+		if (next == SMTP_OVER) {
+			session_end(r, gi);
+			return;
+		}
+		if (next == SMTP_HANDSHAKE) {
+			s->deadline_ns = deadline_min(now_ns() +
+			    r->o->timeout_ns, r->deadline_ns);
+			s->phase = PHASE_HANDSHAKE;
+		}
+	}
+}
+
+/* Candidate w greeted 220: its group's session begins. */
+static void
+session_begin(struct race *r, size_t w)
+{
+	struct cand *c = &r->v[w];
+	size_t gi = c->group;
+	struct group *g = &r->g[gi];
+	char helo[DOMAIN_MAX + 16];
+	struct session *s;
+	enum io io;
+
+	race_won(r, gi, w);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		struct outcome why;
+
+		outcome_reason(&why, ST_OSERR, &c->c.peer, "out of memory");
+		cand_fail(r, c, ATTEMPT_BROKEN, &why);
+		return;
+	}
+	c->state = CAND_SESSION;
+	g->winner = w;
+	g->s = s;
+	conn_helo_name(&c->c, r->o, helo, sizeof(helo));
+	smtp_start(&s->sm, r->o, &c->c.peer, c->c.prefix, helo,
+	    c->c.tls != NULL, g->out);
+	s->deadline_ns = deadline_min(now_ns() + s->sm.step_ns,
+	    r->deadline_ns);
+	s->phase = PHASE_SEND;
+	io = conn_send(&c->c, s->sm.cmd, s->sm.shown);
+	if (io != IO_OK && io != IO_AGAIN &&
+	    session_broken(s, &c->c, io) == SMTP_OVER) {
+		session_end(r, gi);
+		return;
+	}
+	session_go(r, gi);
+}
+
+/*
+ * The run ends early (its deadline, a signal): attempts in flight are
+ * given up with why, sessions keep the nodes already answered and give
+ * the others why.
+ */
+static void
+stop_all(struct race *r, const char *reason, bool timeout)
+{
+	struct outcome why;
+	struct group *g;
+	size_t k, gi;
+
+	for (gi = 0; gi < r->ngroups; gi++) {
+		g = &r->g[gi];
+		if (g->s == NULL)
+			continue;
+		if (timeout)
+			smtp_broken(&g->s->sm, IO_TIMEOUT, "timed out");
+		else
+			smtp_stop(&g->s->sm, ST_TEMPFAIL, reason);
+		session_end(r, gi);
+		g->done = true;
+	}
+	for (k = 0; k < r->nv; k++)
+		if (r->v[k].state != CAND_UNTRIED &&
+		    r->v[k].state != CAND_DONE) {
+			outcome_reason(&why, ST_TEMPFAIL,
+			    group_server(r, r->v[k].group), reason);
+			cand_fail(r, &r->v[k], timeout ? ATTEMPT_TIMEOUT :
+			    ATTEMPT_BROKEN, &why);
+		}
+	for (gi = 0; gi < r->ngroups; gi++) {
+		outcome_reason(&why, ST_TEMPFAIL, group_server(r, gi), reason);
+		failed_with(&r->g[gi], &why);
+	}
+}
+
+/* Whether group gi may still get anything: an answer, an attempt. */
+static bool
+group_alive(const struct race *r, size_t gi)
+{
+	const struct dns_host *h;
+	bool greeting;
 	size_t k;
 
-	if (flying > 0 || dns_pending(r->dns))
+	if (r->g[gi].s != NULL || in_flight(r, gi, &greeting) > 0)
 		return true;
-	for (k = 0; k < r->n; k++)
-		if (r->v[k].state == CAND_UNTRIED &&
+	if (!r->per_host) {
+		if (dns_pending(r->dns))
+			return true;
+	} else {
+		h = dns_host(r->dns, gi);
+		if (h->status[FAM_V4] == DNS_PENDING ||
+		    h->status[FAM_V6] == DNS_PENDING)
+			return true;
+	}
+	for (k = 0; k < r->nv; k++)
+		if (r->v[k].group == gi && r->v[k].state == CAND_UNTRIED &&
 		    !dns_host(r->dns, r->v[k].host)->skipped)
 			return true;
 	return false;
 }
 
 /*
- * Look at what poll(2) said of the attempts in flight; returns the index
- * of a candidate that greeted 2xx, or -1.
+ * Group gi can get nothing more: every node gets its failure.  A host
+ * that gave no address failed in DNS (--all: its own lookup's reason).
  */
-static ssize_t
+static void
+group_fail(struct race *r, size_t gi)
+{
+	struct group *g = &r->g[gi];
+	char why[OUTCOME_TEXT_MAX];
+	struct cand c;
+	size_t i;
+	int st;
+
+	if (!g->tried && !r->time_up && g->failure.status == 0) {
+		if (r->per_host) {
+			if ((st = dns_host_failure(r->dns, gi, why,
+			    sizeof(why))) == 0) {
+				/* Skipped: this machine (hosts_collect). */
+				st = ST_UNAVAILABLE;
+				snprintf(why, sizeof(why), "this machine");
+			}
+			outcome_reason(&g->failure, st, group_server(r, gi),
+			    why);
+			memset(&c, 0, sizeof(c));
+			c.host = gi;
+			c.start_ns = now_ns();
+			if (!dns_host(r->dns, gi)->skipped)
+				note(r, &c, ATTEMPT_FAILED, &g->failure);
+		} else {
+			st = dns_failure(r->dns, why, sizeof(why));
+			outcome_reason(&g->failure, st, group_server(r, gi),
+			    why);
+		}
+	} else if (g->failure.status == 0)
+		outcome_reason(&g->failure, ST_UNAVAILABLE,
+		    group_server(r, gi), "no address to connect to");
+	for (i = 0; i < r->n; i++)
+		g->out[i] = g->failure;
+	g->done = true;
+}
+
+/*
+ * Once the MX answer is in with --all, each host is a group with its own
+ * outcomes (hosts x nodes, no more); before, or without --all, one group
+ * has every host.  Returns 0 or ST_OSERR.
+ */
+static int
+groups_make(struct race *r, struct outcome *out)
+{
+	size_t i, nhosts;
+
+	if (r->ngroups > 0 || (r->o->all && !dns_mx_known(r->dns)))
+		return 0;
+	nhosts = dns_nhosts(r->dns);
+	if (r->o->all && nhosts > 0) {
+		r->per_host_out = calloc(nhosts * r->n, sizeof(*out));
+		if (r->per_host_out == NULL)
+			return ST_OSERR;
+		r->per_host = true;
+		r->ngroups = nhosts;
+		for (i = 0; i < nhosts; i++)
+			r->g[i].out = &r->per_host_out[i * r->n];
+	} else {
+		r->ngroups = 1;
+		r->g[0].out = out;
+	}
+	return 0;
+}
+
+/*
+ * Start what may start in group gi: no new attempt while a greeting is
+ * awaited or a session runs; after the stagger, or at once when nothing
+ * is in flight.
+ */
+static void
+group_start(struct race *r, size_t gi, int64_t now, size_t ndns,
+    int64_t *wake_ns)
+{
+	struct group *g = &r->g[gi];
+	size_t flying, all;
+	bool greeting, any;
+	ssize_t pick;
+
+	while (g->s == NULL && !g->over && !r->fd_short) {
+		flying = in_flight(r, gi, &greeting);
+		if (greeting)
+			return;
+		if (flying > 0 && now < g->next_start_ns) {
+			*wake_ns = deadline_min(*wake_ns, g->next_start_ns);
+			return;
+		}
+		if ((pick = race_pick(r, gi, now, wake_ns)) < 0)
+			return;
+		all = in_flight(r, SIZE_MAX, &any);
+		cand_start(r, &r->v[pick], now, all, ndns);
+	}
+}
+
+/*
+ * Look at what poll(2) said of the connections: attempts go on, a 220
+ * greeting starts its group's session, sessions go on.
+ */
+static void
 attempts_process(struct race *r, const struct pollfd *pfd,
     const size_t *which, size_t npfd)
 {
 	int64_t now = now_ns();
 	struct cand *c;
+	bool won;
 	size_t i;
 
 	for (i = 0; i < npfd; i++) {
 		c = &r->v[which[i]];
+		won = false;
 		if (c->state == CAND_CONNECTING) {
-			if (pfd[i].revents != 0) {
-				if (connected(r, c, now))
-					return (ssize_t)which[i];
-			} else if (now >= c->deadline_ns)
+			if (pfd[i].revents != 0)
+				won = connected(r, c, now);
+			else if (now >= c->deadline_ns)
 				connect_failed(r, c, ETIMEDOUT);
 		} else if (c->state == CAND_HANDSHAKE) {
 			if (pfd[i].revents != 0 || now >= c->deadline_ns)
-				if (handshake(r, c, now))
-					return (ssize_t)which[i];
+				won = handshake(r, c, now);
 		} else if (c->state == CAND_GREETING) {
 			if (pfd[i].revents != 0 || now >= c->deadline_ns)
-				if (greeting_read(r, c, now))
-					return (ssize_t)which[i];
+				won = greeting_read(r, c, now);
+		} else if (c->state == CAND_SESSION) {
+			if (pfd[i].revents != 0 ||
+			    now >= r->g[c->group].s->deadline_ns)
+				session_go(r, c->group);
 		}
+		if (won && r->g[c->group].s == NULL && !r->g[c->group].done)
+			session_begin(r, which[i]);
 	}
-	return -1;
+}
+
+/* The poll events a connection in flight waits for. */
+static short
+cand_events(const struct race *r, const struct cand *c)
+{
+	const struct session *s;
+
+	switch (c->state) {
+	case CAND_CONNECTING:
+		return POLLOUT;
+	case CAND_HANDSHAKE:
+		return c->c.tls_events;
+	case CAND_SESSION:
+		s = r->g[c->group].s;
+		if (s->phase == PHASE_HANDSHAKE)
+			return c->c.tls_events;
+		return c->c.events;
+	default:
+		return POLLIN;
+	}
+}
+
+/* When a connection in flight gives up waiting. */
+static int64_t
+cand_deadline(const struct race *r, const struct cand *c)
+{
+	if (c->state == CAND_SESSION)
+		return r->g[c->group].s->deadline_ns;
+	return c->deadline_ns;
 }
 
 /*
- * Run the loop until a candidate greets 2xx: returns its index, or -1
- * when none can (r->failure says why; r->n == 0: DNS gave nothing).
+ * Run the loop until every group's outcomes are final.  Returns 0, or
+ * ST_OSERR when the loop itself failed, with the reason in out[0].
  */
-static ssize_t
-race_run(struct race *r)
+static int
+race_run(struct race *r, struct outcome *out)
 {
 	struct pollfd pfd[POLL_MAX];
 	size_t which[CANDIDATES_MAX];
-	size_t ndns, npfd, k, flying;
+	size_t ndns, npfd, k, gi, sig;
 	int64_t now, wake_ns;
-	bool greeting;
-	ssize_t pick;
-	int st;
+	bool live;
+	int st, fd;
 
 	for (;;) {
 		now = now_ns();
-		if (now >= r->deadline_ns) {
-			time_up(r);
-			return -1;
+		if ((st = groups_make(r, out)) != 0) {
+			outcome_reason(&out[0], st, &r->server,
+			    "out of memory");
+			return st;
+		}
+		if (signal_caught() != 0 || now >= r->deadline_ns) {
+			if (r->ngroups == 0) {
+				r->ngroups = 1;
+				r->g[0].out = out;
+				r->per_host = false;
+			}
+			r->time_up = true;
+			stop_all(r, signal_caught() != 0 ?
+			    "interrupted by signal" : "run time limit reached",
+			    signal_caught() == 0);
+			for (gi = 0; gi < r->ngroups; gi++)
+				if (!r->g[gi].done)
+					group_fail(r, gi);
+			return 0;
 		}
 		if (!r->hosts_asked && dns_mx_known(r->dns)) {
 			r->hosts_asked = true;
 			if (r->o->mx)
 				dns_lookup_hosts(r->dns);
+			continue;	/* --all: the groups are known now */
 		}
 		candidates_take(r);
 		ndns = dns_pollfds(r->dns, pfd, DNS_SOCKETS_MAX);
 		/* c-ares closes its sockets when its lookups are done. */
 		if (r->fd_short && ndns < r->fd_short_dns)
 			r->fd_short = false;
-		wake_ns = r->deadline_ns;
-		flying = in_flight(r, &greeting);
 		/* Nothing left that could free one: try, and fail for good. */
-		if (r->fd_short && flying == 0 && !dns_pending(r->dns))
+		if (r->fd_short && in_flight(r, SIZE_MAX, &live) == 0 &&
+		    !dns_pending(r->dns))
 			r->fd_short = false;
-		/* No new attempt while a greeting is awaited. */
-		if (!greeting && !r->fd_short) {
-			if (flying == 0 || now >= r->next_start_ns) {
-				pick = race_pick(r, now, &wake_ns);
-				if (pick >= 0) {
-					cand_start(r, &r->v[pick], now, flying,
-					    ndns);
-					continue;
-				}
-			} else
-				wake_ns = deadline_min(wake_ns,
-				    r->next_start_ns);
+		wake_ns = r->deadline_ns;
+		live = r->ngroups == 0;
+		for (gi = 0; gi < r->ngroups; gi++) {
+			if (r->g[gi].done)
+				continue;
+			group_start(r, gi, now, ndns, &wake_ns);
+			if (r->g[gi].done)
+				continue;
+			if (r->g[gi].s == NULL && (r->g[gi].over ||
+			    !group_alive(r, gi))) {
+				if (r->g[gi].over)
+					race_won(r, gi, SIZE_MAX);
+				group_fail(r, gi);
+				continue;
+			}
+			live = true;
 		}
-		if (r->over || !race_alive(r, flying))
-			return -1;
+		if (!live)
+			return 0;
 
 		wake_ns = dns_wake_ns(r->dns, wake_ns);
+		sig = ndns;
+		if ((fd = signal_fd()) != -1) {
+			pfd[sig].fd = fd;
+			pfd[sig].events = POLLIN;
+			pfd[sig].revents = 0;
+			sig++;
+		}
 		npfd = 0;
-		for (k = 0; k < r->n; k++) {
+		for (k = 0; k < r->nv; k++) {
 			if (r->v[k].state == CAND_UNTRIED ||
 			    r->v[k].state == CAND_DONE)
 				continue;
-			pfd[ndns + npfd].fd = r->v[k].c.fd;
-			pfd[ndns + npfd].events = (short)(r->v[k].state ==
-			    CAND_CONNECTING ? POLLOUT : r->v[k].state ==
-			    CAND_HANDSHAKE ? r->v[k].c.tls_events : POLLIN);
-			pfd[ndns + npfd].revents = 0;
+			pfd[sig + npfd].fd = r->v[k].c.fd;
+			pfd[sig + npfd].events = cand_events(r, &r->v[k]);
+			pfd[sig + npfd].revents = 0;
 			which[npfd++] = k;
-			wake_ns = deadline_min(wake_ns, r->v[k].deadline_ns);
+			wake_ns = deadline_min(wake_ns,
+			    cand_deadline(r, &r->v[k]));
 		}
-		if (poll(pfd, (nfds_t)(ndns + npfd), poll_ms(wake_ns)) == -1 &&
+		if (poll(pfd, (nfds_t)(sig + npfd), poll_ms(wake_ns)) == -1 &&
 		    errno != EINTR) {
-			outcome_reason(&r->failure, ST_OSERR, &r->server,
+			outcome_reason(&out[0], ST_OSERR, &r->server,
 			    strerror(errno));
-			return -1;
+			return ST_OSERR;
 		}
 		if ((st = dns_process(r->dns, pfd, ndns)) != 0) {
-			outcome_reason(&r->failure, st, &r->server,
+			outcome_reason(&out[0], st, &r->server,
 			    "too many DNS sockets");
-			return -1;
+			return st;
 		}
-		if ((pick = attempts_process(r, pfd + ndns, which, npfd)) >= 0)
-			return pick;
-		if (r->over) {
-			race_won(r, SIZE_MAX);	/* closes the others */
-			return -1;
-		}
+		attempts_process(r, pfd + sig, which, npfd);
 	}
-}
-
-/* The others lose to the winner w: closed, not failed, tried again later. */
-static void
-race_won(struct race *r, size_t w)
-{
-	struct outcome why;
-	size_t k;
-
-	outcome_reason(&why, 0, &r->server, "another server greeted first");
-	for (k = 0; k < r->n; k++) {
-		if (k == w || r->v[k].state == CAND_UNTRIED ||
-		    r->v[k].state == CAND_DONE)
-			continue;
-		cand_close(&r->v[k]);
-		r->v[k].state = CAND_UNTRIED;
-		note(r, &r->v[k], ATTEMPT_SUPERSEDED, &why);
-	}
-	r->fd_short = false;
-	r->next_start_ns = 0;
-}
-
-/*
- * Race, then hold a session with the winner; again with the others while
- * sessions fail before EHLO is done.  Fills one outcome per node.
- */
-static void
-race_sessions(struct race *r, struct outcome *out, size_t n)
-{
-	char why[OUTCOME_TEXT_MAX];
-	enum session done;
-	struct cand *c;
-	ssize_t w;
-	size_t i;
-	int st;
-
-	while ((w = race_run(r)) >= 0) {
-		c = &r->v[w];
-		race_won(r, (size_t)w);
-		done = smtp_session(&c->c, &c->greeting, r->o, r->deadline_ns,
-		    out);
-		cand_close(c);
-		c->state = CAND_DONE;
-		note_session(r, c, out, n);
-		if (done == SESSION_DONE)
-			return;
-		failed_with(r, &out[0]);
-	}
-	if (r->n == 0) {
-		st = dns_failure(r->dns, why, sizeof(why));
-		outcome_reason(&r->failure, st, &r->server, why);
-	} else if (r->failure.status == 0)
-		outcome_reason(&r->failure, ST_UNAVAILABLE, &r->server,
-		    "no address to connect to");
-	for (i = 0; i < n; i++)
-		out[i] = r->failure;
 }
 
 static struct race *
@@ -708,6 +1048,7 @@ race_new(const struct options *o, struct dns *dns, struct attempts *log,
 	r->dns = dns;
 	r->log = log;
 	r->deadline_ns = deadline_ns;
+	r->n = o->check ? 1 : o->nnodes;
 	r->hosts_asked = !o->mx;
 	peer_set(&r->server, o->host, NULL);
 	for (i = 0; i < MX_HOSTS_MAX; i++)
@@ -715,173 +1056,52 @@ race_new(const struct options *o, struct dns *dns, struct attempts *log,
 	return r;
 }
 
-/* --all: one host's race and session, in a thread of its own. */
-struct host_run {
-	const struct options	*o;
-	struct dns_host		 host;
-	struct attempts		*log;
-	int64_t			 deadline_ns;
-	struct outcome		*out;
-	size_t			 n;
-	pthread_t		 thread;
-	bool			 started;	/* as a thread */
-	bool			 ran;
-};
-
-static void *
-host_run(void *arg)
+static void
+race_free(struct race *r)
 {
-	struct host_run *h = arg;
-	struct dns *dns;
-	struct race *r;
-	struct outcome why;
-	struct peer server;
-	size_t i;
+	size_t gi;
 
-	if (dns_fixed(&dns, h->o, &h->host, 1) != 0 ||
-	    (r = race_new(h->o, dns, h->log, h->deadline_ns)) == NULL) {
-		dns_close(dns);
-		peer_set(&server, h->host.name, NULL);
-		outcome_reason(&why, ST_OSERR, &server, "out of memory");
-		for (i = 0; i < h->n; i++)
-			h->out[i] = why;
-		return NULL;
-	}
-	r->hosts_asked = true;
-	peer_set(&r->server, h->host.name, NULL);
-	race_sessions(r, h->out, h->n);
+	if (r == NULL)
+		return;
+	for (gi = 0; gi < MX_HOSTS_MAX; gi++)
+		free(r->g[gi].s);
+	free(r->per_host_out);
 	free(r);
-	dns_close(dns);
-	return NULL;
 }
 
 /*
- * Whether an MX host's addresses are in, enough for its own race: every
- * answer came, or one did and RFC 8305's resolution delay is over.
+ * --all: each node's outcome is the best any host gave it; the other
+ * hosts' outcomes that were used (not this machine's) are kept in the
+ * log for report.c.  false when out of memory.
  */
 static bool
-host_ready(const struct dns_host *h, int64_t now)
+hosts_collect(struct race *r, struct outcome *out)
 {
-	if (h->skipped || h->naddr == 0)
-		return false;
-	if (h->status[FAM_V4] != DNS_PENDING &&
-	    h->status[FAM_V6] != DNS_PENDING)
-		return true;
-	if (h->status[FAM_V6] == DNS_OK)
-		return true;
-	return h->status[FAM_V4] == DNS_OK &&
-	    now >= h->answered_ns[FAM_V4] + RESOLUTION_DELAY_NS;
-}
+	size_t h, i, nused = 0;
 
-/*
- * --all: poll DNS alone, starting each host's thread as it resolves.
- * Returns 0, or ST_OSERR with the reason in *fatal.
- */
-static int
-all_resolve(struct race *r, struct host_run *runs, struct outcome *fatal)
-{
-	struct pollfd pfd[DNS_SOCKETS_MAX];
-	size_t i, nfds;
-	int64_t now, wake_ns;
-	int st;
-
-	for (;;) {
-		now = now_ns();
-		if (!r->hosts_asked && dns_mx_known(r->dns)) {
-			r->hosts_asked = true;
-			dns_lookup_hosts(r->dns);
-		}
-		wake_ns = r->deadline_ns;
-		for (i = 0; i < dns_nhosts(r->dns); i++) {
-			if (runs[i].ran)
-				continue;
-			if (host_ready(dns_host(r->dns, i), now)) {
-				runs[i].host = *dns_host(r->dns, i);
-				runs[i].ran = true;
-				runs[i].started = pthread_create(
-				    &runs[i].thread, NULL, host_run,
-				    &runs[i]) == 0;
-				if (!runs[i].started)
-					host_run(&runs[i]);
-			} else if (dns_host(r->dns, i)->naddr > 0 &&
-			    !dns_host(r->dns, i)->skipped)
-				wake_ns = deadline_min(wake_ns,
-				    dns_host(r->dns, i)->answered_ns[FAM_V4] +
-				    RESOLUTION_DELAY_NS);
-		}
-		if (!dns_pending(r->dns) || now >= r->deadline_ns)
-			return 0;
-		nfds = dns_pollfds(r->dns, pfd, DNS_SOCKETS_MAX);
-		wake_ns = dns_wake_ns(r->dns, wake_ns);
-		if (poll(pfd, (nfds_t)nfds, poll_ms(wake_ns)) == -1 &&
-		    errno != EINTR) {
-			outcome_reason(fatal, ST_OSERR, &r->server,
-			    strerror(errno));
-			return ST_OSERR;
-		}
-		if ((st = dns_process(r->dns, pfd, nfds)) != 0) {
-			outcome_reason(fatal, st, &r->server,
-			    "too many DNS sockets");
-			return st;
-		}
-	}
-}
-
-/*
- * --all: every MX host's session at once, then the best per node.
- * Returns 0, or ST_OSERR with the reason in out[0].
- */
-static int
-race_all(struct race *r, struct outcome *out, size_t n)
-{
-	struct outcome *per_host;
-	struct host_run *runs;
-	size_t i, h, nran = 0;
-	int st;
-
-	per_host = calloc((size_t)MX_HOSTS_MAX * n, sizeof(*per_host));
-	runs = calloc(MX_HOSTS_MAX, sizeof(*runs));
-	if (per_host == NULL || runs == NULL) {
-		free(per_host);
-		free(runs);
-		outcome_reason(&out[0], ST_OSERR, &r->server, "out of memory");
-		return ST_OSERR;
-	}
-	for (h = 0; h < MX_HOSTS_MAX; h++) {
-		runs[h].out = &per_host[h * n];
-		runs[h].o = r->o;
-		runs[h].log = r->log;
-		runs[h].deadline_ns = r->deadline_ns;
-		runs[h].n = n;
-	}
-	/* Hosts in preference order, those that ran packed to the front. */
-	st = all_resolve(r, runs, &out[0]);
-	for (h = 0; h < MX_HOSTS_MAX; h++)
-		if (runs[h].started)
-			pthread_join(runs[h].thread, NULL);
-	for (h = 0; h < dns_nhosts(r->dns); h++) {
-		if (!runs[h].ran)
+	for (h = 0; h < r->ngroups; h++) {
+		if (dns_host(r->dns, h)->skipped)
 			continue;
-		memmove(&per_host[nran * n], runs[h].out,
-		    n * sizeof(*per_host));
-		nran++;
+		if (nused != h)
+			memmove(&r->per_host_out[nused * r->n],
+			    &r->per_host_out[h * r->n],
+			    r->n * sizeof(*out));
+		nused++;
 	}
-	if (st != 0 || nran == 0) {
-		free(per_host);
-		free(runs);
-		if (st == 0)
-			race_sessions(r, out, n);	/* why DNS gave nothing */
-		return st;
+	if (nused == 0) {
+		/* Every host is this machine: said as without --all. */
+		r->per_host = false;
+		r->ngroups = 1;
+		r->g[0].out = out;
+		r->g[0].tried = false;
+		r->g[0].failure.status = 0;
+		group_fail(r, 0);
+		return true;
 	}
-	for (i = 0; i < n; i++)
-		out[i] = outcome_best(&per_host[i], nran, n);
-	if (!host_outcomes_keep(r->log, per_host, nran, n, out)) {
-		outcome_reason(&out[0], ST_OSERR, &r->server, "out of memory");
-		st = ST_OSERR;
-	}
-	free(per_host);
-	free(runs);
-	return st;
+	for (i = 0; i < r->n; i++)
+		out[i] = outcome_best(&r->per_host_out[i], nused, r->n);
+	return r->log == NULL || host_outcomes_keep(r->log, r->per_host_out,
+	    nused, r->n, out);
 }
 
 /*
@@ -911,11 +1131,12 @@ race(const struct options *o, int64_t deadline_ns, struct outcome *out,
 		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
 		return ST_OSERR;
 	}
-	if (o->all)
-		st = race_all(r, out, n);
-	else
-		race_sessions(r, out, n);
-	free(r);
+	st = race_run(r, out);
+	if (st == 0 && r->per_host && !hosts_collect(r, out)) {
+		outcome_reason(&out[0], ST_OSERR, &server, "out of memory");
+		st = ST_OSERR;
+	}
+	race_free(r);
 	dns_close(dns);
 	return st;
 }

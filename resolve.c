@@ -1113,24 +1113,6 @@ dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns,
 	return 0;
 }
 
-/*
- * Hosts whose lookups are done elsewhere (--all: one host and its
- * addresses), at most MX_HOSTS_MAX.
- */
-int
-dns_fixed(struct dns **dp, const struct options *o, const struct dns_host *h,
-    size_t n)
-{
-	struct dns *d;
-
-	if ((*dp = d = calloc(1, sizeof(*d))) == NULL)
-		return ST_OSERR;
-	d->o = o;
-	d->nhost = n < MX_HOSTS_MAX ? n : MX_HOSTS_MAX;
-	memcpy(d->host, h, d->nhost * sizeof(*h));
-	return 0;
-}
-
 /* The sockets to poll for c-ares, at most max; returns how many. */
 size_t
 dns_pollfds(const struct dns *d, struct pollfd *fds, size_t max)

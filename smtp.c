@@ -1,26 +1,103 @@
 /*
- * The SMTP dialogue on a connection whose greeting was read: EHLO,
- * STARTTLS and AUTH when asked, ETRN per node, QUIT (RFC 5321, RFC 1985).
+ * The SMTP dialogue after a 220 greeting, as a state machine with no I/O
+ * of its own: EHLO (or HELO), STARTTLS and EHLO again, AUTH when asked,
+ * ETRN per node, QUIT (RFC 5321, RFC 3207, RFC 4954, RFC 1985).  The
+ * event loop sends the command it is given, reads the complete reply and
+ * hands it back; each reply decides the next step and the outcomes.
  */
-#include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "etrn.h"
 
-/* The status a failed read or write leaves the remaining nodes with. */
-static int
-io_status(enum io io)
+/* For the -v trace: "EHLO -> ETRN". */
+const char *const smtp_state_name[SMTP_STATES] = {
+	[SMTP_EHLO] = "EHLO",
+	[SMTP_HELO] = "HELO",
+	[SMTP_STARTTLS] = "STARTTLS",
+	[SMTP_TLS] = "TLS",
+	[SMTP_EHLO_TLS] = "EHLO-TLS",
+	[SMTP_AUTH] = "AUTH",
+	[SMTP_ETRN] = "ETRN",
+	[SMTP_QUIT] = "QUIT",
+	[SMTP_DONE] = "DONE",
+};
+
+/* The command each state waits on, for reasons: "ETRN: timed out". */
+static const char *const verb[SMTP_STATES] = {
+	[SMTP_EHLO] = "EHLO",
+	[SMTP_HELO] = "HELO",
+	[SMTP_STARTTLS] = "STARTTLS",
+	[SMTP_TLS] = "STARTTLS",
+	[SMTP_EHLO_TLS] = "EHLO",
+	[SMTP_AUTH] = "AUTH",
+	[SMTP_ETRN] = "ETRN",
+	[SMTP_QUIT] = "QUIT",
+	[SMTP_DONE] = "QUIT",
+};
+
+/*
+ * RFC 4616 PLAIN: "authzid NUL authcid NUL passwd" with an empty authzid,
+ * as the initial response; options_parse made sure it fits.
+ */
+static bool
+plain_start(const struct options *o, char *buf, size_t len)
 {
-	/* A TLS error after the handshake breaks the dialogue like a close. */
-	return io == IO_TIMEOUT || io == IO_ERROR ? ST_TEMPFAIL : ST_PROTOCOL;
+	char plain[2 * COMMAND_LINE_MAX];
+	size_t ulen = strlen(o->user), plen = strlen(o->password);
+	bool ok;
+
+	plain[0] = '\0';
+	memcpy(plain + 1, o->user, ulen + 1);
+	memcpy(plain + 2 + ulen, o->password, plen);
+	ok = base64_encode(buf, len, plain, ulen + plen + 2);
+	explicit_bzero(plain, sizeof(plain));
+	return ok;
 }
+
+/* PLAIN says all in its initial response: a challenge is not expected. */
+static bool
+plain_step(const struct options *o, int step, const char *challenge,
+    char *buf, size_t len, const char **shown)
+{
+	(void)o;
+	(void)step;
+	(void)challenge;
+	(void)buf;
+	(void)len;
+	(void)shown;
+	return false;
+}
+
+/* LOGIN has no initial response. */
+static bool
+login_start(const struct options *o, char *buf, size_t len)
+{
+	(void)o;
+	if (len > 0)
+		buf[0] = '\0';
+	return true;
+}
+
+/* LOGIN: the user name to the first 334, the password to the second. */
+static bool
+login_step(const struct options *o, int step, const char *challenge,
+    char *buf, size_t len, const char **shown)
+{
+	const char *secret = step == 0 ? o->user : o->password;
+
+	(void)challenge;
+	if (step > 1)
+		return false;
+	*shown = step == 0 ? "<redacted user>" : "<redacted>";
+	return base64_encode(buf, len, secret, strlen(secret));
+}
+
+/* The mechanisms etrn offers, best first. */
+static const struct auth_mech mechs[] = {
+	{ "PLAIN", plain_start, plain_step },
+	{ "LOGIN", login_start, login_step },
+};
 
 /* The status of a reply that stops the session before ETRN. */
 static int
@@ -31,300 +108,340 @@ early_status(int code, int permanent)
 	return code / 100 == 5 ? permanent : ST_PROTOCOL;
 }
 
-/* One session's state, so that each step reads like the RFC. */
-struct dialogue {
-	struct conn		*c;
-	const struct options	*o;
-	int64_t			 deadline_ns;	/* the run's */
-	struct outcome		*out;
-	size_t			 n;		/* outcomes */
-	size_t			 done;		/* outcomes already final */
-	struct reply		 r;		/* the last reply */
-	struct reply		 ehlo;		/* the last EHLO reply */
-	bool			 authenticated;
-	int64_t			 step_ns;	/* for each reply */
-};
-
+/* Enter state next; -v shows each change (--all: after the prefix). */
 static void
-fail_from(struct dialogue *s, size_t from, int status, const char *reason)
+enter(struct smtp *s, enum smtp_state next)
 {
-	for (; from < s->n; from++)
-		outcome_reason(&s->out[from], status, &s->c->peer, reason);
+	if (next == s->state)
+		return;
+	if (s->prefix[0] != '\0')
+		trace(s->prefix, "%s -> %s", smtp_state_name[s->state],
+		    smtp_state_name[next]);
+	else
+		trace("etrn: ", "%s: %s -> %s", s->peer->name,
+		    smtp_state_name[s->state], smtp_state_name[next]);
+	s->state = next;
 }
 
-/* Every node gets the last reply as its outcome. */
+/* Enter state next and send cmd (shown as shown, when not NULL). */
+static enum smtp_next
+command(struct smtp *s, enum smtp_state next, const char *cmd,
+    const char *shown)
+{
+	enter(s, next);
+	snprintf(s->cmd, sizeof(s->cmd), "%s", cmd);
+	snprintf(s->shown, sizeof(s->shown), "%s", shown != NULL ? shown :
+	    cmd);
+	s->step_ns = s->o->timeout_ns;
+	return SMTP_SEND;
+}
+
 static void
-fail_reply(struct dialogue *s, int status)
+fail_from(struct smtp *s, size_t from, int status, const char *reason)
+{
+	for (; from < s->n; from++)
+		outcome_reason(&s->out[from], status, s->peer, reason);
+}
+
+/*
+ * End the session politely; its reply changes nothing, and is awaited
+ * at most QUIT_WAIT_NS (never more than --timeout).
+ */
+static enum smtp_next
+quit(struct smtp *s)
+{
+	s->node = s->n;		/* the outcomes are final */
+	command(s, SMTP_QUIT, "QUIT", NULL);
+	s->step_ns = deadline_min(QUIT_WAIT_NS, s->o->timeout_ns);
+	return SMTP_SEND;
+}
+
+/* The session is over without QUIT. */
+static enum smtp_next
+over(struct smtp *s)
+{
+	s->node = s->n;
+	enter(s, SMTP_DONE);
+	return SMTP_OVER;
+}
+
+/*
+ * Stop before ETRN with the reply as every node's outcome; after 421 the
+ * server has closed (RFC 5321 section 3.8): no QUIT.
+ */
+static enum smtp_next
+refused(struct smtp *s, const struct reply *r, int status)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		outcome_reply(&s->out[i], status, &s->c->peer, &s->r);
+		outcome_reply(&s->out[i], status, s->peer, r);
+	return r->code == 421 ? over(s) : quit(s);
 }
 
-/* A command failed: status and reason, e.g. "ETRN: timed out". */
-static void
-fail_io(struct dialogue *s, size_t from, int status, const char *cmd,
-    enum io io)
+/* Fail every node with reason, then QUIT. */
+static enum smtp_next
+give_up(struct smtp *s, int status, const char *reason)
 {
-	char why[sizeof(s->c->tls_error) + 16];
-
-	snprintf(why, sizeof(why), "%.*s: %s", (int)strcspn(cmd, " "), cmd,
-	    conn_reason(s->c, io));
-	fail_from(s, from, status, why);
+	fail_from(s, 0, status, reason);
+	return quit(s);
 }
 
-/*
- * RFC 5321 section 4.1.4: the EHLO argument is the client's fully
- * qualified name or, lacking one, the address literal of its end of the
- * connection.
- */
-static void
-helo_name(const struct conn *c, const struct options *o, char *name,
-    size_t len)
+/* Send ETRN for node s->node; each after the previous reply is complete. */
+static enum smtp_next
+etrn_next(struct smtp *s)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[DOMAIN_MAX + 1], addr[INET6_ADDRSTRLEN] = "127.0.0.1";
-
-	if (o->helo != NULL) {
-		snprintf(name, len, "%s", o->helo);
-		return;
-	}
-	if (gethostname(host, sizeof(host)) == 0 &&
-	    memchr(host, '\0', sizeof(host)) != NULL &&
-	    strchr(host, '.') != NULL && helo_valid(host, NULL)) {
-		snprintf(name, len, "%s", host);
-		return;
-	}
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0 &&
-	    ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    addr, sizeof(addr));
-		snprintf(name, len, "[IPv6:%s]", addr);
-		return;
-	}
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-		    addr, sizeof(addr));
-	snprintf(name, len, "[%s]", addr);
-}
-
-/*
- * Send cmd (shown in the transcript as shown, when not NULL) and read its
- * reply into s->r, each before one step's deadline.  On failure every
- * node from the first gets the reason.
- */
-static bool
-command(struct dialogue *s, const char *cmd, const char *shown)
-{
-	int64_t step_ns = s->step_ns;
-	enum io io;
-
-	io = conn_send(s->c, cmd, shown, deadline_min(now_ns() + step_ns,
-	    s->deadline_ns));
-	if (io == IO_OK)
-		io = conn_read_reply(s->c, &s->r, deadline_min(now_ns() +
-		    step_ns, s->deadline_ns));
-	if (io != IO_OK)
-		fail_io(s, s->done, io == IO_TLS && s->c->tls_alert ? ST_TLS :
-		    io_status(io), shown != NULL ? shown : cmd, io);
-	return io == IO_OK;
-}
-
-/* End the session politely; its reply changes nothing. */
-static void
-quit(struct dialogue *s)
-{
-	/* A failed QUIT must not touch the outcomes. */
-	s->done = s->n;
-	s->step_ns = deadline_min(QUIT_WAIT_NS, s->o->timeout_ns);
-	command(s, "QUIT", NULL);
-}
-
-/* Stop before ETRN with the last reply as every node's outcome. */
-static bool
-refused(struct dialogue *s, int permanent)
-{
-	fail_reply(s, early_status(s->r.code, permanent));
-	if (s->r.code != 421)	/* RFC 5321 section 3.8: it has closed */
-		quit(s);
-	return false;
-}
-
-/* EHLO, or HELO after a rejected EHLO with --force (RFC 5321 4.1.1.1). */
-static bool
-hello(struct dialogue *s)
-{
-	char name[DOMAIN_MAX + 1], cmd[COMMAND_LINE_MAX];
-
-	helo_name(s->c, s->o, name, sizeof(name));
-	snprintf(cmd, sizeof(cmd), "EHLO %s", name);
-	if (!command(s, cmd, NULL))
-		return false;
-	if (s->r.code / 100 == 5 && s->o->force && !s->o->check &&
-	    s->o->user == NULL && !s->o->starttls) {
-		snprintf(cmd, sizeof(cmd), "HELO %s", name);
-		if (!command(s, cmd, NULL))
-			return false;
-	}
-	if (s->r.code / 100 != 2)
-		return refused(s, ST_NOT_OFFERED);
-	s->ehlo = s->r;
-	return true;
-}
-
-/*
- * RFC 3207: STARTTLS, the handshake, and EHLO again; what the server said
- * before TLS is forgotten (section 4.2).
- */
-static bool
-starttls(struct dialogue *s)
-{
-	int64_t deadline_ns;
-	enum io io;
-
-	if (!ehlo_has(&s->ehlo, "STARTTLS")) {
-		fail_from(s, 0, ST_TLS, "STARTTLS not offered");
-		quit(s);
-		return false;
-	}
-	if (!command(s, "STARTTLS", NULL))
-		return false;
-	if (s->r.code != 220)
-		return refused(s, ST_TLS);
-	deadline_ns = deadline_min(now_ns() + s->o->timeout_ns,
-	    s->deadline_ns);
-	while ((io = secure_start(s->c)) == IO_AGAIN &&
-	    (io = conn_wait(s->c, s->c->tls_events, deadline_ns)) == IO_OK)
-		;
-	if (io != IO_OK) {
-		fail_io(s, 0, io == IO_TIMEOUT ? ST_TEMPFAIL : ST_TLS,
-		    "STARTTLS", io);
-		return false;
-	}
-	return hello(s);
-}
-
-/*
- * RFC 4954 AUTH with PLAIN (RFC 4616) or LOGIN, never over a connection
- * without TLS unless --insecure-auth; the secrets never reach the
- * transcript.
- */
-static bool
-auth(struct dialogue *s)
-{
-	const struct options *o = s->o;
-	char plain[2 * COMMAND_LINE_MAX], cmd[COMMAND_LINE_MAX];
-	size_t ulen = strlen(o->user), plen = strlen(o->password);
-	bool sent;
-
-	if (s->c->tls == NULL && !o->insecure_auth) {
-		fail_from(s, 0, ST_NOPERM, "AUTH refused on a connection "
-		    "without TLS (see --insecure-auth)");
-		quit(s);
-		return false;
-	}
-	if (ehlo_param(&s->ehlo, "AUTH", "PLAIN")) {
-		/*
-		 * authzid NUL authcid NUL passwd, authzid empty; options_parse
-		 * made sure the command fits in COMMAND_LINE_MAX.
-		 */
-		static const char verb[] = "AUTH PLAIN ";
-		size_t vlen = sizeof(verb) - 1;
-
-		plain[0] = '\0';
-		memcpy(plain + 1, o->user, ulen + 1);
-		memcpy(plain + 2 + ulen, o->password, plen);
-		memcpy(cmd, verb, sizeof(verb));
-		base64_encode(cmd + vlen, sizeof(cmd) - vlen, plain,
-		    ulen + plen + 2);
-		explicit_bzero(plain, sizeof(plain));
-		sent = command(s, cmd, "AUTH PLAIN <redacted>");
-	} else if (ehlo_param(&s->ehlo, "AUTH", "LOGIN")) {
-		sent = command(s, "AUTH LOGIN", NULL);
-		if (sent && s->r.code == 334) {
-			base64_encode(cmd, sizeof(cmd), o->user, ulen);
-			sent = command(s, cmd, "<redacted user>");
-		}
-		if (sent && s->r.code == 334) {
-			base64_encode(cmd, sizeof(cmd), o->password, plen);
-			sent = command(s, cmd, "<redacted>");
-		}
-	} else {
-		fail_from(s, 0, ST_NOPERM, ehlo_has(&s->ehlo, "AUTH") ?
-		    "no AUTH mechanism in common (PLAIN, LOGIN)" :
-		    "AUTH not offered");
-		quit(s);
-		return false;
-	}
-	explicit_bzero(cmd, sizeof(cmd));
-	if (!sent)
-		return false;
-	if (s->r.code / 100 != 2)
-		return refused(s, ST_NOPERM);
-	s->authenticated = true;
-	return true;
-}
-
-/*
- * After a 2xx greeting: EHLO, STARTTLS and AUTH when asked, ETRN for each
- * node, QUIT.  Each command is sent only after the reply to the previous
- * one is complete: RFC 2920 section 3.1 does not let ETRN be pipelined.
- * Fills one outcome per node (one with --check).  A session that breaks
- * or is turned away (4xx) before EHLO is done leaves the other candidates
- * to be tried.
- */
-enum session
-smtp_session(struct conn *c, const struct reply *greeting,
-    const struct options *o, int64_t run_deadline_ns, struct outcome *out)
-{
-	struct dialogue s = { .c = c, .o = o, .deadline_ns = run_deadline_ns,
-	    .out = out, .n = o->check ? 1 : o->nnodes,
-	    .step_ns = o->timeout_ns };
 	char cmd[COMMAND_LINE_MAX];
+
+	snprintf(cmd, sizeof(cmd), "ETRN %s", s->o->nodes[s->node]);
+	return command(s, SMTP_ETRN, cmd, NULL);
+}
+
+/* EHLO is done, TLS and AUTH too when asked: ETRN, or --check's answer. */
+static enum smtp_next
+etrn_begin(struct smtp *s)
+{
+	struct reply first;
 	const char *nl;
-	size_t i;
 	int st;
 
-	s.r = *greeting;
-	if (!hello(&s))
-		return out[0].status == ST_NOT_OFFERED ? SESSION_DONE :
-		    SESSION_NEXT;
-	if ((o->starttls && !starttls(&s)) || (o->user != NULL && !auth(&s)))
-		return SESSION_DONE;
-
-	if (o->check) {
-		st = ehlo_has(&s.ehlo, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
+	if (s->o->check) {
+		st = ehlo_has(&s->ehlo, "ETRN") ? ST_STARTED : ST_NOT_OFFERED;
 		/* The first line; a NUL in it is shown, not an end. */
-		if ((nl = memchr(s.ehlo.text, '\n', s.ehlo.len)) != NULL)
-			s.ehlo.len = (size_t)(nl - s.ehlo.text);
-		s.ehlo.text[s.ehlo.len] = '\0';
-		outcome_reply(out, st, &c->peer, &s.ehlo);
-		quit(&s);
-		return SESSION_DONE;
+		first = s->ehlo;
+		if ((nl = memchr(first.text, '\n', first.len)) != NULL)
+			first.len = (size_t)(nl - first.text);
+		first.text[first.len] = '\0';
+		outcome_reply(&s->out[0], st, s->peer, &first);
+		return quit(s);
 	}
-	if (!o->force && !ehlo_has(&s.ehlo, "ETRN")) {
-		fail_from(&s, 0, ST_NOT_OFFERED,
+	if (!s->o->force && !ehlo_has(&s->ehlo, "ETRN"))
+		return give_up(s, ST_NOT_OFFERED,
 		    "ETRN not advertised in the EHLO reply");
-		quit(&s);
-		return SESSION_DONE;
+	s->node = 0;
+	return etrn_next(s);
+}
+
+/*
+ * RFC 4954 AUTH with the first mechanism both sides have, never over a
+ * connection without TLS unless --insecure-auth; the secrets never reach
+ * the transcript.
+ */
+static enum smtp_next
+auth_begin(struct smtp *s)
+{
+	char cmd[COMMAND_LINE_MAX], shown[64], resp[COMMAND_LINE_MAX];
+	size_t i;
+	int len;
+
+	if (!s->tls && !s->o->insecure_auth)
+		return give_up(s, ST_NOPERM, "AUTH refused on a connection "
+		    "without TLS (see --insecure-auth)");
+	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+		if (ehlo_param(&s->ehlo, "AUTH", mechs[i].name))
+			break;
+	if (i == sizeof(mechs) / sizeof(mechs[0]))
+		return give_up(s, ST_NOPERM, ehlo_has(&s->ehlo, "AUTH") ?
+		    "no AUTH mechanism in common (PLAIN, LOGIN)" :
+		    "AUTH not offered");
+	s->mech = &mechs[i];
+	s->auth_step = 0;
+	len = -1;
+	resp[0] = '\0';
+	if (s->mech->start(s->o, resp, sizeof(resp)))
+		len = snprintf(cmd, sizeof(cmd), "AUTH %s%s%s", s->mech->name,
+		    resp[0] != '\0' ? " " : "", resp);
+	snprintf(shown, sizeof(shown), "AUTH %s%s", s->mech->name,
+	    resp[0] != '\0' ? " <redacted>" : "");
+	explicit_bzero(resp, sizeof(resp));
+	if (len < 0 || (size_t)len >= sizeof(cmd)) {
+		explicit_bzero(cmd, sizeof(cmd));
+		/* options_parse keeps the credentials short enough. */
+		return give_up(s, ST_NOPERM, "credentials too long");
 	}
-	for (i = 0; i < s.n; i++) {
-		snprintf(cmd, sizeof(cmd), "ETRN %s", o->nodes[i]);
-		s.done = i;
-		if (!command(&s, cmd, NULL))
-			return SESSION_DONE;
-		outcome_reply(&out[i], status_of_etrn_reply(s.r.code,
-		    s.authenticated), &c->peer, &s.r);
-		out[i].etrn_reply = true;
-		if (s.r.code == 421) {
-			fail_from(&s, i + 1, ST_TEMPFAIL,
-			    "not sent: the server closed the session (421)");
-			return SESSION_DONE;
+	command(s, SMTP_AUTH, cmd, shown);
+	explicit_bzero(cmd, sizeof(cmd));
+	return SMTP_SEND;
+}
+
+/* A reply in AUTH: 334 asks the mechanism for its next line. */
+static enum smtp_next
+auth_reply(struct smtp *s, const struct reply *r)
+{
+	char resp[COMMAND_LINE_MAX];
+	const char *shown = "<redacted>";
+
+	if (r->code == 334 && s->mech->step(s->o, s->auth_step++, r->text,
+	    resp, sizeof(resp), &shown)) {
+		command(s, SMTP_AUTH, resp, shown);
+		explicit_bzero(resp, sizeof(resp));
+		return SMTP_SEND;
+	}
+	if (r->code / 100 != 2)
+		return refused(s, r, early_status(r->code, ST_NOPERM));
+	s->authenticated = true;
+	return etrn_begin(s);
+}
+
+/* EHLO over TLS (or EHLO without STARTTLS) succeeded: AUTH or ETRN. */
+static enum smtp_next
+hello_done(struct smtp *s, const struct reply *r)
+{
+	s->ehlo = *r;
+	if (s->o->user != NULL)
+		return auth_begin(s);
+	return etrn_begin(s);
+}
+
+/*
+ * A reply to EHLO or HELO (RFC 5321 section 4.1.1.1: success is 250).
+ * EHLO rejected (5xx) with --force falls back to HELO; a session that is
+ * turned away before EHLO is done hands over to the other candidates,
+ * unless the server is no ESMTP server (EHLO rejected, 4).
+ */
+static enum smtp_next
+hello_reply(struct smtp *s, const struct reply *r)
+{
+	char cmd[COMMAND_LINE_MAX];
+	int st;
+
+	if (r->code == 250) {
+		if (s->o->starttls && !s->tls) {
+			if (!ehlo_has(r, "STARTTLS"))
+				return give_up(s, ST_TLS,
+				    "STARTTLS not offered");
+			return command(s, SMTP_STARTTLS, "STARTTLS", NULL);
 		}
+		return hello_done(s, r);
 	}
-	quit(&s);
-	return SESSION_DONE;
+	if (s->state == SMTP_EHLO && r->code / 100 == 5 && s->o->force &&
+	    !s->o->check && s->o->user == NULL && !s->o->starttls) {
+		snprintf(cmd, sizeof(cmd), "HELO %s", s->helo);
+		return command(s, SMTP_HELO, cmd, NULL);
+	}
+	st = early_status(r->code, ST_NOT_OFFERED);
+	s->next = st != ST_NOT_OFFERED && s->state != SMTP_EHLO_TLS;
+	return refused(s, r, st);
+}
+
+/*
+ * Begin a session on a connection whose greeting was 220: the first
+ * command is EHLO helo.  tls: the connection is already under TLS
+ * (--tls).  Fills one outcome per node of out (one with --check) as the
+ * session goes.
+ */
+enum smtp_next
+smtp_start(struct smtp *s, const struct options *o, const struct peer *peer,
+    const char *prefix, const char *helo, bool tls, struct outcome *out)
+{
+	char cmd[COMMAND_LINE_MAX];
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->peer = peer;
+	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
+	snprintf(s->helo, sizeof(s->helo), "%s", helo);
+	s->tls = tls;
+	s->out = out;
+	s->n = o->check ? 1 : o->nnodes;
+	s->state = SMTP_EHLO;
+	snprintf(cmd, sizeof(cmd), "EHLO %s", helo);
+	return command(s, SMTP_EHLO, cmd, NULL);
+}
+
+/*
+ * The complete reply to the command last given: fills outcomes, and says
+ * what comes next.
+ */
+enum smtp_next
+smtp_reply(struct smtp *s, const struct reply *r)
+{
+	size_t i;
+
+	switch (s->state) {
+	case SMTP_EHLO:
+	case SMTP_HELO:
+	case SMTP_EHLO_TLS:
+		return hello_reply(s, r);
+	case SMTP_STARTTLS:
+		if (r->code != 220)
+			return refused(s, r, early_status(r->code, ST_TLS));
+		enter(s, SMTP_TLS);
+		return SMTP_HANDSHAKE;
+	case SMTP_AUTH:
+		return auth_reply(s, r);
+	case SMTP_ETRN:
+		i = s->node;
+		outcome_reply(&s->out[i], status_of_etrn_reply(r->code,
+		    s->authenticated), s->peer, r);
+		s->out[i].etrn_reply = true;
+		if (r->code == 421) {
+			fail_from(s, i + 1, ST_TEMPFAIL,
+			    "not sent: the server closed the session (421)");
+			return over(s);
+		}
+		if (++s->node < s->n)
+			return etrn_next(s);
+		return quit(s);
+	case SMTP_TLS:
+	case SMTP_QUIT:
+	case SMTP_DONE:
+		break;
+	}
+	return over(s);
+}
+
+/*
+ * The STARTTLS handshake succeeded: what the server said before TLS is
+ * forgotten, and EHLO is sent again (RFC 3207 section 4.2).
+ */
+enum smtp_next
+smtp_tls_done(struct smtp *s)
+{
+	char cmd[COMMAND_LINE_MAX];
+
+	s->tls = true;
+	memset(&s->ehlo, 0, sizeof(s->ehlo));
+	snprintf(cmd, sizeof(cmd), "EHLO %s", s->helo);
+	return command(s, SMTP_EHLO_TLS, cmd, NULL);
+}
+
+/*
+ * The step in progress failed: io says how (the handshake's too), reason
+ * in words.  The nodes not yet answered get "VERB: reason"; a failure
+ * while QUIT's reply is awaited changes nothing.
+ */
+enum smtp_next
+smtp_broken(struct smtp *s, enum io io, const char *reason)
+{
+	char why[OUTCOME_TEXT_MAX];
+	int st;
+
+	if (s->state == SMTP_QUIT || s->state == SMTP_DONE)
+		return over(s);
+	/*
+	 * A TLS error after the handshake breaks the dialogue like a close,
+	 * unless the server sent an alert: it refused TLS itself.
+	 */
+	st = io == IO_TIMEOUT || io == IO_ERROR ? ST_TEMPFAIL : ST_PROTOCOL;
+	if ((s->state == SMTP_TLS && io != IO_TIMEOUT) ||
+	    (io == IO_TLS && s->tls_alert))
+		st = ST_TLS;
+	snprintf(why, sizeof(why), "%s: %s", verb[s->state], reason);
+	fail_from(s, s->state == SMTP_ETRN ? s->node : 0, st, why);
+	s->next = s->state == SMTP_EHLO || s->state == SMTP_HELO;
+	return over(s);
+}
+
+/*
+ * The run ends (signal, --max-time) with the session unfinished: nodes
+ * not yet answered get status and reason, answered ones keep theirs.
+ */
+void
+smtp_stop(struct smtp *s, int status, const char *reason)
+{
+	if (s->state != SMTP_QUIT && s->state != SMTP_DONE)
+		fail_from(s, s->state == SMTP_ETRN ? s->node : 0, status,
+		    reason);
+	over(s);
 }

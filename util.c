@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +19,9 @@
 
 bool verbose;
 
-/* Lines from concurrent sessions (--all) must not interleave. */
-static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The signal that ends the run, and the pipe that wakes the loop. */
+static volatile sig_atomic_t caught;
+static int wake_pipe[2] = { -1, -1 };
 
 int64_t
 now_ns(void)
@@ -139,11 +140,9 @@ std_fds_open(void)
 static void
 emit(const char *prefix, const char *fmt, va_list ap)
 {
-	pthread_mutex_lock(&stderr_lock);
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
-	pthread_mutex_unlock(&stderr_lock);
 }
 
 /* Where the values being checked come from: "file:line", or none. */
@@ -240,6 +239,60 @@ addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
 	    sizeof(a6->sin6_addr)) == 0 && a6->sin6_port == b6->sin6_port &&
 	    a6->sin6_scope_id == b6->sin6_scope_id;
+}
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	caught = sig;
+	if (wake_pipe[1] != -1)
+		(void)write(wake_pipe[1], "", 1);
+	errno = saved;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGHUP end the run, not the process: the handler
+ * notes the signal and wakes the event loop through a pipe it polls, so
+ * that the outcomes known so far are reported.  0, or -1 with errno.
+ */
+int
+signals_catch(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+	int k;
+
+	if (pipe(wake_pipe) == -1)
+		return -1;
+	for (k = 0; k < 2; k++)
+		if (fcntl(wake_pipe[k], F_SETFL, O_NONBLOCK) == -1 ||
+		    fcntl(wake_pipe[k], F_SETFD, FD_CLOEXEC) == -1)
+			return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			return -1;
+	return 0;
+}
+
+/* The signal caught so far, or 0. */
+int
+signal_caught(void)
+{
+	return caught;
+}
+
+/* The descriptor that becomes readable once a signal is caught, or -1. */
+int
+signal_fd(void)
+{
+	return wake_pipe[0];
 }
 
 /*
