@@ -428,6 +428,7 @@ struct smtp {
 	size_t			 n;		/* outcomes */
 	size_t			 node;		/* the ETRN awaited */
 	bool			 tls;		/* the connection is under TLS */
+	bool			 starttls;	/* -S, or TLSA records (--dane) */
 	bool			 authenticated;
 	bool			 next;		/* ended before EHLO was done */
 	bool			 tls_alert;	/* the loop saw a TLS alert */

@@ -1233,6 +1233,10 @@ dns_host_failure(const struct dns *d, size_t i, char *why, size_t len)
 	const char *reason = "no address";
 	int st, failure = 0, f;
 
+	/* RFC 7672 section 2.1.1: a failed TLSA lookup: not used, for now. */
+	if (h->dane.state == DANE_FAILED && !h->skipped)
+		return failed(why, len, ST_TEMPFAIL, "%s: host not used",
+		    h->dane.why);
 	if (h->naddr > 0 || h->skipped)
 		return 0;
 	for (f = 0; f < FAMILIES; f++) {

@@ -551,6 +551,8 @@ dane_records(struct conn *c, SSL *ssl)
 
 	if (SSL_dane_enable(ssl, c->peer.host) <= 0)
 		return false;
+	/* RFC 7672 section 3.1.1: DANE-EE binds the key, not a name. */
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 	for (i = 0; i < c->dane->n; i++) {
 		t = &c->dane->v[i];
 		if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype,

@@ -44,7 +44,7 @@ server really received the ETRN commands, and prints medians:
      against one etrn session (target 1.8 x); etrn and msmtp with the one
      test CA file, and OpenSSL's floor beside them: test/tls_floor.c, the
      least a STARTTLS session costs with OpenSSL 3 (`make bench` builds it
-     into build/tls_floor).  The servers are tls_tests.TLSServer.
+     into build/tls_floor).  The servers are tlsserver.TLSServer.
 
 Scenarios 6 and 7 run, as root, in a private network and mount namespace
 (unshare --net --mount; this script again with --in-namespace): there
@@ -630,17 +630,16 @@ class Bench:
         return store, bundle
 
     def scenario9(self):
-        import tls_tests
-        certs = tls_tests.certs()
-        certs._leaf("benchtls", "tls.%s" % DOMAIN, "DNS:*.tls.%s" % DOMAIN)
+        from tlsserver import Behaviour, TLSServer, certs as made
+        certs = made()
+        certs.leaf("benchtls", "tls.%s" % DOMAIN, "DNS:*.tls.%s" % DOMAIN)
         store, bundle = self.tls_store(certs)
-        one = tls_tests.TLSServer(tls_tests.Behaviour(cert="server"))
+        one = TLSServer(Behaviour(cert="server"))
         self.stack.callback(one.stop)
 
         def make(host, port):
-            return tls_tests.TLSServer(tls_tests.Behaviour(cert="benchtls"),
-                                       host, port)
-        port, mx = same_port_listeners(self.tls_addrs(), make)
+            return TLSServer(Behaviour(cert="benchtls"), host, port)
+        port, mx = same_port(self.tls_addrs(), make)
         for srv in mx:
             self.stack.callback(srv.stop)
         r = self.run

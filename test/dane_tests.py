@@ -14,7 +14,7 @@ The rig, made once per run in a temporary folder:
 
 unbound and ldns-signzone come from their Debian packages unpacked under
 build/dane (`make build/dane`), never installed.  The SMTP servers are
-tls_tests.TLSServer, one per test, on the host's own loopback address and
+tlsserver.TLSServer, one per test, on the host's own loopback address and
 the port the TLSA names were made for (_PORT._tcp.HOST).
 
     ee.dane.test          TLSA 3 1 1 of the self-signed certificate's key
@@ -38,9 +38,13 @@ import subprocess
 import time
 
 import harness
+import net
 from harness import Skip, expect, test
-import tls_tests
-from tls_tests import Behaviour, TLSServer, TLS_SCRIPT, NODE, HELO
+from tlsserver import CAPS, Behaviour, TLSServer, certs
+
+HELO = "client.test"
+NODE = "example.org"
+TLS_SCRIPT = ["EHLO " + HELO, "STARTTLS", "<TLS>", "EHLO " + HELO]
 
 DANE_ROOT = os.path.join(harness.TOPDIR, "build", "dane")
 LIBDIR = os.path.join(DANE_ROOT, "usr", "lib", "x86_64-linux-gnu")
@@ -86,11 +90,10 @@ def cert_sha256(cert):
 
 
 def free_port(addresses):
-    """A TCP port free on every one of addresses."""
+    """A TCP port free on every one of addresses (the TLSA names carry it,
+    so it is chosen before the servers start)."""
     for _ in range(50):
-        with socket.socket() as s:
-            s.bind((addresses[0], 0))
-            port = s.getsockname()[1]
+        port = net.free_port(addresses[0])
         ok = True
         for a in addresses:
             with socket.socket() as s:
@@ -102,12 +105,6 @@ def free_port(addresses):
         if ok:
             return port
     raise AssertionError("no port free on %r" % addresses)
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 UNBOUND_CONF = """server:
@@ -144,7 +141,7 @@ class Rig:
         self.procs = []
         self.dir = harness.tmpdir("etrn-dane-")
         os.chmod(self.dir, 0o755)
-        c = tls_tests.certs()
+        c = certs()
         self.selfsigned = c.path("selfsigned.pem")
         self.ta_cert = self._ta_chain(c)
         self.port = free_port(list(HOSTS.values()) + [PLAIN_HOST])
@@ -160,7 +157,7 @@ class Rig:
     def _ta_chain(self, c):
         """ta.dane.test's certificate, signed by the test CA, and the CA's
         after it (DANE-TA needs the trust anchor in the chain)."""
-        c._leaf("ta", "ta.dane.test", "DNS:ta.dane.test")
+        c.leaf("ta", "ta.dane.test", "DNS:ta.dane.test")
         chain = c.path("ta-chain.pem")
         with open(chain, "w") as out:
             for f in ("ta.pem", "ca.pem"):
@@ -225,9 +222,9 @@ class Rig:
 
     def _unbound(self, name, modules, extra):
         """Start one unbound; its port once it answers."""
-        from dnsstub import query
+        from dnsscript import query
         for _ in range(5):
-            port = free_udp_port()
+            port = net.free_port(udp=True)
             conf = os.path.join(self.dir, name + ".conf")
             with open(conf, "w") as f:
                 f.write(UNBOUND_CONF % {"port": port, "dir": self.dir,
@@ -293,6 +290,16 @@ def expect_status(r, status):
            % (r.status, status), r)
 
 
+def expect_scripts(srv, want, r):
+    got = srv.scripts
+    expect(got == want, "server saw %r\nexpected %r" % (got, want), r)
+
+
+def expect_no_etrn(srv, r):
+    etrns = [line for line in srv.lines if line.upper().startswith("ETRN")]
+    expect(not etrns, "the server received %r" % etrns, r)
+
+
 def result(r):
     lines = r.out.decode("ascii", "replace").splitlines()
     expect(len(lines) == 1, "result lines %r" % lines, r)
@@ -310,7 +317,7 @@ def dane_ee_authenticates_a_server_without_webpki():
     with server("ee") as srv:
         r = etrn("ee.dane.test", NODE)
         expect_status(r, 0)
-        tls_tests.expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
                                                      "QUIT"]], r)
         expect(result(r) == "%s 0 started ee.dane.test[%s]:%d/TLSv1.3/dane "
                "250 Queuing started" % (NODE, HOSTS["ee"], rig().port),
@@ -325,7 +332,7 @@ def dane_ee_for_an_mx_host():
     with server("ee") as srv:
         r = etrn("--mx", "--json", "mail.dane.test", NODE)
         expect_status(r, 0)
-        tls_tests.expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE,
                                                      "QUIT"]], r)
         import json
         doc = json.loads(r.out)
@@ -340,8 +347,11 @@ def dane_ee_mismatch_is_5_without_etrn():
     with server("mismatch") as srv:
         r = etrn("mismatch.dane.test", NODE)
         expect_status(r, 5)
-        tls_tests.expect_no_etrn(srv, r)
-        expect("TLSA" in result(r), "result line %r" % result(r), r)
+        expect_no_etrn(srv, r)
+        expect(result(r).endswith(" - STARTTLS: tls handshake: certificate "
+                                  "not trusted: no matching DANE TLSA "
+                                  "records"), "result line %r" % result(r),
+               r)
 
 
 @test
@@ -349,8 +359,7 @@ def dane_ta_authenticates_a_chain_to_the_named_authority():
     # The system's roots do not know the test CA: DANE-TA makes it the
     # trust anchor for this host alone, with the name checked.
     with server("ta", cert="ta") as srv:
-        srv.ctx.load_cert_chain(rig().ta_cert, tls_tests.certs().path(
-            "ta.key"))
+        srv.ctx.load_cert_chain(rig().ta_cert, certs().path("ta.key"))
         r = etrn("ta.dane.test", NODE)
         expect_status(r, 0)
         expect(result(r).split(" ")[3].endswith("/TLSv1.3/dane"),
@@ -358,13 +367,32 @@ def dane_ta_authenticates_a_chain_to_the_named_authority():
 
 
 @test
+def dane_ta_checks_the_name():
+    # RFC 7672 section 3.2.2: under DANE-TA the certificate must name the
+    # host; wrong.test's, from the same authority, does not.
+    chain = os.path.join(rig().dir, "wrong-chain.pem")
+    with open(chain, "w") as out:
+        for f in ("wrong.pem", "ca.pem"):
+            with open(certs().path(f)) as part:
+                out.write(part.read())
+    with server("ta", cert="wrong") as srv:
+        srv.ctx.load_cert_chain(chain, certs().path("wrong.key"))
+        r = etrn("ta.dane.test", NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
+        expect(result(r).endswith(" - STARTTLS: tls handshake: certificate "
+                                  "not trusted: hostname mismatch"),
+               "result line %r" % result(r), r)
+
+
+@test
 def tlsa_present_but_starttls_not_offered_is_5():
-    with server("nostarttls",
-                ehlo_plain=tls_tests.CAPS + ["ETRN"]) as srv:
+    with server("nostarttls", ehlo_plain=CAPS + ["ETRN"]) as srv:
         r = etrn("nostarttls.dane.test", NODE)
         expect_status(r, 5)
-        tls_tests.expect_scripts(srv, [["EHLO " + HELO, "QUIT"]], r)
-        expect("STARTTLS not offered" in result(r), "result line %r"
+        expect_scripts(srv, [["EHLO " + HELO, "QUIT"]], r)
+        expect(result(r).endswith(" - STARTTLS not offered, but TLSA records "
+                                  "require it"), "result line %r"
                % result(r), r)
 
 
@@ -374,7 +402,7 @@ def validated_absence_keeps_the_usual_rules():
     with server("none") as srv:
         r = etrn("none.dane.test", NODE)
         expect_status(r, 0)
-        tls_tests.expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE,
+        expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE,
                                         "QUIT"]], r)
         expect(result(r).split(" ")[3] == "none.dane.test[%s]:%d"
                % (HOSTS["none"], rig().port), "result line %r" % result(r),
@@ -389,7 +417,7 @@ def unsigned_zone_gives_no_dane():
     with server("plain") as srv:
         r = etrn("host.plain.test", NODE)
         expect_status(r, 0)
-        tls_tests.expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE,
+        expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE,
                                         "QUIT"]], r)
         expect("etrn: host.plain.test: TLSA answer not validated by DNSSEC "
                "(no AD bit): no DANE" in err(r), "-v does not say it", r)
