@@ -67,7 +67,7 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
-	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
+	groff-base shellcheck systemd iproute2 debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -328,6 +328,7 @@ check: deps
 	$(CHECK_MAKE) lint
 	$(CHECK_MAKE) man-check
 	$(CHECK_MAKE) deploy-check
+	$(CHECK_MAKE) systemd-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
 man-check: etrn
@@ -336,6 +337,17 @@ man-check: etrn
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
 deploy-check: etrn
 	python3 test/run.py deploy_tests
+
+# The package's units and hook under a real systemd: this machine's tree
+# booted with systemd-nspawn (test/systemd_tests.py).  The package that
+# deploy-check just built is used when no source is newer.
+systemd-check: build/nspawn build/deb/built
+	python3 test/run.py systemd_tests
+
+build/deb/built: $(SRCS) etrn.h etrn.1 README NEWS Makefile debian/rules \
+	debian/control systemd/etrn@.service systemd/etrn@.timer hooks/etrn \
+	examples/example.conf
+	$(MAKE) deb
 
 demo:
 	$(MAKE) deps DEPS="$(DEMO_PACKAGES)" DEPS_MTA=no
@@ -382,6 +394,22 @@ deps:
 	    exit 1; \
 	fi
 
+# systemd-nspawn for systemd_tests: systemd-container of the installed
+# systemd's version (it links that systemd's private library), unpacked,
+# never installed (a newer one would upgrade systemd itself).
+build/nspawn:
+	rm -rf build/nspawn.tmp
+	mkdir -p build/nspawn.tmp/debs
+	v=$$(dpkg-query -W -f='$${Version}' systemd) && \
+	cd build/nspawn.tmp/debs && { apt-get download "systemd-container=$$v" || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update && \
+	      apt-get download "systemd-container=$$v"; } || \
+	    { echo "build/nspawn: as root run: apt-get update"; exit 1; }; }
+	dpkg-deb -x build/nspawn.tmp/debs/*.deb build/nspawn.tmp/root
+	mv build/nspawn.tmp/root build/nspawn
+	mv build/nspawn.tmp/debs build/nspawn/debs
+	rmdir build/nspawn.tmp
+
 # Exim and Sendmail for exim_tests and sendmail_tests: their packages,
 # downloaded once and unpacked, never installed (Debian installs one mail
 # server at a time). apt-get download needs current package lists: as
@@ -412,7 +440,8 @@ HOOK_PATHS = /etc/network/if-up.d/etrn \
 # Where systemd looks for units: systemd's pkg-config file says.
 SYSTEMD_UNITDIR_FOUND != $(PKG_CONFIG) --variable=systemdsystemunitdir \
 	systemd 2>/dev/null || true
-SYSTEMDUNITDIR ?= $(if $(SYSTEMD_UNITDIR_FOUND),$(SYSTEMD_UNITDIR_FOUND),/lib/systemd/system)
+SYSTEMDUNITDIR ?= $(if $(SYSTEMD_UNITDIR_FOUND),$(SYSTEMD_UNITDIR_FOUND),\
+	/lib/systemd/system)
 
 # The page, README, the units, the hooks and the example profile are
 # written for PREFIX=/usr/local; installed, they name BINDIR and
@@ -495,6 +524,7 @@ deb: dist
 	tar -C build/deb -xzf $(DIST).tar.gz
 	cd build/deb/$(DIST) && dpkg-buildpackage -us -uc -b
 	rm -rf build/deb/$(DIST)
+	@touch build/deb/built
 	@ls build/deb/*.deb
 
 clean:
@@ -502,4 +532,5 @@ clean:
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
 	unit-plain test clang-check musl-check mutants integration-asan \
-	valgrind-check fuzz lint man-check deploy-check dist deb subst
+	valgrind-check fuzz lint man-check deploy-check systemd-check dist deb \
+	subst
