@@ -361,6 +361,8 @@ config_show(FILE *f, const struct options *o, const char *password_from)
 		value_put(f, "cert", o->cert);
 	if (o->key != NULL)
 		value_put(f, "key", o->key);
+	if (o->dane)
+		fputs("dane\n", f);
 	if (o->insecure)
 		fputs("insecure\n", f);
 	if (o->user != NULL)
