@@ -167,6 +167,12 @@ def every_key_is_read_and_show_config_prints_it_back():
             "server mail.isp.example", "port 25", "check", "ipv6",
             "timeout 30", "max-time 120", "retry 0", "retry-delay 1"],
             "--show-config printed %r" % out_lines(r), r)
+        # dane excludes insecure.
+        conf = write(d, "d.conf", "server mail.isp.example\nnode a.example\n"
+                     "starttls\ndane\n")
+        r = run("--config", conf, "--show-config")
+        expect(r.status == 0 and out_lines(r)[-2:] == ["starttls", "dane"],
+               "--show-config printed %r" % out_lines(r), r)
 
 
 @test
@@ -175,10 +181,10 @@ def every_long_option_is_a_key_that_show_config_prints():
     checked to print it, or be one of the command line only."""
     r = run("--help")
     options = set(re.findall(r"--([a-z][a-z0-9-]*)", r.out.decode()))
-    # check and ipv6 have a profile of their own, source, tls and port
-    # show_config_output_is_a_profile_that_shows_the_same.
+    # check, ipv6 and dane have profiles of their own, source, tls and
+    # port show_config_output_is_a_profile_that_shows_the_same.
     keys = {l.split()[0] for l in EVERY_KEY.splitlines()} | {
-        "check", "ipv6", "source", "tls", "port"}
+        "check", "ipv6", "dane", "source", "tls", "port"}
     cli_only = {"config", "profile", "show-config", "help", "version"}
     expect(options - cli_only == keys - {"server", "node", "interface"},
            "options %r, keys %r" % (sorted(options - cli_only),
