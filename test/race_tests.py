@@ -954,6 +954,22 @@ def all_with_a_dead_preferred_mx_and_a_458_backup_is_2():
                "result line", r)
 
 
+@test
+def connection_failures_name_every_host_tried():
+    """Neither MX host has a server: the result names the first host,
+    address and port, and every other one tried (issue 19)."""
+    with Race(hosts=(V4C,)) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 69)
+        want = (b"%s 69 unavailable mx1.race.test[%s]:%d - connection "
+                b"refused (also mx2.race.test[%s]:%d: connection refused)\n"
+                % (NODE.encode(), V4.encode(), race.port, V4B.encode(),
+                   race.port))
+        expect(r.out == want, "result line, expected %r" % want, r)
+        expect(r.err == b"etrn: %s: %s" % (NODE.encode(), want.split(
+            b" ", 3)[3].replace(b" - ", b": ", 1)), "diagnostic", r)
+
+
 # Signals end the run, not the process: answered nodes keep their
 # outcomes, the others get 75, the results are written.
 
