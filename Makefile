@@ -67,7 +67,7 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
-	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
+	groff-base shellcheck systemd iproute2 debhelper dpkg-dev lintian m4 sendmail-cf jq \
 	$(MTA_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
@@ -105,8 +105,10 @@ build/werror-$(WERROR):
 	@rm -f build/werror-*
 	@touch $@
 
-# config.o remembers SYSCONFDIR: changing it rebuilds config.o.
-config.o build/asan/config.o build/asan/etrn: build/sysconfdir
+# Objects remember SYSCONFDIR (config.c and --help name it): changing
+# it rebuilds them.
+$(SRCS:.c=.o) build/etrn_lib.o $(SRCS:%.c=build/asan/%.o) build/asan/etrn: \
+	build/sysconfdir
 build/sysconfdir: FORCE
 	@mkdir -p build
 	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' >$@
@@ -326,6 +328,7 @@ check: deps
 	$(CHECK_MAKE) lint
 	$(CHECK_MAKE) man-check
 	$(CHECK_MAKE) deploy-check
+	$(CHECK_MAKE) systemd-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
 man-check: etrn
@@ -334,6 +337,17 @@ man-check: etrn
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
 deploy-check: etrn
 	python3 test/run.py deploy_tests
+
+# The package's units and hook under a real systemd: this machine's tree
+# booted with systemd-nspawn (test/systemd_tests.py).  The package that
+# deploy-check just built is used when no source is newer.
+systemd-check: build/nspawn build/deb/built
+	python3 test/run.py systemd_tests
+
+build/deb/built: $(SRCS) etrn.h etrn.1 README NEWS Makefile debian/rules \
+	debian/control systemd/etrn@.service systemd/etrn@.timer hooks/etrn \
+	examples/example.conf
+	$(MAKE) deb
 
 demo:
 	$(MAKE) deps DEPS="$(DEMO_PACKAGES)" DEPS_MTA=no
@@ -380,6 +394,22 @@ deps:
 	    exit 1; \
 	fi
 
+# systemd-nspawn for systemd_tests: systemd-container of the installed
+# systemd's version (it links that systemd's private library), unpacked,
+# never installed (a newer one would upgrade systemd itself).
+build/nspawn:
+	rm -rf build/nspawn.tmp
+	mkdir -p build/nspawn.tmp/debs
+	v=$$(dpkg-query -W -f='$${Version}' systemd) && \
+	cd build/nspawn.tmp/debs && { apt-get download "systemd-container=$$v" || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update && \
+	      apt-get download "systemd-container=$$v"; } || \
+	    { echo "build/nspawn: as root run: apt-get update"; exit 1; }; }
+	dpkg-deb -x build/nspawn.tmp/debs/*.deb build/nspawn.tmp/root
+	mv build/nspawn.tmp/root build/nspawn
+	mv build/nspawn.tmp/debs build/nspawn/debs
+	rmdir build/nspawn.tmp
+
 # Exim and Sendmail for exim_tests and sendmail_tests: their packages,
 # downloaded once and unpacked, never installed (Debian installs one mail
 # server at a time). apt-get download needs current package lists: as
@@ -399,10 +429,33 @@ build/mta:
 	rmdir build/mta.tmp
 
 # Installed under DOCDIR, examples under DOCDIR/examples.
-DOCS = README NEWS LICENSE build/server-setup
-EXAMPLES = systemd/etrn@.service systemd/etrn@.timer systemd/example.conf \
-	nm-dispatcher/90-etrn ppp/etrn
-EXAMPLE_DIRS = systemd nm-dispatcher ppp
+DOCS = build/subst/README NEWS LICENSE build/server-setup
+EXAMPLES = example.conf hooks/etrn
+UNIT_FILES = etrn@.service etrn@.timer
+# The link-up hooks, one script in three places, installed with
+# HOOKS=yes (the package does): they run whenever a link comes up.
+HOOKS ?= no
+HOOK_PATHS = /etc/network/if-up.d/etrn \
+	/etc/NetworkManager/dispatcher.d/90-etrn /etc/ppp/ip-up.d/etrn
+# Where systemd looks for units: systemd's pkg-config file says.
+SYSTEMD_UNITDIR_FOUND != $(PKG_CONFIG) --variable=systemdsystemunitdir \
+	systemd 2>/dev/null || true
+SYSTEMDUNITDIR ?= $(if $(SYSTEMD_UNITDIR_FOUND),$(SYSTEMD_UNITDIR_FOUND),\
+	/lib/systemd/system)
+
+# The page, README, the units, the hooks and the example profile are
+# written for PREFIX=/usr/local; installed, they name BINDIR and
+# SYSCONFDIR instead.
+SUBST_FILES = etrn.1 README systemd/etrn@.service systemd/etrn@.timer \
+	examples/example.conf hooks/etrn
+subst:
+	rm -rf build/subst
+	mkdir -p build/subst
+	for f in $(SUBST_FILES); do \
+	    sed -e 's|/usr/local/bin/etrn|$(BINDIR)/etrn|g' \
+	        -e 's|/usr/local/etc/etrn|$(SYSCONFDIR)/etrn|g' \
+	        $$f >build/subst/$${f##*/} || exit 1; \
+	done
 
 # README's "Server set-up" section, alone: from its heading to the next.
 build/server-setup: README
@@ -413,29 +466,40 @@ build/server-setup: README
 
 # install(1) removes the old file before writing the new one, so a
 # running etrn keeps its copy and never sees "Text file busy"; explicit
-# modes, whatever the umask.  The unit's ExecStart names BINDIR.
-install: etrn build/server-setup
+# modes, whatever the umask.
+install: etrn build/server-setup subst
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(DOCDIR) $(EXAMPLE_DIRS:%=$(DESTDIR)$(DOCDIR)/examples/%)
+	    $(DESTDIR)$(DOCDIR)/examples/hooks $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/etrn
 	$(INSTALL) -m 0755 etrn $(DESTDIR)$(BINDIR)/etrn
-	$(INSTALL) -m 0644 etrn.1 $(DESTDIR)$(MANDIR)/man1/etrn.1
+	$(INSTALL) -m 0644 build/subst/etrn.1 $(DESTDIR)$(MANDIR)/man1/etrn.1
 	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
-	sed 's|/usr/local/bin/etrn|$(BINDIR)/etrn|' examples/systemd/etrn@.service \
-	    >build/etrn@.service
 	for f in $(EXAMPLES); do \
-	    src=examples/$$f; [ "$$f" != systemd/etrn@.service ] || \
-	        src=build/etrn@.service; \
-	    $(INSTALL) -m 0644 $$src $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
+	    $(INSTALL) -m 0644 build/subst/$${f##*/} \
+	        $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
+	done
+	for f in $(UNIT_FILES); do \
+	    $(INSTALL) -m 0644 build/subst/$$f \
+	        $(DESTDIR)$(SYSTEMDUNITDIR)/$$f || exit 1; \
+	done
+	[ "$(HOOKS)" != yes ] || for f in $(HOOK_PATHS); do \
+	    $(INSTALL) -d -m 0755 $(DESTDIR)$${f%/*} && \
+	    $(INSTALL) -m 0755 build/subst/etrn $(DESTDIR)$$f || exit 1; \
 	done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/etrn $(DESTDIR)$(MANDIR)/man1/etrn.1 \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
-	    $(EXAMPLES:%=$(DESTDIR)$(DOCDIR)/examples/%)
-	for d in $(EXAMPLE_DIRS:%=$(DESTDIR)$(DOCDIR)/examples/%) \
+	    $(EXAMPLES:%=$(DESTDIR)$(DOCDIR)/examples/%) \
+	    $(UNIT_FILES:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	[ "$(HOOKS)" != yes ] || rm -f $(HOOK_PATHS:%=$(DESTDIR)%)
+	for d in $(DESTDIR)$(DOCDIR)/examples/hooks \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR); do \
 	    [ ! -d "$$d" ] || rmdir "$$d" || exit 1; \
 	done
+	# The profiles directory only when no profile is left in it.
+	[ ! -d $(DESTDIR)$(SYSCONFDIR)/etrn ] || \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/etrn 2>/dev/null || :
 
 # The files of the release: git's list in a clone, else the MANIFEST that
 # dist wrote into the tarball, so that an unpacked tarball makes its own.
@@ -460,6 +524,7 @@ deb: dist
 	tar -C build/deb -xzf $(DIST).tar.gz
 	cd build/deb/$(DIST) && dpkg-buildpackage -us -uc -b
 	rm -rf build/deb/$(DIST)
+	@touch build/deb/built
 	@ls build/deb/*.deb
 
 clean:
@@ -467,4 +532,5 @@ clean:
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
 	unit-plain test clang-check musl-check mutants integration-asan \
-	valgrind-check fuzz lint man-check deploy-check dist deb
+	valgrind-check fuzz lint man-check deploy-check systemd-check dist deb \
+	subst

@@ -254,6 +254,7 @@ struct outcome {
 	struct peer	peer;		/* who gave it */
 	int	code;			/* the reply's; 0 when none */
 	bool	etrn_reply;		/* the reply was ETRN's: hints apply */
+	bool	forced;			/* ETRN sent though not listed */
 	char	text[OUTCOME_TEXT_MAX];	/* "CODE text" or "- reason" */
 };
 
@@ -469,8 +470,9 @@ bool	 host_outcomes_retried(struct attempts *, size_t, const size_t *,
 	    size_t);
 void	 host_outcomes_free(struct attempts *);
 bool	 status_transient(int);
-const char *reply_hint(int, const char *, const char *, bool, char *,
-	    size_t);
+const char *reply_hint(int, const char *, const char *, bool, bool,
+	    char *, size_t);
+int	 status_of_etrn(const struct reply *, bool);
 void	 outcome_reply(struct outcome *, int, const struct peer *,
 	    const struct reply *);
 void	 outcome_reason(struct outcome *, int, const struct peer *,

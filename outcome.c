@@ -27,7 +27,7 @@ const struct status_row status_table[] = {
 	{ ST_SOFTWARE, "internal-error", "internal error" },
 	{ ST_OSERR, "system-error", "system error" },
 	{ ST_IOERR, "output-error", "the results could not be written" },
-	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx" },
+	{ ST_TEMPFAIL, "temporary", "temporary failure: timeout, DNS, 4xx, 221" },
 	{ ST_PROTOCOL, "protocol-error", "malformed reply or connection "
 	    "closed mid-dialogue" },
 	{ ST_NOPERM, "auth-failed", "authentication failed or required" },
@@ -72,6 +72,8 @@ int
 status_of_etrn_reply(int code, bool authenticated)
 {
 	switch (code) {
+	case 221:
+		return ST_TEMPFAIL;	/* the server closes: no run promised */
 	case 251:
 		return ST_EMPTY;
 	case 458:
@@ -98,6 +100,45 @@ status_of_etrn_reply(int code, bool authenticated)
 		return ST_REFUSED;
 	}
 	return ST_PROTOCOL;
+}
+
+/*
+ * The subject of the enhanced status code a reply's text starts with
+ * (RFC 3463 section 2: "class.subject.detail", class the code's first
+ * digit, subject and detail of 1 to 3 digits), or -1 when it has none.
+ */
+static int
+enhanced_subject(int code, const char *text)
+{
+	size_t sub, detail;
+
+	if (code < 200 || code > 599 || text[0] != '0' + code / 100 ||
+	    text[1] != '.')
+		return -1;
+	sub = strspn(text + 2, "0123456789");
+	if (sub < 1 || sub > 3 || text[2 + sub] != '.')
+		return -1;
+	detail = strspn(text + 3 + sub, "0123456789");
+	if (detail < 1 || detail > 3 || (text[3 + sub + detail] != '\0' &&
+	    text[3 + sub + detail] != ' ' && text[3 + sub + detail] != '\n'))
+		return -1;
+	return (int)strtol(text + 2, NULL, 10);
+}
+
+/*
+ * The status of a node from the whole reply to its ETRN: the code's, but
+ * a 5xx whose enhanced status is X.7.X (RFC 3463 section 3.8, security or
+ * policy) is a refusal where the code alone would say "not offered":
+ * Sendmail's check_etrn answers "502 5.7.0" while EHLO lists ETRN.
+ */
+int
+status_of_etrn(const struct reply *r, bool authenticated)
+{
+	int st = status_of_etrn_reply(r->code, authenticated);
+
+	if (st == ST_NOT_OFFERED && enhanced_subject(r->code, r->text) == 7)
+		return ST_REFUSED;
+	return st;
 }
 
 /*
@@ -331,11 +372,12 @@ host_outcomes_free(struct attempts *log)
 /*
  * A hint for an ETRN reply whose cause is well known (the texts of
  * notes/mail-servers.md), into buf; NULL when there is none.  code and
- * text are the reply's, node the one sent, user whether --user was given.
+ * text are the reply's, node the one sent, user whether --user was given,
+ * forced whether ETRN went out though EHLO did not list it (--force).
  */
 const char *
 reply_hint(int code, const char *text, const char *node, bool user,
-    char *buf, size_t len)
+    bool forced, char *buf, size_t len)
 {
 	const char *name = node[0] == '@' || node[0] == '#' ? node + 1 : node;
 	int n = -1;
@@ -355,10 +397,24 @@ reply_hint(int code, const char *text, const char *node, bool user,
 	    strstr(text, " unknown") != NULL)
 		n = snprintf(buf, len, "hint: Sendmail has no queue group "
 		    "\"%s\"; for a domain, give it without \"#\"", name);
+	/* Sendmail's check_etrn ruleset: "502 5.7.0". */
+	else if (status_of_etrn_reply(code, user) == ST_NOT_OFFERED &&
+	    enhanced_subject(code, text) == 7)
+		n = snprintf(buf, len, "hint: the server's policy refuses "
+		    "ETRN from this client (RFC 3463 X.7; Sendmail's "
+		    "check_etrn ruleset answers so)");
 	else if (code == 502)
 		n = snprintf(buf, len, "hint: ETRN is switched off for this "
 		    "client or port (Sendmail PrivacyOptions=noetrn, Exim "
 		    "without acl_smtp_etrn)");
+	/* Exim without acl_smtp_etrn neither lists ETRN nor runs it. */
+	else if (code == 458 && forced &&
+	    strstr(text, "Administrative prohibition") != NULL)
+		n = snprintf(buf, len, "hint: the server did not list ETRN, and "
+		    "Exim answers so when ETRN is off (no acl_smtp_etrn)");
+	else if (code == 221)
+		n = snprintf(buf, len, "hint: 221 means the server is closing "
+		    "the connection: no queue run was promised");
 	else if (code == 530 && !user)
 		n = snprintf(buf, len, "hint: the server wants authentication "
 		    "first: give --user");

@@ -43,8 +43,14 @@ report_node(const struct options *o, const char *node,
 	else
 		diag("%s: %s: %s", node, out->peer.name, why);
 	if (node != NULL && out->etrn_reply && (hint = reply_hint(out->code,
-	    out->text, node, o->user != NULL, buf, sizeof(buf))) != NULL)
+	    text_field(out->text), node, o->user != NULL, out->forced, buf,
+	    sizeof(buf))) != NULL)
 		diag("%s: %s", out->peer.name, hint);
+	/* hMailServer runs ETRN but never lists it in EHLO. */
+	else if (node != NULL && out->status == ST_NOT_OFFERED &&
+	    out->code == 0 && !o->force)
+		diag("%s: hint: some servers (hMailServer) run ETRN without "
+		    "listing it in EHLO: try --force", out->peer.name);
 }
 
 /*

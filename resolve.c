@@ -450,8 +450,13 @@ local_load(struct dns *d)
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) != 0 ||
 	    strchr(d->hostname, '.') == NULL)
 		d->hostname[0] = '\0';
-	if (getifaddrs(&ifa) == -1)
+	/* A sandbox without AF_NETLINK (systemd) makes this fail. */
+	if (getifaddrs(&ifa) == -1) {
+		trace("etrn: ", "cannot list this machine's addresses (%s): MX "
+		    "hosts that are this machine are not skipped",
+		    strerror(errno));
 		return;
+	}
 	for (i = ifa; i != NULL; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK) ||
 		    (i->ifa_addr->sa_family != AF_INET &&

@@ -372,12 +372,15 @@ smtp_reply(struct smtp *s, const struct reply *r)
 		return auth_reply(s, r);
 	case SMTP_ETRN:
 		i = s->node;
-		outcome_reply(&s->out[i], status_of_etrn_reply(r->code,
-		    s->authenticated), s->peer, r);
+		outcome_reply(&s->out[i], status_of_etrn(r, s->authenticated),
+		    s->peer, r);
 		s->out[i].etrn_reply = true;
-		if (r->code == 421) {
-			fail_from(s, i + 1, ST_TEMPFAIL,
-			    "not sent: the server closed the session (421)");
+		s->out[i].forced = !ehlo_has(&s->ehlo, "ETRN");
+		/* 421 and 221: the server closes (RFC 5321 section 4.2.2). */
+		if (r->code == 421 || r->code == 221) {
+			fail_from(s, i + 1, ST_TEMPFAIL, r->code == 421 ?
+			    "not sent: the server closed the session (421)" :
+			    "not sent: the server closed the session (221)");
 			return over(s);
 		}
 		if (++s->node < s->n)

@@ -1,17 +1,16 @@
 """Deployment: make install and uninstall, make dist, TLS=no, the
-examples (systemd units, NetworkManager and ppp hooks) and the Debian
-package.
+systemd units, the link-up hook (ifupdown, NetworkManager, ppp), the
+example profile and the Debian package.
 
 Run from the top directory after `make etrn`:
 `python3 test/run.py deploy_tests`.  Nothing here needs git: make dist
 takes its list from git in a clone and from MANIFEST in a tarball, and
 the tests run make dist again in an unpacked tarball.
 """
-import base64
+import gzip
 import os
 import re
 import select
-import shlex
 import shutil
 import socket
 import stat
@@ -21,14 +20,16 @@ import threading
 import time
 
 from harness import ETRN, TOPDIR, expect, stop_process, test, tmpdir
-from smtpd import Script, ScriptedServer, reply
+from smtpd import Script, ScriptedServer
 
-EXAMPLES = os.path.join(TOPDIR, "examples")
-UNIT = os.path.join(EXAMPLES, "systemd", "etrn@.service")
-TIMER = os.path.join(EXAMPLES, "systemd", "etrn@.timer")
-PROFILE = os.path.join(EXAMPLES, "systemd", "example.conf")
-NM_HOOK = os.path.join(EXAMPLES, "nm-dispatcher", "90-etrn")
-PPP_HOOK = os.path.join(EXAMPLES, "ppp", "etrn")
+UNIT = os.path.join(TOPDIR, "systemd", "etrn@.service")
+TIMER = os.path.join(TOPDIR, "systemd", "etrn@.timer")
+PROFILE = os.path.join(TOPDIR, "examples", "example.conf")
+HOOK = os.path.join(TOPDIR, "hooks", "etrn")
+UNITDIR = subprocess.run(
+    ["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
+    capture_output=True, text=True).stdout.strip().lstrip("/") or \
+    "lib/systemd/system"
 VERSION_LINE = re.compile(
     r"etrn (\d+\.\d+) \(c-ares \d+\.\d+\.\d+(, built with \d+\.\d+\.\d+)?, "
     r"(TLS via OpenSSL \d+\.\d+\.\d+(, built with \d+\.\d+\.\d+)?|"
@@ -45,7 +46,8 @@ def make_env():
     and etrn's variables unset, so that the defaults are what is tested."""
     env = dict(os.environ, LC_ALL="C")
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR",
-              "PREFIX", "BINDIR", "MANDIR", "DOCDIR", "TLS"):
+              "PREFIX", "BINDIR", "MANDIR", "DOCDIR", "TLS", "SYSCONFDIR",
+              "SYSTEMDUNITDIR", "HOOKS"):
         env.pop(k, None)
     return env
 
@@ -83,21 +85,43 @@ INSTALLED = {
     "usr/share/doc/etrn/NEWS": 0o644,
     "usr/share/doc/etrn/LICENSE": 0o644,
     "usr/share/doc/etrn/server-setup": 0o644,
-    "usr/share/doc/etrn/examples/systemd/etrn@.service": 0o644,
-    "usr/share/doc/etrn/examples/systemd/etrn@.timer": 0o644,
-    "usr/share/doc/etrn/examples/systemd/example.conf": 0o644,
-    "usr/share/doc/etrn/examples/nm-dispatcher/90-etrn": 0o644,
-    "usr/share/doc/etrn/examples/ppp/etrn": 0o644,
+    "usr/share/doc/etrn/examples/example.conf": 0o644,
+    "usr/share/doc/etrn/examples/hooks/etrn": 0o644,
+    UNITDIR + "/etrn@.service": 0o644,
+    UNITDIR + "/etrn@.timer": 0o644,
 }
+HOOKS = ["etc/network/if-up.d/etrn", "etc/NetworkManager/dispatcher.d/90-etrn",
+         "etc/ppp/ip-up.d/etrn"]
+
+
+def read(*path):
+    with open(os.path.join(*path)) as f:
+        return f.read()
+
+
+def expect_paths(text, bindir, confdir, what):
+    """text names bindir/etrn and confdir/etrn, never /usr/local/bin or
+    /usr/local/etc."""
+    expect((bindir is None or bindir + "/etrn" in text) and
+           "/usr/local/bin" not in text and
+           "/usr/local/etc" not in text and
+           (confdir is None or confdir + "/etrn" in text),
+           "%s does not name %s/etrn and %s/etrn only" % (what, bindir,
+                                                          confdir))
 
 
 @test
 def install_under_umask_077_sets_modes_and_uninstall_removes_all():
     dest = tmpdir()
     try:
-        made(make("install", "DESTDIR=" + dest, "PREFIX=/usr", umask=0o077),
-             "make install")
+        made(make("install", "DESTDIR=" + dest, "PREFIX=/usr", "HOOKS=yes",
+                  umask=0o077), "make install")
         got = tree(dest)
+        expect(stat.S_ISDIR(got.get("etc/etrn", 0)),
+               "no profiles directory etc/etrn")
+        for path in HOOKS:
+            expect(stat.S_IMODE(got.get(path, 0)) == 0o755,
+                   "hook %s: mode %o" % (path, got.get(path, 0)))
         for path, mode in INSTALLED.items():
             expect(path in got, "not installed: " + path)
             expect(stat.S_IMODE(got[path]) == mode and
@@ -108,23 +132,29 @@ def install_under_umask_077_sets_modes_and_uninstall_removes_all():
                 expect(stat.S_IMODE(mode) == 0o755,
                        "directory %s: mode %o" % (path, mode))
             else:
-                expect(path in INSTALLED, "installed, not expected: " + path)
+                expect(path in INSTALLED or path in HOOKS,
+                       "installed, not expected: " + path)
         with open(os.path.join(dest, "usr/share/doc/etrn/server-setup")) as f:
             setup = f.read()
         expect(setup.startswith("Server set-up\n") and
                "fast_flush_domains" in setup and "Reliability" not in setup,
                "server-setup is not README's section:\n" + setup[:300])
-        with open(os.path.join(
-                dest, "usr/share/doc/etrn/examples/systemd/etrn@.service")) \
-                as f:
-            unit = f.read()
-        expect("exec /usr/bin/etrn " in unit and "/usr/local" not in unit,
-               "the installed unit does not name BINDIR:\n" + unit)
+        unit = read(dest, UNITDIR, "etrn@.service")
+        expect("\nExecStart=/usr/bin/etrn --profile %i\n" in unit and
+               "\nAssertPathExists=/etc/etrn/%i.conf\n" in unit,
+               "the installed unit does not name BINDIR and SYSCONFDIR:\n" +
+               unit)
+        for path in ["usr/share/man/man1/etrn.1", UNITDIR + "/etrn@.service",
+                     "usr/share/doc/etrn/README", HOOKS[0],
+                     "usr/share/doc/etrn/examples/example.conf"]:
+            expect_paths(read(dest, path),
+                         None if "example" in path else "/usr/bin", "/etc",
+                         path)
         p = subprocess.run([os.path.join(dest, "usr/bin/etrn"), "--version"],
                            capture_output=True, text=True, timeout=10)
         expect(VERSION_LINE.fullmatch(p.stdout), "--version: %r" % p.stdout)
 
-        made(make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr"),
+        made(make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr", "HOOKS=yes"),
              "make uninstall")
         left = tree(dest)
         files = [p for p, m in left.items() if not stat.S_ISDIR(m)]
@@ -144,13 +174,13 @@ def install_honours_bindir_mandir_and_docdir():
                   "DOCDIR=/opt/doc/etrn"), "make install")
         got = tree(dest)
         for path in ("opt/e/sbin/etrn", "opt/man/man1/etrn.1",
-                     "opt/doc/etrn/examples/ppp/etrn"):
+                     "opt/doc/etrn/examples/hooks/etrn", "opt/e/etc/etrn"):
             expect(path in got, "not installed: %s in %r" % (
                 path, sorted(got)))
-        with open(os.path.join(
-                dest, "opt/doc/etrn/examples/systemd/etrn@.service")) as f:
-            expect("exec /opt/e/sbin/etrn " in f.read(),
-                   "ExecStart does not name BINDIR")
+        expect_paths(read(dest, UNITDIR, "etrn@.service"), "/opt/e/sbin",
+                     "/opt/e/etc", "the unit")
+        expect_paths(read(dest, "opt/man/man1/etrn.1"), "/opt/e/sbin",
+                     "/opt/e/etc", "the page")
         made(make("uninstall", "DESTDIR=" + dest, "PREFIX=/opt/e",
                   "BINDIR=/opt/e/sbin", "MANDIR=/opt/man",
                   "DOCDIR=/opt/doc/etrn"), "make uninstall")
@@ -249,7 +279,7 @@ def dist_unpacks_builds_and_makes_itself_again_without_git():
                "members outside %s/: %r" % (name, members[:5]))
         for f in ("Makefile", "etrn.c", "etrn.1", "LICENSE", "NEWS",
                   "MANIFEST", "debian/rules", "debian/control",
-                  "examples/systemd/etrn@.service", "test/deploy_tests.py"):
+                  "systemd/etrn@.service", "hooks/etrn", "test/deploy_tests.py"):
             expect(name + "/" + f in members, "not in the tarball: " + f)
         junk = [m for m in members if m.endswith((".o", "/.git", ".tar.gz"))
                 or "/.git/" in m or "/build/" in m]
@@ -319,13 +349,12 @@ def dist_unpacks_builds_and_makes_itself_again_without_git():
         shutil.rmtree(top, ignore_errors=True)
 
 
-# ------------------------------------------------------------- examples
+# ------------------------------------------------- units, profile, hook
 
 def unit_for_test(directory):
     """The units in directory, ExecStart pointing at this etrn, and the
     page where man(1) finds it (systemd-analyze checks Documentation=)."""
-    with open(UNIT) as f:
-        text = f.read()
+    text = read(UNIT)
     expect("/usr/local/bin/etrn " in text, "ExecStart has no etrn")
     with open(os.path.join(directory, "etrn@.service"), "w") as f:
         f.write(text.replace("/usr/local/bin/etrn", ETRN))
@@ -361,204 +390,187 @@ def systemd_analyze_verifies_the_units():
 
 
 def unit_settings():
-    """The unit's settings, continuation lines joined: [(key, value)]."""
-    with open(UNIT) as f:
-        text = f.read().replace("\\\n", " ")
+    """The unit's settings: [(key, value)]."""
     return [tuple(s.strip() for s in line.split("=", 1))
-            for line in text.splitlines()
+            for line in read(UNIT).splitlines()
             if "=" in line and not line.startswith("#")]
 
 
 @test
-def the_unit_is_hardened_and_takes_the_password_as_a_credential():
+def the_unit_runs_the_profile_hardened_after_the_mail_servers():
     got = unit_settings()
     for want in [("DynamicUser", "yes"), ("ProtectSystem", "strict"),
                  ("CapabilityBoundingSet", ""), ("NoNewPrivileges", "yes"),
-                 ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+                 ("RestrictAddressFamilies",
+                  "AF_INET AF_INET6 AF_UNIX AF_NETLINK"),
                  ("SystemCallFilter", "@system-service"),
                  ("PrivateDevices", "yes"), ("ProtectHome", "yes"),
                  ("SuccessExitStatus", "1"), ("Type", "oneshot"),
-                 ("EnvironmentFile", "/etc/etrn/%i.conf"),
-                 ("LoadCredential", "password:/etc/etrn/%i.password")]:
+                 ("ExecStart", "/usr/local/bin/etrn --profile %i"),
+                 ("SyslogIdentifier", "etrn"),
+                 ("AssertPathExists", "/usr/local/etc/etrn/%i.conf"),
+                 ("Wants", "network-online.target"),
+                 ("After", "network-online.target postfix.service "
+                  "exim4.service sendmail.service"),
+                 ("LoadCredential",
+                  "password:/usr/local/etc/etrn/%i.password")]:
         expect(want in got, "the unit lacks %s=%s" % want)
-
-
-def exec_start_argv():
-    """ExecStart as systemd would run it: $$ is $, the rest is quoted as
-    in a shell (the unit uses no other escapes or specifiers)."""
-    (cmd,) = [v for k, v in unit_settings() if k == "ExecStart"]
-    expect("%" not in cmd, "a specifier in ExecStart: " + cmd)
-    return [w.replace("$$", "$") for w in shlex.split(cmd)]
-
-
-def environment_file(path):
-    """A systemd EnvironmentFile as a dict (KEY=value lines, # comments)."""
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
-def run_service(profile, password=None):
-    """The unit's ExecStart with profile's variables and a credentials
-    directory, as systemd would start it; returns (process, server)."""
-    d = tmpdir()
-    try:
-        creds = os.path.join(d, "credentials")
-        os.mkdir(creds)
-        with open(os.path.join(creds, "password"), "w") as f:
-            f.write(password if password is not None else "\n")
-        argv = [w.replace("/usr/local/bin/etrn", ETRN)
-                for w in exec_start_argv()]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "CREDENTIALS_DIRECTORY": creds}
-        env.update(profile)
-        return subprocess.run(argv, env=env, capture_output=True, text=True,
-                              timeout=30)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-AUTH_EHLO = reply(250, "mx.test", "ETRN", "AUTH PLAIN LOGIN")
+    keys = [k for k, _ in got]
+    expect("EnvironmentFile" not in keys and "ConditionPathExists" not in
+           keys, "the unit still reads an EnvironmentFile or skips "
+           "silently: %r" % keys)
+    expect("#OnFailure=" in read(UNIT), "no OnFailure= example in the unit")
 
 
 @test
-def the_example_profile_drives_etrn_through_execstart():
-    profile = environment_file(PROFILE)
-    for k in ("ETRN_SERVER", "ETRN_NODES", "ETRN_OPTIONS"):
-        expect(k in profile, "example.conf lacks " + k)
+def the_example_profile_runs_and_turns_on_no_syslog():
+    text = read(PROFILE)
+    lines = [l.split("#")[0].split() for l in text.splitlines()]
+    keys = [l[0] for l in lines if l]
+    expect("syslog" not in keys, "example.conf turns on --syslog")
+    nodes = [l[1] for l in lines if l and l[0] == "node"]
+    expect(nodes, "example.conf names no node")
     with ScriptedServer(Script()) as srv:
-        # The example's own nodes; its --starttls swapped for what the
-        # scripted server speaks.
-        profile.update(ETRN_SERVER="127.0.0.1:%d" % srv.port,
-                       ETRN_OPTIONS="-t 5 -H client.test")
-        p = run_service(profile)
+        # The example's own nodes and settings; its server and its
+        # starttls swapped for what the scripted server speaks.
+        d = tmpdir()
+        try:
+            conf = os.path.join(d, "isp.conf")
+            with open(conf, "w") as f:
+                f.write(text.replace("server mail.isp.example",
+                                     "server 127.0.0.1:%d" % srv.port)
+                        .replace("\nstarttls\n", "\n"))
+            p = subprocess.run([ETRN, "--config", conf, "-t", "5", "-H",
+                                "client.test"], capture_output=True,
+                               text=True, timeout=60)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
         srv.settle()
         expect(p.returncode == 0, "status %d: %s" % (p.returncode, p.stderr))
-        want = ["EHLO client.test"] + [
-            "ETRN " + n for n in environment_file(PROFILE)[
-                "ETRN_NODES"].split()] + ["QUIT"]
+        want = ["EHLO client.test"] + ["ETRN " + n for n in nodes] + ["QUIT"]
         expect(srv.received == [want], "server saw %r" % srv.received)
 
 
 @test
-def execstart_adds_the_credential_password_only_with_etrn_user():
-    script = Script(ehlo=AUTH_EHLO,
-                    commands={"AUTH": "235 2.7.0 Authentication successful"})
-    with ScriptedServer(script) as srv:
-        profile = {"ETRN_SERVER": "127.0.0.1:%d" % srv.port,
-                   "ETRN_NODES": "#q1 @example.org",
-                   "ETRN_OPTIONS": "-t 5 -H client.test --insecure-auth",
-                   "ETRN_USER": "relay user"}
-        p = run_service(profile, password="s3cret\n")
-        srv.settle()
-        expect(p.returncode == 0, "status %d: %s" % (p.returncode, p.stderr))
-        token = base64.b64encode(b"\0relay user\0s3cret").decode()
-        expect(srv.received == [["EHLO client.test", "AUTH PLAIN " + token,
-                                 "ETRN #q1", "ETRN @example.org", "QUIT"]],
-               "server saw %r" % srv.received)
-    with ScriptedServer(Script()) as srv:
-        p = run_service({"ETRN_SERVER": "127.0.0.1:%d" % srv.port,
-                         "ETRN_NODES": "example.org",
-                         "ETRN_OPTIONS": "-t 5 -H client.test"})
-        srv.settle()
-        expect(p.returncode == 0 and srv.received == [
-            ["EHLO client.test", "ETRN example.org", "QUIT"]],
-            "without ETRN_USER: %d %r %s" % (p.returncode, srv.received,
-                                             p.stderr))
-    # ETRN_USER without a password file: the empty fallback credential.
-    p = run_service({"ETRN_SERVER": "127.0.0.1:9", "ETRN_NODES": "x.test",
-                     "ETRN_USER": "u"})
-    expect(p.returncode == 64 and "no password" in p.stderr,
-           "no password: %d %r" % (p.returncode, p.stderr))
-
-
-@test
-def shellcheck_passes_the_hook_scripts():
-    p = subprocess.run(["shellcheck", "-s", "sh", NM_HOOK, PPP_HOOK],
+def shellcheck_passes_the_hook():
+    p = subprocess.run(["shellcheck", "-s", "sh", HOOK],
                        capture_output=True, text=True, timeout=60)
     expect(p.returncode == 0, "shellcheck:\n" + p.stdout + p.stderr)
 
 
-def run_hook(hook, args, profiles=("isp", "backup"), stub_status=0):
-    """Run hook with a stub systemctl first on PATH; returns (process,
-    the stub's calls as argument lists, seconds taken)."""
+# Profiles for the hook: isp names no interface, dsl and backup name
+# theirs.
+HOOK_PROFILES = {"isp": "server a.example\nnode b.example\n",
+                 "dsl": "server a.example\ninterface ppp0  # the modem\n",
+                 "backup": "server a.example\ninterface 'eth1'\n"
+                           "interface ppp0\n"}
+
+
+def run_hook(args, env=None, profiles=HOOK_PROFILES, stub_status=0,
+             systemd=True):
+    """Run the hook with stubs of systemctl and etrn; returns (process,
+    the stubs' calls as argument lists, seconds taken)."""
     d = tmpdir()
     try:
         bindir = os.path.join(d, "bin")
         confdir = os.path.join(d, "etrn")
         os.mkdir(bindir)
         os.mkdir(confdir)
-        for name in profiles:
+        for name, text in profiles.items():
             with open(os.path.join(confdir, name + ".conf"), "w") as f:
-                f.write("ETRN_SERVER=mail.isp.example\n")
+                f.write(text)
         # Neither is a profile.
         with open(os.path.join(confdir, "isp.password"), "w") as f:
             f.write("x\n")
         os.mkdir(os.path.join(confdir, "dir.conf"))
         log = os.path.join(d, "calls")
-        with open(os.path.join(bindir, "systemctl"), "w") as f:
-            f.write('#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\nexit %d\n' % (
-                log, stub_status))
-        os.chmod(os.path.join(bindir, "systemctl"), 0o755)
-        env = dict(os.environ, ETRN_CONFDIR=confdir,
-                   PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin"))
+        for stub in ("systemctl", "etrn"):
+            with open(os.path.join(bindir, stub), "w") as f:
+                f.write('#!/bin/sh\nprintf "%%s %%s\\n" "${0##*/}" "$*" '
+                        '>>"%s"\nexit %d\n' % (log, stub_status))
+            os.chmod(os.path.join(bindir, stub), 0o755)
+        e = {"PATH": bindir + ":" + os.environ.get("PATH", "/usr/bin"),
+             "ETRN_CONFDIR": confdir, "ETRN": os.path.join(bindir, "etrn"),
+             "ETRN_SYSTEMD_DIR": d if systemd else os.path.join(d, "no")}
+        e.update(env or {})
         start = time.monotonic()
-        p = subprocess.run(["sh", hook] + list(args), env=env,
+        p = subprocess.run(["sh", HOOK] + list(args), env=e,
                            capture_output=True, text=True, timeout=30)
         took = time.monotonic() - start
+        # The etrn stub runs in the background: wait for its line.
+        deadline = time.monotonic() + 5
+        while not systemd and profiles and not os.path.exists(log) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0 if systemd else 0.2)
         calls = []
         if os.path.exists(log):
-            with open(log) as f:
-                calls = [line.split() for line in f.read().splitlines()]
+            calls = sorted(line.split() for line in read(log).splitlines())
         return p, calls, took
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-STARTS = [["start", "--no-block", "etrn@backup.service"],
-          ["start", "--no-block", "etrn@isp.service"]]
+def starts(*names):
+    return sorted(["systemctl", "start", "--no-block",
+                   "etrn@%s.service" % n] for n in names)
+
+
+IFUPDOWN = {"MODE": "start", "PHASE": "post-up", "METHOD": "static"}
+NM = ["up"]
+PPP = ["/dev/ttyS0", "115200", "192.0.2.7", "192.0.2.1", ""]
 
 
 @test
-def nm_hook_starts_each_profile_without_blocking_on_up():
-    for action in ("up", "vpn-up"):
-        p, calls, took = run_hook(NM_HOOK, ["eth0", action])
-        expect(p.returncode == 0 and sorted(calls) == STARTS and took < 2,
-               "%s: %d %r %.1fs %s" % (action, p.returncode, calls, took,
-                                       p.stderr))
+def hook_starts_only_the_profiles_of_the_interface_on_each_caller():
+    for what, iface, args, env in (
+            ("ifupdown", "eth1", [], dict(IFUPDOWN, IFACE="eth1")),
+            ("NetworkManager", "eth1", ["eth1", "up"], {}),
+            ("NetworkManager vpn", "eth1", ["eth1", "vpn-up"], {}),
+            ("ppp", "ppp0", ["ppp0"] + PPP, {"PPP_IFACE": "ppp0"}),
+            ("ifupdown", "eth0", [], dict(IFUPDOWN, IFACE="eth0"))):
+        p, calls, took = run_hook(args, env)
+        want = {"eth1": starts("isp", "backup"),
+                "ppp0": starts("isp", "dsl", "backup"),
+                "eth0": starts("isp")}[iface]
+        expect(p.returncode == 0 and calls == want and took < 2,
+               "%s %s: %d %r %.1fs %s" % (what, iface, p.returncode, calls,
+                                          took, p.stderr))
 
 
 @test
-def nm_hook_does_nothing_on_other_actions():
-    for action in ("down", "pre-up", "dhcp4-change", "connectivity-change",
-                   "hostname", "vpn-down"):
-        p, calls, _ = run_hook(NM_HOOK, ["eth0", action])
+def hook_skips_lo_other_actions_and_ifdown():
+    for args, env in (([], dict(IFUPDOWN, IFACE="lo")),
+                      ([], dict(IFUPDOWN, IFACE="--all")),
+                      ([], dict(IFUPDOWN, IFACE="eth0", MODE="stop")),
+                      (["lo", "up"], {}),
+                      (["eth0", "down"], {}), (["eth0", "pre-up"], {}),
+                      (["eth0", "dhcp4-change"], {}),
+                      (["eth0", "connectivity-change"], {}),
+                      (["eth0", "vpn-down"], {})):
+        p, calls, _ = run_hook(args, env)
         expect(p.returncode == 0 and calls == [],
-               "%s: %d %r" % (action, p.returncode, calls))
+               "%r %r: %d %r" % (args, env, p.returncode, calls))
 
 
 @test
-def ppp_hook_starts_each_profile_without_blocking():
-    p, calls, took = run_hook(PPP_HOOK, ["ppp0", "/dev/ttyS0", "115200",
-                                         "192.0.2.7", "192.0.2.1", ""])
-    expect(p.returncode == 0 and sorted(calls) == STARTS and took < 2,
+def hook_without_systemd_runs_etrn_in_the_background_with_syslog():
+    p, calls, took = run_hook(["ppp0"] + PPP, {"PPP_IFACE": "ppp0"},
+                              systemd=False)
+    want = sorted(["etrn", "--profile", n, "--syslog", "-q"]
+                  for n in ("isp", "dsl", "backup"))
+    expect(p.returncode == 0 and calls == want and took < 2,
            "%d %r %.1fs %s" % (p.returncode, calls, took, p.stderr))
 
 
 @test
-def hooks_exit_0_without_profiles_or_when_systemctl_fails():
-    for hook, args in ((NM_HOOK, ["eth0", "up"]), (PPP_HOOK, ["ppp0"])):
-        p, calls, _ = run_hook(hook, args, profiles=())
-        expect(p.returncode == 0 and calls == [],
-               "%s, no profiles: %d %r" % (hook, p.returncode, calls))
-        p, calls, _ = run_hook(hook, args, stub_status=5)
-        expect(p.returncode == 0 and sorted(calls) == STARTS,
-               "%s, systemctl failing: %d %r" % (hook, p.returncode, calls))
+def hook_exits_0_without_profiles_or_when_systemctl_fails():
+    p, calls, _ = run_hook(["eth0", "up"], profiles={})
+    expect(p.returncode == 0 and calls == [],
+           "no profiles: %d %r" % (p.returncode, calls))
+    p, calls, _ = run_hook(["eth0", "up"], stub_status=5)
+    expect(p.returncode == 0 and calls == starts("isp"),
+           "systemctl failing: %d %r" % (p.returncode, calls))
 
 
 # -------------------------------------------------------------- demo, deb
@@ -596,11 +608,12 @@ def make_deb_builds_a_package_lintian_passes():
            "the build tree is left in build/deb")
     files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True,
                            text=True, check=True).stdout
-    for f in ("./usr/bin/etrn", "./usr/share/man/man1/etrn.1.gz",
+    for f in ["./usr/bin/etrn", "./usr/share/man/man1/etrn.1.gz",
               "./usr/share/doc/etrn/copyright",
-              "./usr/share/doc/etrn/examples/systemd/etrn@.service",
-              "./usr/share/doc/etrn/examples/nm-dispatcher/90-etrn",
-              "./usr/share/doc/etrn/examples/ppp/etrn"):
+              "./usr/share/doc/etrn/examples/example.conf",
+              "./lib/systemd/system/etrn@.service",
+              "./lib/systemd/system/etrn@.timer", "./etc/etrn/"] + [
+                  "./" + h for h in HOOKS]:
         expect(" " + f + "\n" in files or files.endswith(" " + f),
                "not in the package: %s\n%s" % (f, files))
     expect("/usr/sbin/" not in files, "the package ships /usr/sbin")
@@ -617,10 +630,33 @@ def make_deb_builds_a_package_lintian_passes():
     x = tmpdir()
     try:
         subprocess.run(["dpkg-deb", "-x", deb, x], check=True)
-        with open(os.path.join(
-                x, "usr/share/doc/etrn/examples/systemd/etrn@.service")) as f:
-            expect("exec /usr/bin/etrn " in f.read(),
-                   "the packaged unit does not run /usr/bin/etrn")
+        unit = read(x, "lib/systemd/system/etrn@.service")
+        expect("\nExecStart=/usr/bin/etrn --profile %i\n" in unit and
+               "\nAssertPathExists=/etc/etrn/%i.conf\n" in unit,
+               "the packaged unit does not run /usr/bin/etrn on "
+               "/etc/etrn:\n" + unit)
+        with gzip.open(os.path.join(x, "usr/share/man/man1/etrn.1.gz"),
+                       "rt") as f:
+            page = f.read()
+        expect_paths(page, "/usr/bin", "/etc", "the packaged page")
+        for h in HOOKS:
+            expect(stat.S_IMODE(os.stat(os.path.join(x, h)).st_mode) ==
+                   0o755, "hook %s not executable" % h)
+            expect_paths(read(x, h), "/usr/bin", "/etc", h)
+        # The packaged units as systemd reads them, the binary they run
+        # taken from the package (systemd_tests verifies them installed).
+        units = os.path.join(x, "units")
+        os.mkdir(units)
+        for f in ("etrn@.service", "etrn@.timer"):
+            with open(os.path.join(units, f), "w") as out:
+                out.write(read(x, "lib/systemd/system", f).replace(
+                    "/usr/bin/etrn", os.path.join(x, "usr/bin/etrn")))
+        p = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                            "etrn@isp.service", "etrn@isp.timer"], cwd=units,
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, SYSTEMD_LOG_LEVEL="notice"))
+        expect(p.returncode == 0 and p.stderr.strip() == "",
+               "systemd-analyze verify: %d\n%s" % (p.returncode, p.stderr))
         p = subprocess.run([os.path.join(x, "usr/bin/etrn"), "--version"],
                            capture_output=True, text=True, timeout=10)
         expect(VERSION_LINE.fullmatch(p.stdout), "--version: %r" % p.stdout)

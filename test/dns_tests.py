@@ -348,12 +348,17 @@ def mx_hosts_whose_lookups_all_hang_are_temporary():
 @test
 def bad_resolver_list_is_usage_error():
     with MxServers() as srv:
-        for dns in ("127.0.0.1:99999", "ns.example.org", "127.0.0.1,",
-                    "[::1]"):
+        for dns, why in (("127.0.0.1:99999",
+                          "port not a number from 1 to 65535"),
+                         ("ns.example.org", "not an IP address"),
+                         ("127.0.0.1,", "empty entry"),
+                         ("[::1]", "[ip6] needs a port: [ip6]:port")):
             r = etrn(srv, "--mx", "pref.test", NODE, dns=dns)
             expect_status(r, 64)
-            expect(b"--dns-server" in r.err, "diagnostic names the option",
-                   r)
+            # One line, said by main; no result line.
+            expect_err(r, ['etrn: bad --dns-server list "%s": %s'
+                           % (dns, why)])
+            expect(r.out == b"", "standard output %r" % r.out, r)
         expect_sessions(srv, {}, r)
 
 

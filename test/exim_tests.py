@@ -379,6 +379,11 @@ def without_acl_etrn_is_not_advertised():
     expect(r.status == 2, "etrn --force: want 2 from Exim's 458", r)
     mta.expect_lines(r, [line("#example.test", 2, "not-stored", ex, 458,
                               "Administrative prohibition")])
+    peer = "127.0.0.1[127.0.0.1]:%d" % ex.port
+    expect(r.err.decode().splitlines() == [
+        "etrn: #example.test: %s: 458 Administrative prohibition" % peer,
+        "etrn: %s: hint: the server did not list ETRN, and Exim answers so "
+        "when ETRN is off (no acl_smtp_etrn)" % peer], "diagnostics", r)
 
 
 @test

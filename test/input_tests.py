@@ -15,7 +15,7 @@ import time
 
 from dnsscript import DROP, HEADER, DnsScript, norm
 from harness import ETRN, Result, Skip, expect, run_etrn, test
-from smtpd import Script, ScriptedServer
+from smtpd import CLOSE, Script, ScriptedServer
 
 HELO = "client.test"
 EHLO = "EHLO " + HELO
@@ -440,3 +440,116 @@ def resolv_conf_timeout_and_attempts_are_honoured():
         expect_run(r, 0, None, "RES_OPTIONS=timeout:2")
         expect(1.9 <= time.monotonic() - start < 4.5, "took %.2f s, "
                "expected about 2 s" % (time.monotonic() - start), r)
+
+
+# Server replies: each with its status and the exact diagnostics.
+
+def peer_of(srv):
+    return "%s[%s]:%d" % (srv.host, srv.host, srv.port)
+
+
+def expect_err(r, lines, what):
+    got = err_lines(r)
+    expect(got == lines, "%s: stderr %r, expected %r" % (what, got, lines), r)
+
+
+@test
+def reply_221_to_etrn_is_75_server_closing():
+    with ScriptedServer(Script(etrn={"a.test": ["221 2.0.0 Bye", CLOSE]})) \
+            as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, addr(srv), "a.test", "b.test")
+        srv.settle()
+        p = peer_of(srv)
+        expect(r.status == 75, "exit status %r, expected 75" % r.status, r)
+        expect(r.out.decode().splitlines() == [
+            "a.test 75 temporary %s 221 2.0.0 Bye" % p,
+            "b.test 75 temporary %s - not sent: the server closed the "
+            "session (221)" % p], "result lines", r)
+        expect_err(r, [
+            "etrn: a.test: %s: 221 2.0.0 Bye" % p,
+            "etrn: %s: hint: 221 means the server is closing the "
+            "connection: no queue run was promised" % p,
+            "etrn: b.test: %s: not sent: the server closed the session "
+            "(221)" % p], "221")
+        expect(srv.received == [[EHLO, "ETRN a.test"]], "server received %r"
+               % (srv.received,), r)
+
+
+@test
+def reply_5xx_with_enhanced_status_x7_is_3():
+    # Sendmail's check_etrn: ETRN listed, "502 5.7.0" for this client.
+    with ScriptedServer(Script.profile("sendmail")) as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, addr(srv), "refused.test")
+        srv.settle()
+        p = peer_of(srv)
+        expect(r.status == 3, "exit status %r, expected 3" % r.status, r)
+        expect(r.out.decode() == "refused.test 3 refused %s 502 5.7.0 Sorry, "
+               "we do not allow this operation\n" % p, "result line", r)
+        expect_err(r, [
+            "etrn: refused.test: %s: 502 5.7.0 Sorry, we do not allow this "
+            "operation" % p,
+            "etrn: %s: hint: the server's policy refuses ETRN from this "
+            "client (RFC 3463 X.7; Sendmail's check_etrn ruleset answers "
+            "so)" % p], "502 5.7.0")
+    # Without an enhanced status, or another subject, 502 stays 4.
+    for text in ("502 Sorry, we do not allow this operation",
+                 "502 5.5.1 Command not implemented"):
+        with serve(etrn={"n.test": text}) as srv:
+            r = run_etrn("-t", STEP, "-H", HELO, addr(srv), "n.test")
+            expect(r.status == 4, "%s: exit status %r, expected 4"
+                   % (text, r.status), r)
+
+
+@test
+def hmailserver_lists_no_etrn_hint_names_force():
+    with ScriptedServer(Script.profile("hmailserver")) as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, addr(srv), "Ok.Test")
+        srv.settle()
+        p = peer_of(srv)
+        expect(r.status == 4, "exit status %r, expected 4" % r.status, r)
+        expect_err(r, [
+            "etrn: Ok.Test: %s: ETRN not advertised in the EHLO reply" % p,
+            "etrn: %s: hint: some servers (hMailServer) run ETRN without "
+            "listing it in EHLO: try --force" % p], "not advertised")
+        expect(srv.received == [[EHLO, "QUIT"]], "server received %r"
+               % (srv.received,), r)
+    for node, status, word, text in (
+            ("Ok.Test", 0, "started",
+             "250 OK, message queuing started for ok.test"),
+            ("busy.test", 2, "not-stored",
+             "458 Unable to queue messages for busy.test"),
+            ("noinfo.test", 2, "not-stored",
+             "458 Error getting info for noinfo.test"),
+            ("#ok.test", 3, "refused", "501 ETRN not supported for ok.test"),
+            ("@ok.test", 3, "refused", "501 ETRN not supported for ok.test")):
+        with ScriptedServer(Script.profile("hmailserver")) as srv:
+            r = run_etrn("-t", STEP, "-H", HELO, "--force", addr(srv), node)
+            srv.settle()
+            want = "%s %d %s %s %s\n" % (node, status, word, peer_of(srv),
+                                         text)
+            expect(r.status == status and r.out.decode() == want,
+                   "--force %s: want %r" % (node, want), r)
+            expect(srv.received == [[EHLO, "ETRN " + node, "QUIT"]],
+                   "server received %r" % (srv.received,), r)
+            expect(b"hint" not in r.err, "a hint after --force", r)
+
+
+@test
+def exim_458_after_a_forced_etrn_says_etrn_is_off():
+    # Exim without acl_smtp_etrn: no ETRN in EHLO, 458 to a forced one.
+    ehlo = "250-mail.example.test Hello client.test [127.0.0.1]\n250 HELP"
+    with ScriptedServer(Script.profile("exim", ehlo=ehlo)) as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, "--force", addr(srv),
+                     "#notstored.test")
+        p = peer_of(srv)
+        expect(r.status == 2, "exit status %r, expected 2" % r.status, r)
+        expect_err(r, [
+            "etrn: #notstored.test: %s: 458 Administrative prohibition" % p,
+            "etrn: %s: hint: the server did not list ETRN, and Exim answers "
+            "so when ETRN is off (no acl_smtp_etrn)" % p], "forced 458")
+    # Listed (acl_smtp_etrn set) and refused by the ACL: no such hint.
+    with ScriptedServer(Script.profile("exim")) as srv:
+        r = run_etrn("-t", STEP, "-H", HELO, addr(srv), "#notstored.test")
+        expect(r.status == 2, "exit status %r, expected 2" % r.status, r)
+        expect_err(r, ["etrn: #notstored.test: %s: 458 Administrative "
+                       "prohibition" % peer_of(srv)], "listed 458")

@@ -744,15 +744,15 @@ def sendmail_replies():
          "250 2.0.0 Queuing for node ok.test started"),
         ("notstored.test", 0, "started",
          "250 2.0.0 Queuing for node notstored.test started"),
-        ("refused.test", 4, "not-offered",
+        ("refused.test", 3, "refused",
          "502 5.7.0 Sorry, we do not allow this operation"),
         ("busy.test", 75, "temporary", "451 4.3.2 Please try again later"),
         ("#ok.test", 3, "refused", "459 4.5.4 Queue ok.test unknown")])
 
 
 @test
-def exchange_replies():
-    profile_cases("exchange", [
+def kb252148_isp_replies():
+    profile_cases("kb252148-isp", [
         ("ok.test", 0, "started", "250 queuing for node ok.test started"),
         ("empty.test", 1, "empty",
          "251 No mail messages waiting for node empty.test"),

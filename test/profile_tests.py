@@ -380,6 +380,32 @@ def the_credential_directory_gives_the_password():
 
 
 @test
+def a_password_others_can_read_is_refused_from_a_profile_or_credential():
+    with tempfile.TemporaryDirectory(prefix="etrn-test-") as d:
+        pw = write(d, "pw", "secret\n", 0o644)
+        conf = write(d, "a.conf", AUTH_CONF % 1 + "password-file %s\n" % pw)
+        r = run("--config", conf)
+        expect_status(r, 77)
+        expect_first_err(r, "etrn: %s: mode 0644: readable by others" % pw)
+        creds = os.path.join(d, "creds")
+        os.mkdir(creds)
+        cred = write(creds, "password", "secret\n", 0o640)
+        r = run("--config", write(d, "b.conf", AUTH_CONF % 1),
+                env={"CREDENTIALS_DIRECTORY": creds})
+        expect_status(r, 77)
+        expect_first_err(r, "etrn: %s: mode 0640: readable by others" %
+                         cred)
+        # --show-config checks it too, and shows no password.
+        r = run("--config", conf, "--show-config")
+        expect(r.status == 77 and b"secret" not in r.out + r.err,
+               "--show-config", r)
+        # The profile itself holds no password: readable by all is fine.
+        os.chmod(pw, 0o600)
+        r = run("--config", conf, "--show-config")
+        expect_status(r, 0)
+
+
+@test
 def json_gets_a_document_for_usage_errors_too():
     with tempfile.TemporaryDirectory(prefix="etrn-test-") as d:
         conf = write(d, "a.conf", "sever x\n")

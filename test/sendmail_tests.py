@@ -324,7 +324,7 @@ def check_sees_etrn_offered():
 
 
 @test
-def noetrn_is_not_offered_and_502():
+def noetrn_is_not_offered_and_a_forced_etrn_gets_502_5_7_0():
     sm = sendmail("noetrn")
     r = harness.run_etrn(*ETRN_ARGS, server_of(sm), "example.test")
     expect(r.status == 4, "etrn against PrivacyOptions=noetrn: want 4", r)
@@ -334,12 +334,21 @@ def noetrn_is_not_offered_and_502():
            "etrn sent ETRN that was not offered", r)
     r = harness.run_etrn(*ETRN_ARGS, "--check", server_of(sm))
     expect(r.status == 4, "etrn --check: want 4", r)
+    # 502 with the enhanced status 5.7.0 is a policy refusal (RFC 3463
+    # section 3.8): 3, where the code alone would say 4.
     r = harness.run_etrn(*ETRN_ARGS, "--force", server_of(sm),
                          "example.test")
-    expect(r.status == 4, "etrn --force: want 4 from the 502", r)
-    mta.expect_lines(r, [line("example.test", 4, "not-offered", sm, 502,
+    expect(r.status == 3, "etrn --force: want 3 from the 502 5.7.0", r)
+    mta.expect_lines(r, [line("example.test", 3, "refused", sm, 502,
                               "5.7.0 Sorry, we do not allow this "
                               "operation")])
+    peer = "127.0.0.1[127.0.0.1]:%d" % sm.port
+    expect(r.err.decode().splitlines() == [
+        "etrn: example.test: %s: 502 5.7.0 Sorry, we do not allow this "
+        "operation" % peer,
+        "etrn: %s: hint: the server's policy refuses ETRN from this client "
+        "(RFC 3463 X.7; Sendmail's check_etrn ruleset answers so)" % peer],
+        "diagnostics", r)
     expect_traffic(sm, ["<<< ETRN example.test",
                         ">>> 502 5.7.0 Sorry, we do not allow this "
                         "operation"], r)

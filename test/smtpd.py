@@ -36,7 +36,13 @@ the bytes ending each line arrived), .raw (all bytes received), .partial
 (bytes after the last LF when the client closed), .events ((monotonic time,
 "recv" or "send", bytes), for timing checks), .early, .started and .ended
 (monotonic times); .arrival(prefix) is the time of the first line starting
-with prefix (case-insensitive), or None.
+with prefix (case-insensitive), or None.  With TLS (StartTLS), .lines
+also holds "<TLS>" where a handshake succeeded and "<TLS failed: reason>"
+where it did not; .tls, .sni (the server name the client sent) and
+.client (the subject of its certificate) say the rest.  .line is the
+command line being answered, as received (scripts that read data after a
+command, such as AUTH's, need its case); .credentials and .authenticated
+are for such scripts (tlsserver.py's STARTTLS and AUTH script).
 
 A Script says how the server behaves.  Its attributes hold *reply values*;
 pass them as keyword arguments (an unknown name is a TypeError), or
@@ -64,7 +70,10 @@ A reply value is one of:
     an Action    Send(bytes), Drip(bytes, interval=0.2) one byte at a time,
                  Sleep(seconds), CLOSE (orderly close), RESET (RST via
                  SO_LINGER 0), HALF_CLOSE (shutdown(SHUT_WR), keep reading),
-                 HANG (same as None)
+                 HANG (same as None), StartTLS(context) (the server side of
+                 a TLS handshake with an ssl.SSLContext; a failed one ends
+                 the session), CLOSE_NOTIFY (a TLS close_notify, when TLS
+                 is on, then an orderly close)
     a list       of the above, performed in order, e.g.
                  ["421 4.3.2 Shutting down", CLOSE] or
                  [Sleep(0.5), Drip(b"250 OK\\r\\n", 0.2)]
@@ -91,11 +100,14 @@ situation, and the reply text has the stripped node in place of {d}:
     refused.*    refused        the client is refused by policy
     syntax.*     syntax         bad parameter syntax
     busy.*       busy           internal failure
+    noinfo.*     no-info        the server could not look the domain up
     (no node)    no-argument
 
 A situation the server does not distinguish gives its "accepted" reply.
 Quirks: exim answers every node not starting with '#' with its syntax reply;
-sendmail answers every '#' node with "queue-unknown" (459).  PROFILES lists
+sendmail answers every '#' node with "queue-unknown" (459); hmailserver
+answers every '#' and '@' node with its not-eligible reply (501) and names
+the domain in lower case.  PROFILES lists
 the texts, so a test can state the reply it expects literally.
 
 As a command (for `make demo` and manual use):
@@ -112,6 +124,7 @@ standard error: "C: line" received, "S: b'bytes'" sent.
 import argparse
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -172,7 +185,21 @@ class Hang(Action):
     """Never answer again; keep reading until the client closes."""
 
 
+class StartTLS(Action):
+    """The server side of a TLS handshake, with an ssl.SSLContext."""
+    def __init__(self, context):
+        self.context = context
+
+
+class CloseNotify(Action):
+    """A TLS close_notify (when TLS is on), then an orderly close."""
+
+
 CLOSE, RESET, HALF_CLOSE, HANG = Close(), Reset(), HalfClose(), Hang()
+CLOSE_NOTIFY = CloseNotify()
+HANDSHAKE_TIMEOUT = 10  # seconds a TLS handshake may take
+# The session whose handshake runs in this thread, for SNI callbacks.
+current = threading.local()
 
 
 def encode(text):
@@ -263,7 +290,8 @@ class Script:
 class ProfileEtrn:
     """ETRN replies of a profile, chosen by the node's first label."""
     LABELS = {"ok": "accepted", "empty": "empty", "notstored": "not-eligible",
-              "refused": "refused", "syntax": "syntax", "busy": "busy"}
+              "refused": "refused", "syntax": "syntax", "busy": "busy",
+              "noinfo": "no-info"}
 
     def __init__(self, situations, quirk=None):
         self.situations = situations
@@ -276,11 +304,15 @@ class ProfileEtrn:
             return "syntax"
         if self.quirk == "hash-is-queue" and node.startswith("#"):
             return "queue-unknown"
+        if self.quirk == "hmailserver" and node[:1] in "@#":
+            return "not-eligible"
         label = node[1:] if node[:1] in "@#" else node
         return self.LABELS.get(label.split(".")[0].lower(), "accepted")
 
     def __call__(self, session, node):
         d = node[1:] if node[:1] in "@#" else node
+        if self.quirk == "hmailserver":
+            d = d.lower()
         s = self.situation(node)
         text = self.situations.get(s, self.situations["accepted"])
         return text.replace("{d}", d)
@@ -347,21 +379,38 @@ PROFILES = {
             "no-argument": "500 5.5.2 Parameter required",
         },
     },
-    "exchange": {
-        "greeting": "220 mail.example.test Microsoft ESMTP MAIL Service "
-                    "ready at Thu, 28 Nov 2024 14:00:00 +0000",
-        "ehlo": reply(250, "mail.example.test Hello [127.0.0.1]",
-                      "SIZE 37748736", "PIPELINING", "DSN",
-                      "ENHANCEDSTATUSCODES", "ETRN", "8BITMIME", "BINARYMIME",
-                      "CHUNKING"),
-        "helo": "250 mail.example.test Hello [127.0.0.1]",
-        "quit": "221 2.0.0 Service closing transmission channel",
-        "unknown": "500 5.3.3 Unrecognized command",
+    # The ETRN replies Microsoft's KB 252148 quotes: an ISP's server, whose
+    # texts the article calls "similar to" what it shows (Exchange 2007 and
+    # later have no ETRN; Exchange 2000/2003's own texts are unpublished).
+    # The article gives no greeting or EHLO list: these are plain ones.
+    "kb252148-isp": {
+        "greeting": "220 mail.example.test ESMTP",
+        "ehlo": reply(250, "mail.example.test", "SIZE", "ETRN", "8BITMIME"),
+        "helo": "250 mail.example.test",
+        "quit": "221 mail.example.test closing connection",
         "situations": {
             "accepted": "250 queuing for node {d} started",
             "empty": "251 No mail messages waiting for node {d}",
             "not-eligible": "458 Node {d} does not store mail here",
             "refused": "502 Sorry, we do not allow this operation",
+        },
+    },
+    # hMailServer 5.4 to master, from its source: EHLO never lists ETRN,
+    # yet ETRN is handled; the domain is lower-cased in replies, and "#d"
+    # and "@d" are "not supported".  Its HELO and unknown-command texts
+    # are not among the notes: the defaults stand.
+    "hmailserver": {
+        "greeting": "220 mail.example.test ESMTP",
+        "ehlo": reply(250, "mail.example.test", "SIZE 20480000",
+                      "AUTH LOGIN PLAIN", "HELP"),
+        "quit": "221 goodbye",
+        "quirk": "hmailserver",
+        "situations": {
+            "accepted": "250 OK, message queuing started for {d}",
+            "not-eligible": "501 ETRN not supported for {d}",
+            "busy": "458 Unable to queue messages for {d}",
+            "no-info": "458 Error getting info for {d}",
+            "no-argument": "500 Syntax Error: No domain parameter included",
         },
     },
     "opensmtpd": {
@@ -411,6 +460,39 @@ class Session:
         self.started = time.monotonic()
         self.ended = None
         self.buf = b""
+        self.line = None        # the command line being answered, as sent
+        self.tls = False
+        self.sni = None
+        self.client = None
+        self.credentials = []   # for scripts that take AUTH
+        self.authenticated = False
+
+    def mark(self, text):
+        """Record an event among the command lines: "<TLS>", say."""
+        self.lines.append(text)
+        self.line_times.append(time.monotonic())
+
+    def start_tls(self, context):
+        """The server side of a TLS handshake; whether it succeeded."""
+        if self.buf:
+            # Bytes the client sent in clear before its ClientHello.
+            self.mark("<plain bytes after STARTTLS: %r>" % self.buf)
+            self._consumed += len(self.buf)
+            self.buf = b""
+        current.session = self
+        try:
+            self.sock.settimeout(HANDSHAKE_TIMEOUT)
+            self.sock = context.wrap_socket(self.sock, server_side=True)
+            self.sock.settimeout(None)
+        except (OSError, ValueError) as e:
+            self.mark("<TLS failed: %s>" % e)
+            return False
+        self.tls = True
+        self.mark("<TLS>")
+        cert = self.sock.getpeercert()
+        if cert:
+            self.client = dict(x[0] for x in cert["subject"])
+        return True
 
     def _take(self, data):
         now = time.monotonic()
@@ -426,8 +508,18 @@ class Session:
         """Client bytes not yet read as a line, without blocking."""
         while not self.eof:
             try:
-                data = self.sock.recv(65536, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
+                if self.tls:
+                    if not (self.sock.pending() or
+                            select.select([self.sock], [], [], 0)[0]):
+                        break
+                    self.sock.setblocking(False)
+                    try:
+                        data = self.sock.recv(65536)
+                    finally:
+                        self.sock.setblocking(True)
+                else:
+                    data = self.sock.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                 break
             self._take(data)
         return self.buf
@@ -610,6 +702,7 @@ class ScriptedServer:
                 self._note(session, "C: " + line)
                 if session.silent:
                     continue
+                session.line = line
                 verb, _, arg = line.partition(" ")
                 verb = verb.upper()
                 self._reply(session, line, script.respond(session, verb, arg),
@@ -668,6 +761,18 @@ class ScriptedServer:
         elif isinstance(a, Hang):
             self._note(session, "hang")
             session.silent = True
+        elif isinstance(a, StartTLS):
+            self._note(session, "TLS handshake")
+            if not session.start_tls(a.context):
+                self._close(session, orderly=False)
+        elif isinstance(a, CloseNotify):
+            if session.tls:
+                try:
+                    session.sock.settimeout(1)
+                    session.sock = session.sock.unwrap()
+                except (OSError, ValueError):
+                    pass
+            self._close(session)
         else:
             raise TypeError("unknown action %r" % (a,))
 

@@ -1,7 +1,7 @@
-"""The TLS side of the scripted SMTP servers: TLSServer, a small SMTP
-server on 127.0.0.1 with Python's ssl module on the server side, for
-STARTTLS (RFC 3207), implicit TLS and SMTP AUTH (RFC 4954); the test CA and
-certificates it serves (Certs, on ca.py).
+"""The STARTTLS and AUTH scripts of the scripted SMTP server (smtpd.py):
+TLSServer, the server with TLSScript, Python's ssl module on the server
+side, for STARTTLS (RFC 3207), implicit TLS and SMTP AUTH (RFC 4954); the
+test CA and certificates it serves (Certs, on ca.py).
 
 A session's `script` lists the command lines in order, with "<TLS>" where
 a handshake succeeded and "<TLS failed: reason>" where it did not.
@@ -11,19 +11,17 @@ unattended_tests.
 import atexit
 import base64
 import os
-import select
 import shutil
-import socket
 import ssl
-import threading
-import time
 
 import harness
+import smtpd
 from ca import CA
+from smtpd import Script, ScriptedServer, StartTLS
 
 USER = "etrn-user"
 PASSWORD = "Sesame opens: p\u00e4ss-w0rd #42"    # a space and a UTF-8 byte pair
-SERVER_IO_TIMEOUT = 10                         # the server's wait per read
+SETTLE_TIMEOUT = 5                             # sessions' end after etrn's
 
 CAPS = ["PIPELINING", "8BITMIME"]
 
@@ -137,267 +135,160 @@ class Behaviour:
             setattr(self, k, v)
 
 
-class Closed(Exception):
-    """The client closed, the read timed out, or the server stops."""
+class TLSScript(Script):
+    """The Script of a TLSServer: STARTTLS, implicit TLS and AUTH PLAIN and
+    LOGIN, as Behaviour b says."""
 
+    def __init__(self, b, context):
+        super().__init__()
+        self.b = b
+        self.context = context
+        self.greeting = b.greeting
+        self.unknown = "502 5.5.2 Error: command not recognized"
 
-class Session:
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-        self.tls = False
-        self.script = []        # lines received, "<TLS>", "<TLS failed: ..>"
-        self.credentials = []   # (mechanism, authzid, user, password) decoded
-        self.sni = None         # the server name the client sent, if any
-        self.client = None      # the client certificate's subject, if any
-        self.authenticated = False
-        self.leftover = b""     # bytes after the last line at the end
+    def greet(self, session):
+        if self.b.implicit:
+            return [StartTLS(self.context), self.b.greeting]
+        return self.b.greeting
 
-    def readline(self):
-        while b"\n" not in self.buf:
-            try:
-                data = self.sock.recv(4096)
-            except (OSError, ValueError) as e:
-                raise Closed(str(e))
-            if not data:
-                self.leftover = self.buf
-                raise Closed("eof")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.rstrip(b"\r").decode("latin-1")
+    def _caps(self, session):
+        return self.b.ehlo_tls if session.tls else self.b.ehlo_plain
 
-    def send(self, value):
-        if isinstance(value, str):
-            value = b"".join(line.encode() + b"\r\n"
-                             for line in value.split("\n"))
-        self.sock.sendall(value)
+    @staticmethod
+    def _close(session, how):
+        """CLOSE or CLOSE_NOTIFY, recorded; the session ends."""
+        notify = how == CLOSE_NOTIFY and session.tls
+        session.mark("<server closed%s>" % (
+            " with close_notify" if notify else ""))
+        return smtpd.CLOSE_NOTIFY if notify else smtpd.CLOSE
 
-    def ignore_until_eof(self):
-        """Read and drop everything until the client closes (or timeout)."""
-        while True:
-            try:
-                if not self.sock.recv(4096):
-                    raise Closed("eof")
-            except (OSError, ValueError) as e:
-                raise Closed(str(e))
+    def respond(self, session, verb, arg):
+        if getattr(session, "auth_step", None) is not None:
+            return self._auth_step(session)
+        return super().respond(session, verb, arg)
 
-    def close(self, how):
-        """CLOSE or CLOSE_NOTIFY; the session ends."""
-        self.script.append("<server closed%s>" % (
-            " with close_notify" if how == CLOSE_NOTIFY and self.tls else ""))
-        if how == CLOSE_NOTIFY and self.tls:
-            try:
-                self.sock.settimeout(1)
-                self.sock = self.sock.unwrap()
-            except (OSError, ValueError):
-                pass
-        raise Closed("closed by the server")
+    def on_ehlo(self, session, arg):
+        return ehlo_reply(self._caps(session))
 
-    def start_tls(self, ctx):
-        """Handshake; False (recorded) when it fails."""
-        if self.buf:
-            self.script.append("<plain bytes after STARTTLS: %r>" % self.buf)
-            self.buf = b""
+    def on_helo(self, session, arg):
+        return "250 tls.test"
+
+    def on_starttls(self, session, arg):
+        b = self.b
+        if session.tls or "STARTTLS" not in self._caps(session):
+            return self.unknown
+        text = b.starttls if isinstance(b.starttls, str) \
+            else b.starttls.decode("latin-1")
+        if not text.startswith("220"):
+            return b.starttls
+        if not b.handshake:
+            # Read and ignore what comes (the ClientHello) until the end.
+            return [b.starttls, smtpd.HANG]
+        return [b.starttls, StartTLS(self.context)]
+
+    def on_etrn(self, session, node):
+        b = self.b
+        if b.auth_required and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        if b.etrn in (CLOSE, CLOSE_NOTIFY):
+            return self._close(session, b.etrn)
+        return b.etrn
+
+    def on_auth(self, session, arg):
+        if not any(c.upper().startswith("AUTH ") for c in self._caps(session)):
+            return self.unknown
+        # Recorded as "AUTH MECH": the initial response is a secret.
+        mech, _, initial = arg.partition(" ")
+        mech = mech.upper()
+        session.auth = {"mech": mech, "data": []}
+        if mech == "PLAIN":
+            if initial:
+                session.auth["data"].append(session.line.split(" ", 2)[2])
+                return self._auth_done(session)
+            session.auth_step = "plain"
+            return "334 "
+        if mech == "LOGIN":
+            session.auth_step = "user"
+            return "334 VXNlcm5hbWU6"
+        return "504 5.5.4 Unrecognized authentication type"
+
+    def _auth_step(self, session):
+        line = session.line
+        session.lines[-1] = "<auth data: %s>" % line
+        session.auth["data"].append(line)
+        if session.auth_step == "user":
+            session.auth_step = "password"
+            return "334 UGFzc3dvcmQ6"
+        return self._auth_done(session)
+
+    def _auth_done(self, session):
+        session.auth_step = None
+        mech, data = session.auth["mech"], session.auth["data"]
         try:
-            self.sock = ctx.wrap_socket(self.sock, server_side=True)
-        except (OSError, ssl.SSLError) as e:
-            self.script.append("<TLS failed: %s>" % e)
-            return False
-        self.tls = True
-        self.script.append("<TLS>")
-        cert = self.sock.getpeercert()
-        if cert:
-            self.client = dict(x[0] for x in cert["subject"])
-        return True
-
-    def commands(self):
-        """The script with AUTH data replaced: "AUTH PLAIN", "<auth data>"."""
-        out = []
-        for line in self.script:
-            if line.upper().startswith("AUTH "):
-                out.append(" ".join(line.split(" ")[:2]).upper())
-            elif line.startswith("<auth data"):
-                out.append("<auth data>")
+            decoded = [base64.b64decode(d, validate=True) for d in data]
+            if mech == "PLAIN":
+                authzid, user, password = decoded[0].split(b"\0")
             else:
-                out.append(line)
-        return out
+                authzid, (user, password) = b"", decoded
+        except ValueError as e:
+            session.mark("<bad auth data: %s>" % e)
+            return "501 5.5.2 Cannot decode response"
+        user = user.decode("utf-8", "replace")
+        password = password.decode("utf-8", "replace")
+        session.credentials.append((mech, authzid.decode(), user, password))
+        b = self.b
+        if b.auth in (CLOSE, CLOSE_NOTIFY):
+            return self._close(session, b.auth)
+        if b.auth is not None:
+            return b.auth
+        if user == b.user and password == b.password:
+            session.authenticated = True
+            return "235 2.7.0 Authentication successful"
+        return "535 5.7.8 Error: authentication failed"
 
 
-class TLSServer:
-    """An SMTP server with STARTTLS, implicit TLS and AUTH PLAIN/LOGIN."""
+def commands(lines):
+    """A session's lines with AUTH data hidden: "AUTH PLAIN", "<auth data>"."""
+    out = []
+    for line in lines:
+        if line.upper().startswith("AUTH "):
+            out.append(" ".join(line.split(" ")[:2]).upper())
+        elif line.startswith("<auth data"):
+            out.append("<auth data>")
+        else:
+            out.append(line)
+    return out
+
+
+class TLSServer(ScriptedServer):
+    """The scripted SMTP server (smtpd.py) with TLSScript: STARTTLS,
+    implicit TLS and AUTH PLAIN/LOGIN as Behaviour says.  .scripts is
+    each session's lines with AUTH data hidden, once every session ended;
+    .lines the same, flattened."""
 
     def __init__(self, behaviour=None, host="127.0.0.1", port=0):
         self.b = behaviour or Behaviour()
-        self.sessions = []
-        self._threads = []
-        self._stop = threading.Event()
         cert, key = certs().pair(self.b.cert)
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.ctx.sni_callback = self._sni
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.sni_callback = self._sni
         if self.b.client_cert:
-            self.ctx.verify_mode = ssl.CERT_REQUIRED
-            self.ctx.load_verify_locations(certs().ca)
-        self._lsock = socket.socket(socket.AF_INET6 if ":" in host
-                                    else socket.AF_INET)
-        try:
-            self._lsock.bind((host, port))
-        except OSError:
-            self._lsock.close()
-            raise
-        self._lsock.listen(8)
-        self.port = self._lsock.getsockname()[1]
-        self._local = threading.local()
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
-        self._acceptor.start()
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(certs().ca)
+        super().__init__(TLSScript(self.b, ctx), host, port)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _sni(self, sslobj, name, ctx):
-        self._local.session.sni = name
-
-    def _accept(self):
-        while not self._stop.is_set():
-            r, _, _ = select.select([self._lsock], [], [], 0.05)
-            if not r:
-                continue
-            try:
-                sock, _ = self._lsock.accept()
-            except OSError:
-                continue
-            s = Session(sock)
-            t = threading.Thread(target=self._serve, args=(s,), daemon=True)
-            self.sessions.append(s)
-            self._threads.append(t)
-            t.start()
-
-    def stop(self):
-        self._stop.set()
-        self._acceptor.join(2)
-        self._lsock.close()
-        for s in self.sessions:
-            try:
-                s.sock.shutdown(socket.SHUT_RDWR)
-            except (OSError, ValueError):
-                pass
-        for t in self._threads:
-            t.join(2)
-
-    def settle(self, timeout=5):
-        """Wait until every session has ended (the client has closed)."""
-        deadline = time.monotonic() + timeout
-        for t in list(self._threads):
-            t.join(max(0.0, deadline - time.monotonic()))
+    @staticmethod
+    def _sni(sslobj, name, ctx):
+        smtpd.current.session.sni = name
 
     @property
     def scripts(self):
-        self.settle()
-        return [s.commands() for s in self.sessions]
+        self.settle(SETTLE_TIMEOUT)
+        return [commands(s.lines) for s in self.sessions]
 
     @property
     def lines(self):
         return [line for s in self.scripts for line in s]
-
-    def _serve(self, s):
-        self._local.session = s
-        s.sock.settimeout(SERVER_IO_TIMEOUT)
-        try:
-            if self.b.implicit and not s.start_tls(self.ctx):
-                return
-            if self.b.greeting is None:
-                s.ignore_until_eof()
-            s.send(self.b.greeting)
-            while True:
-                line = s.readline()
-                s.script.append(line)
-                verb, _, arg = line.partition(" ")
-                if not self._command(s, verb.upper(), arg):
-                    return
-        except Closed:
-            pass
-        except OSError as e:
-            s.script.append("<error: %s>" % e)
-        finally:
-            try:
-                s.sock.close()
-            except OSError:
-                pass
-
-    def _command(self, s, verb, arg):
-        """Answer one command; False to end the session."""
-        b = self.b
-        caps = b.ehlo_tls if s.tls else b.ehlo_plain
-        if verb == "EHLO":
-            s.send(ehlo_reply(caps))
-        elif verb == "HELO":
-            s.send("250 tls.test")
-        elif verb == "STARTTLS" and not s.tls and "STARTTLS" in caps:
-            s.send(b.starttls)
-            reply = b.starttls if isinstance(b.starttls, str) \
-                else b.starttls.decode("latin-1")
-            if reply.startswith("220"):
-                if not b.handshake:
-                    s.ignore_until_eof()
-                return s.start_tls(self.ctx)
-        elif verb == "AUTH" and any(c.upper().startswith("AUTH ")
-                                    for c in caps):
-            return self._auth(s, arg)
-        elif verb == "ETRN":
-            if b.auth_required and not s.authenticated:
-                s.send("530 5.7.0 Authentication required")
-            elif b.etrn in (CLOSE, CLOSE_NOTIFY):
-                s.close(b.etrn)
-            else:
-                s.send(b.etrn)
-        elif verb == "QUIT":
-            s.send("221 2.0.0 Bye")
-            return False
-        else:
-            s.send("502 5.5.2 Error: command not recognized")
-        return True
-
-    def _auth_data(self, s, prompt):
-        s.send("334 " + prompt)
-        line = s.readline()
-        s.script.append("<auth data: %s>" % line)
-        return base64.b64decode(line, validate=True)
-
-    def _auth(self, s, arg):
-        mech, _, initial = arg.partition(" ")
-        mech = mech.upper()
-        try:
-            if mech == "PLAIN":
-                data = base64.b64decode(initial, validate=True) if initial \
-                    else self._auth_data(s, "")
-                authzid, user, password = data.split(b"\0")
-            elif mech == "LOGIN":
-                authzid = b""
-                user = self._auth_data(s, "VXNlcm5hbWU6")
-                password = self._auth_data(s, "UGFzc3dvcmQ6")
-            else:
-                s.send("504 5.5.4 Unrecognized authentication type")
-                return True
-        except ValueError as e:
-            s.script.append("<bad auth data: %s>" % e)
-            s.send("501 5.5.2 Cannot decode response")
-            return True
-        user = user.decode("utf-8", "replace")
-        password = password.decode("utf-8", "replace")
-        s.credentials.append((mech, authzid.decode(), user, password))
-        if self.b.auth in (CLOSE, CLOSE_NOTIFY):
-            s.close(self.b.auth)
-        if self.b.auth is not None:
-            s.send(self.b.auth)
-        elif user == self.b.user and password == self.b.password:
-            s.authenticated = True
-            s.send("235 2.7.0 Authentication successful")
-        else:
-            s.send("535 5.7.8 Error: authentication failed")
-        return True
 
 
 def ca():

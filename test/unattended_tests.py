@@ -83,7 +83,9 @@ def quiet_not_offered_says_why_on_stderr():
         expect_status(r, 4)
         expect(r.out == b"", "-q printed on standard output", r)
         expect_err(r, ["etrn: %s: %s: ETRN not advertised in the EHLO reply"
-                       % (NODE, peer(srv))])
+                       % (NODE, peer(srv)),
+                       "etrn: %s: hint: some servers (hMailServer) run ETRN "
+                       "without listing it in EHLO: try --force" % peer(srv)])
         expect(srv.received == [["EHLO " + HELO, "QUIT"]], "wire", r)
 
 
@@ -180,11 +182,18 @@ def sendmail_459_queue_unknown_hints_no_such_queue_group():
 
 @test
 def reply_502_hints_etrn_switched_off():
-    hint_case("sendmail", "refused.example.org", 4,
-              "502 5.7.0 Sorry, we do not allow this operation",
+    hint_case(None, NODE, 4, "502 5.5.1 Command not implemented",
               "hint: ETRN is switched off for this client or port "
               "(Sendmail PrivacyOptions=noetrn, Exim without "
               "acl_smtp_etrn)")
+
+
+@test
+def reply_502_5_7_0_hints_a_policy_refusal():
+    hint_case("sendmail", "refused.example.org", 3,
+              "502 5.7.0 Sorry, we do not allow this operation",
+              "hint: the server's policy refuses ETRN from this client "
+              "(RFC 3463 X.7; Sendmail's check_etrn ruleset answers so)")
 
 
 @test

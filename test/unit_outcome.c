@@ -21,6 +21,7 @@ test_status_of_every_etrn_reply_row(void **state)
 		{ 459, 3 }, { 501, 3 }, { 503, 3 }, { 550, 3 }, { 551, 3 },
 		{ 552, 3 }, { 553, 3 }, { 554, 3 }, { 555, 3 }, { 599, 3 },
 		{ 500, 4 }, { 502, 4 }, { 504, 4 },
+		{ 221, 75 },
 		{ 421, 75 }, { 450, 75 }, { 451, 75 }, { 452, 75 },
 		{ 454, 75 },
 		{ 354, 76 }, { 334, 76 },
@@ -176,33 +177,89 @@ test_best_among_equals_is_the_most_preferred_host(void **state)
 	assert_string_equal(best.peer.host, "mx2");
 }
 
+#define HINT(code, text, node, user, forced) \
+	reply_hint((code), (text), (node), (user), (forced), buf, sizeof(buf))
+
 static void
 test_hints_for_well_known_replies(void **state)
 {
 	char buf[256];
 
 	(void)state;
-	assert_string_equal(reply_hint(501, "argument must begin with #",
-	    "@example.org", false, buf, sizeof(buf)),
+	assert_string_equal(HINT(501, "argument must begin with #",
+	    "@example.org", false, false),
 	    "the server wants a queue name: try \"#example.org\"");
-	assert_null(reply_hint(501, "argument must begin with #",
-	    "#example.org", false, buf, sizeof(buf)));
-	assert_non_null(strstr(reply_hint(459, "<x.org>: service unavailable",
-	    "x.org", false, buf, sizeof(buf)), "fast_flush_domains"));
-	assert_non_null(strstr(reply_hint(459, "4.5.4 Queue q unknown", "#q",
-	    false, buf, sizeof(buf)), "no queue group \"q\""));
-	assert_non_null(strstr(reply_hint(502, "5.7.0 Sorry", "x.org", false,
-	    buf, sizeof(buf)), "switched off"));
-	assert_non_null(strstr(reply_hint(530, "Authentication required",
-	    "x.org", false, buf, sizeof(buf)), "give --user"));
-	assert_null(reply_hint(530, "Authentication required", "x.org", true,
-	    buf, sizeof(buf)));
-	assert_null(reply_hint(459, "Node not allowed", "x.org", false, buf,
-	    sizeof(buf)));
-	assert_null(reply_hint(250, "Queuing started", "x.org", false, buf,
-	    sizeof(buf)));
+	assert_null(HINT(501, "argument must begin with #", "#example.org",
+	    false, false));
+	assert_non_null(strstr(HINT(459, "<x.org>: service unavailable",
+	    "x.org", false, false), "fast_flush_domains"));
+	assert_non_null(strstr(HINT(459, "4.5.4 Queue q unknown", "#q", false,
+	    false), "no queue group \"q\""));
+	assert_non_null(strstr(HINT(502, "Command not implemented", "x.org",
+	    false, false), "switched off"));
+	assert_non_null(strstr(HINT(502, "5.7.0 Sorry, we do not allow this "
+	    "operation", "x.org", false, false), "check_etrn"));
+	assert_non_null(strstr(HINT(530, "Authentication required", "x.org",
+	    false, false), "give --user"));
+	assert_null(HINT(530, "Authentication required", "x.org", true,
+	    false));
+	assert_string_equal(HINT(458, "Administrative prohibition", "#x.org",
+	    false, true), "hint: the server did not list ETRN, and Exim "
+	    "answers so when ETRN is off (no acl_smtp_etrn)");
+	/* Listed, and refused by Exim's ACL: no such hint. */
+	assert_null(HINT(458, "Administrative prohibition", "#x.org", false,
+	    false));
+	assert_string_equal(HINT(221, "2.0.0 Bye", "x.org", false, false),
+	    "hint: 221 means the server is closing the connection: no queue "
+	    "run was promised");
+	assert_null(HINT(459, "Node not allowed", "x.org", false, false));
+	assert_null(HINT(250, "Queuing started", "x.org", false, false));
 	/* Too small a buffer: no hint rather than a cut one. */
-	assert_null(reply_hint(502, "no", "x.org", false, buf, 8));
+	assert_null(reply_hint(502, "no", "x.org", false, false, buf, 8));
+}
+
+/* Sets the reply's code and text (one line). */
+static const struct reply *
+reply_of(struct reply *r, int code, const char *text)
+{
+	memset(r, 0, sizeof(*r));
+	r->code = code;
+	r->nlines = 1;
+	r->len = strlen(text);
+	memcpy(r->text, text, r->len + 1);
+	return r;
+}
+
+static void
+test_enhanced_status_x7_makes_a_5xx_a_refusal(void **state)
+{
+	static const struct { int code; const char *text; int status; } rows[] = {
+		{ 502, "5.7.0 Sorry, we do not allow this operation", 3 },
+		{ 500, "5.7.1 Not for you", 3 },
+		{ 504, "5.7.999 policy", 3 },
+		{ 502, "5.5.1 Command not implemented", 4 },
+		{ 502, "5.7 Sorry", 4 },
+		{ 502, "4.7.0 class is not the code's", 4 },
+		{ 502, "5.7.0x no", 4 },
+		{ 502, "Sorry 5.7.0", 4 },
+		{ 502, "", 4 },
+		{ 550, "5.7.1 Access denied", 3 },
+		{ 535, "5.7.8 Authentication credentials invalid", 77 },
+		{ 530, "5.7.0 Authentication required", 77 },
+		{ 458, "4.7.0 Administrative prohibition", 2 },
+		{ 250, "2.0.0 Queuing started", 0 },
+		{ 221, "2.0.0 Bye", 75 },
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (status_of_etrn(reply_of(&r, rows[i].code, rows[i].text),
+		    false) != rows[i].status)
+			fail_msg("%d %s: status %d, want %d", rows[i].code,
+			    rows[i].text, status_of_etrn(&r, false),
+			    rows[i].status);
 }
 
 int
@@ -218,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_best_prefers_250_over_251_in_either_order),
 		cmocka_unit_test(test_best_among_equals_is_the_most_preferred_host),
 		cmocka_unit_test(test_hints_for_well_known_replies),
+		cmocka_unit_test(test_enhanced_status_x7_makes_a_5xx_a_refusal),
 	};
 
 	return cmocka_run_group_tests_name("outcome", tests, NULL, NULL);
