@@ -143,7 +143,7 @@ class Rig:
         os.chmod(self.dir, 0o755)
         c = certs()
         self.selfsigned = c.path("selfsigned.pem")
-        self.ta_cert = self._ta_chain(c)
+        self._ta_chain(c)
         self.port = free_port(list(HOSTS.values()) + [PLAIN_HOST])
         try:
             self._zones(c)
@@ -155,15 +155,16 @@ class Rig:
             raise
 
     def _ta_chain(self, c):
-        """ta.dane.test's certificate, signed by the test CA, and the CA's
-        after it (DANE-TA needs the trust anchor in the chain)."""
+        """Certificates named tachain (ta.dane.test's, signed by the test
+        CA) and wrongchain (wrong.test's) with the CA's after each: DANE-TA
+        needs the trust anchor in the chain the server sends."""
         c.leaf("ta", "ta.dane.test", "DNS:ta.dane.test")
-        chain = c.path("ta-chain.pem")
-        with open(chain, "w") as out:
-            for f in ("ta.pem", "ca.pem"):
-                with open(c.path(f)) as part:
-                    out.write(part.read())
-        return chain
+        for leaf in ("ta", "wrong"):
+            with open(c.path(leaf + "chain.pem"), "w") as out:
+                for f in (leaf + ".pem", "ca.pem"):
+                    with open(c.path(f)) as part:
+                        out.write(part.read())
+            shutil.copy(c.path(leaf + ".key"), c.path(leaf + "chain.key"))
 
     def _zones(self, c):
         tlsa = "_%d._tcp" % self.port
@@ -358,8 +359,7 @@ def dane_ee_mismatch_is_5_without_etrn():
 def dane_ta_authenticates_a_chain_to_the_named_authority():
     # The system's roots do not know the test CA: DANE-TA makes it the
     # trust anchor for this host alone, with the name checked.
-    with server("ta", cert="ta") as srv:
-        srv.ctx.load_cert_chain(rig().ta_cert, certs().path("ta.key"))
+    with server("ta", cert="tachain"):
         r = etrn("ta.dane.test", NODE)
         expect_status(r, 0)
         expect(result(r).split(" ")[3].endswith("/TLSv1.3/dane"),
@@ -370,13 +370,7 @@ def dane_ta_authenticates_a_chain_to_the_named_authority():
 def dane_ta_checks_the_name():
     # RFC 7672 section 3.2.2: under DANE-TA the certificate must name the
     # host; wrong.test's, from the same authority, does not.
-    chain = os.path.join(rig().dir, "wrong-chain.pem")
-    with open(chain, "w") as out:
-        for f in ("wrong.pem", "ca.pem"):
-            with open(certs().path(f)) as part:
-                out.write(part.read())
-    with server("ta", cert="wrong") as srv:
-        srv.ctx.load_cert_chain(chain, certs().path("wrong.key"))
+    with server("ta", cert="wrongchain") as srv:
         r = etrn("ta.dane.test", NODE)
         expect_status(r, 5)
         expect_no_etrn(srv, r)
