@@ -11,8 +11,12 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
 # TLS=no builds without OpenSSL: --tls and --starttls are then refused.
 TLS ?= yes
-# OpenSSL and libidn2 are loaded by libs.c when a run needs them (README,
-# Performance); STATIC=yes links them, and everything else, statically.
+# SASL=no builds without GNU SASL: AUTH is then refused (77), for
+# platforms without a libgsasl of their own (the musl build).
+SASL ?= yes
+# OpenSSL, libidn2 and GNU SASL are loaded by libs.c when a run needs
+# them (README, Performance); STATIC=yes links them, and everything
+# else, statically.
 STATIC ?= no
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
@@ -37,6 +41,17 @@ soname = $(shell readelf -d \
 	"$$($(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2)" \
 	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
 LIBIDN2_SONAME := $(call soname,libidn2,libidn2.so)
+ifeq ($(SASL),no)
+SASL_DEFS = -DETRN_NO_SASL
+else
+SASL_DEFS != $(PKG_CONFIG) --cflags libgsasl 2>/dev/null || true
+SASL_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libgsasl 2>/dev/null || \
+	echo -lgsasl
+# Debian's libgsasl.pc leaves out the GSS-API library that libgsasl
+# calls (readelf -d: libgssglue.so.1), which a static link must name.
+SASL_STATIC_LIBS = $(if $(PC_STATIC),-lgssglue)
+LIBGSASL_SONAME := $(call soname,libgsasl,libgsasl.so)
+endif
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
@@ -64,8 +79,16 @@ WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 # function etrn calls has no definition in libs.c.  LINKED_LIBS links
 # them, for STATIC=yes and for build/etrn-linked.
 LIBS_DEFS = -DLIBSSL_SONAME='"$(LIBSSL_SONAME)"' \
-	-DLIBIDN2_SONAME='"$(LIBIDN2_SONAME)"'
-LINKED_LIBS = $(CARES_LIBS) $(IDN_LIBS) $(TLS_LIBS)
+	-DLIBIDN2_SONAME='"$(LIBIDN2_SONAME)"' \
+	-DLIBGSASL_SONAME='"$(LIBGSASL_SONAME)"'
+# libcrypto first: the dynamic loader looks up each of its thousands of
+# relocations (bound at load: BIND_NOW) in this order, and finding them
+# in the first library searched saves about 0.5 M instructions of the
+# 3.3 M that loading OpenSSL at start costs (make bench, scenario 5);
+# the second -lcrypto serves libssl in a static link.
+TLS_FIRST = $(if $(TLS_LIBS),-lcrypto)
+LINKED_LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS) \
+	$(SASL_LIBS) $(SASL_STATIC_LIBS)
 ifeq ($(STATIC),yes)
 LIBS_DEFS = -DETRN_LINKED
 LIBS = $(LINKED_LIBS)
@@ -73,39 +96,47 @@ else
 LIBS = $(CARES_LIBS)
 endif
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(LIBS_DEFS) \
-	-DSYSCONFDIR='"$(SYSCONFDIR)"'
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) \
+	$(LIBS_DEFS) -DSYSCONFDIR='"$(SYSCONFDIR)"'
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # In the order calls run (etrn.h): each file calls only those after it.
-SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
-	reply.c outcome.c names.c util.c libs.c
-LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
-	outcome.o names.o util.o libs.o
+SRCS = etrn.c config.c race.c resolve.c smtp.c sasl.c conn.c tls.c \
+	report.c reply.c outcome.c names.c util.c libs.c
+LIB_OBJS = config.o race.o resolve.o smtp.o sasl.o conn.o tls.o report.o \
+	reply.o outcome.o names.o util.o libs.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply smtp outcome names options config util report resolve race
+UNITS = reply smtp sasl outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
-	race_tests retry_tests profile_tests input_tests
+	race_tests retry_tests profile_tests input_tests dane_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
-	libunistring-dev \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libgsasl-dev \
+	libcmocka-dev libunistring-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
-	groff-base shellcheck systemd debhelper dpkg-dev lintian m4 sendmail-cf jq \
-	$(MTA_RUNTIME)
+	groff-base shellcheck systemd iproute2 debhelper dpkg-dev lintian m4 sendmail-cf jq \
+	$(MTA_RUNTIME) $(DANE_RUNTIME)
 # exim_tests and sendmail_tests run these mail servers from their
 # packages unpacked under build/mta, beside the installed Postfix; the
 # libraries the binaries link are ordinary packages.
 MTA_DEBS = exim4-daemon-light sendmail-bin
+# dane_tests: a validating resolver (unbound) and a zone signer
+# (ldns-signzone) with the libraries they link that Debian 12 does not
+# otherwise install; unpacked under build/dane, never installed:
+# installing unbound would start a resolver on port 53.
+DANE_DEBS = unbound ldnsutils libldns3 libprotobuf-c1 libpcap0.8
+# What unbound links beyond them: installed like MTA_RUNTIME.
+DANE_RUNTIME = libevent-2.1-7 libnghttp2-14 libpython3.11 libsystemd0
 MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
 # Only for `make demo`: building etrn and running the scripted server.
-DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev python3 \
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev \
+	libgsasl-dev python3 \
 	$(TLS_PACKAGE)
 # What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
 # mail server is installed.
@@ -125,7 +156,15 @@ etrn: $(SRCS:.c=.o)
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
-$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/sasl-$(SASL) \
+	build/werror-$(WERROR)
+
+# Objects remember the SASL choice too.
+build/sasl-$(SASL):
+	@mkdir -p build
+	@rm -f build/sasl-*
+	@touch $@
+
 libs.o etrn: build/static-$(STATIC)
 
 # Objects remember whether the libraries are linked statically.
@@ -137,7 +176,8 @@ build/static-$(STATIC):
 # etrn with the optional libraries linked, never installed: the Debian
 # package's dependencies on them are computed from it (debian/rules),
 # since dpkg-shlibdeps cannot see what etrn loads on demand.
-build/libs-linked.o: libs.c etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+build/libs-linked.o: libs.c etrn.h build/tls-$(TLS) build/sasl-$(SASL) \
+    build/werror-$(WERROR)
 	@mkdir -p build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -DETRN_LINKED -c libs.c \
 	    -o $@
@@ -249,7 +289,7 @@ clang-check:
 # value, for one).  Optional features with no musl build of their
 # library are switched off here.
 MUSL_CC = musl-gcc
-MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes STATIC=yes
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no SASL=no WERROR=yes STATIC=yes
 CARES_MUSL = $(CURDIR)/build/musl/cares
 IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
@@ -349,7 +389,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(LIBS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) $(LIBS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
@@ -369,6 +409,7 @@ CHECK_MAKE = $(MAKE) WERROR=yes
 
 check: deps
 	$(CHECK_MAKE) build/mta
+	$(CHECK_MAKE) build/dane
 	$(CHECK_MAKE) unit
 	$(CHECK_MAKE) integration
 	$(CHECK_MAKE) integration-asan
@@ -378,6 +419,7 @@ check: deps
 	$(CHECK_MAKE) lint
 	$(CHECK_MAKE) man-check
 	$(CHECK_MAKE) deploy-check
+	$(CHECK_MAKE) systemd-check
 
 # The manual page under groff (what man(1) uses) and mandoc.
 man-check: etrn
@@ -386,6 +428,17 @@ man-check: etrn
 # install, uninstall, dist, TLS=no, the examples and the Debian package.
 deploy-check: etrn
 	python3 test/run.py deploy_tests
+
+# The package's units and hook under a real systemd: this machine's tree
+# booted with systemd-nspawn (test/systemd_tests.py).  The package that
+# deploy-check just built is used when no source is newer.
+systemd-check: build/nspawn build/deb/built
+	python3 test/run.py systemd_tests
+
+build/deb/built: $(SRCS) etrn.h etrn.1 README NEWS Makefile debian/rules \
+	debian/control systemd/etrn@.service systemd/etrn@.timer hooks/etrn \
+	examples/example.conf
+	$(MAKE) deb
 
 demo:
 	$(MAKE) deps DEPS="$(DEMO_PACKAGES)" DEPS_MTA=no
@@ -396,7 +449,13 @@ bench:
 	$(MAKE) deps DEPS="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) etrn
 	-$(MAKE) build/etrn-1.1
+	$(MAKE) build/tls_floor
 	python3 test/bench.py --baseline build/etrn-1.1 ./etrn
+
+# Scenario 9's floor: the least a STARTTLS session costs with OpenSSL.
+build/tls_floor: test/tls_floor.c
+	@mkdir -p build
+	$(CC) -O2 -o $@ test/tls_floor.c $(TLS_LIBS)
 
 # Scenario 8 of make bench compares --all with etrn 1.1, built here from
 # its commit; without git (a release tarball) the comparison is left out.
@@ -432,6 +491,22 @@ deps:
 	    exit 1; \
 	fi
 
+# systemd-nspawn for systemd_tests: systemd-container of the installed
+# systemd's version (it links that systemd's private library), unpacked,
+# never installed (a newer one would upgrade systemd itself).
+build/nspawn:
+	rm -rf build/nspawn.tmp
+	mkdir -p build/nspawn.tmp/debs
+	v=$$(dpkg-query -W -f='$${Version}' systemd) && \
+	cd build/nspawn.tmp/debs && { apt-get download "systemd-container=$$v" || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update && \
+	      apt-get download "systemd-container=$$v"; } || \
+	    { echo "build/nspawn: as root run: apt-get update"; exit 1; }; }
+	dpkg-deb -x build/nspawn.tmp/debs/*.deb build/nspawn.tmp/root
+	mv build/nspawn.tmp/root build/nspawn
+	mv build/nspawn.tmp/debs build/nspawn/debs
+	rmdir build/nspawn.tmp
+
 # Exim and Sendmail for exim_tests and sendmail_tests: their packages,
 # downloaded once and unpacked, never installed (Debian installs one mail
 # server at a time). apt-get download needs current package lists: as
@@ -450,6 +525,22 @@ build/mta:
 	mv build/mta.tmp/debs build/mta/debs
 	rmdir build/mta.tmp
 
+# The same for dane_tests: unbound and ldns-signzone, run from there with
+# LD_LIBRARY_PATH naming the libraries unpacked with them.
+build/dane:
+	rm -rf build/dane.tmp
+	mkdir -p build/dane.tmp/debs
+	cd build/dane.tmp/debs && { apt-get download $(DANE_DEBS) || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update && \
+	      apt-get download $(DANE_DEBS); } || \
+	    { echo "build/dane: as root run: apt-get update"; exit 1; }; }
+	for f in build/dane.tmp/debs/*.deb; do \
+	    dpkg-deb -x "$$f" build/dane.tmp/root || exit 1; \
+	done
+	mv build/dane.tmp/root build/dane
+	mv build/dane.tmp/debs build/dane/debs
+	rmdir build/dane.tmp
+
 # Installed under DOCDIR, examples under DOCDIR/examples.
 DOCS = build/subst/README NEWS LICENSE build/server-setup
 EXAMPLES = example.conf hooks/etrn
@@ -462,7 +553,8 @@ HOOK_PATHS = /etc/network/if-up.d/etrn \
 # Where systemd looks for units: systemd's pkg-config file says.
 SYSTEMD_UNITDIR_FOUND != $(PKG_CONFIG) --variable=systemdsystemunitdir \
 	systemd 2>/dev/null || true
-SYSTEMDUNITDIR ?= $(if $(SYSTEMD_UNITDIR_FOUND),$(SYSTEMD_UNITDIR_FOUND),/lib/systemd/system)
+SYSTEMDUNITDIR ?= $(if $(SYSTEMD_UNITDIR_FOUND),$(SYSTEMD_UNITDIR_FOUND),\
+	/lib/systemd/system)
 
 # The page, README, the units, the hooks and the example profile are
 # written for PREFIX=/usr/local; installed, they name BINDIR and
@@ -545,6 +637,7 @@ deb: dist
 	tar -C build/deb -xzf $(DIST).tar.gz
 	cd build/deb/$(DIST) && dpkg-buildpackage -us -uc -b
 	rm -rf build/deb/$(DIST)
+	@touch build/deb/built
 	@ls build/deb/*.deb
 
 clean:
@@ -552,4 +645,5 @@ clean:
 
 .PHONY: all bench check demo deps install uninstall clean unit integration \
 	unit-plain test clang-check musl-check mutants integration-asan \
-	valgrind-check fuzz lint man-check deploy-check dist deb subst
+	valgrind-check fuzz lint man-check deploy-check systemd-check dist deb \
+	subst

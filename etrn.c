@@ -55,6 +55,8 @@ enum {
 	OPT_CAPATH,
 	OPT_CERT,
 	OPT_KEY,
+	OPT_DANE,
+	OPT_AUTH,
 };
 
 /*
@@ -81,7 +83,9 @@ static const struct option longopts[] = {
 	{ "cafile", required_argument, NULL, 'C' },
 	{ "capath", required_argument, NULL, OPT_CAPATH },
 	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "auth", required_argument, NULL, OPT_AUTH },
 	{ "key", required_argument, NULL, OPT_KEY },
+	{ "dane", no_argument, NULL, OPT_DANE },
 	{ "insecure", no_argument, NULL, 'I' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "password-file", required_argument, NULL, 'P' },
@@ -103,13 +107,14 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
 	    "[-m seconds] [-p port]\n"
-	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
-	    "[--capath dir]\n"
-	    "            [--cert file] [--insecure] [--insecure-auth] [--json] "
-	    "[--key file]\n"
-	    "            [--password-file file] [--retry n] "
-	    "[--retry-delay seconds]\n"
-	    "            [--syslog] [--tls] server node ...\n"
+	    "            [-s address] [-t seconds] [-u user] [--auth mech] "
+	    "[--cafile file]\n"
+	    "            [--capath dir] [--cert file] [--dane] [--insecure] "
+	    "[--insecure-auth]\n"
+	    "            [--json] [--key file] [--password-file file] "
+	    "[--retry n]\n"
+	    "            [--retry-delay seconds] [--syslog] [--tls] server "
+	    "node ...\n"
 	    "       etrn -c [options] server\n"
 	    "       etrn --config file | --profile name [--show-config] "
 	    "[options]\n"
@@ -159,12 +164,21 @@ help(void)
 	    "asked\n"
 	    "      --key FILE         its private key (default: in the --cert "
 	    "file)\n"
+	    "      --dane             STARTTLS checked by DNSSEC-validated TLSA "
+	    "records\n"
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
 	    "      --password-file F  or from the first line of F, or of\n"
-	    "                         $CREDENTIALS_DIRECTORY/password\n"
-	    "      --insecure-auth    allow AUTH without TLS\n"
+	    "                         $CREDENTIALS_DIRECTORY/password; "
+	    "others may not\n"
+	    "                         read or write either (77)\n"
+	    "      --auth MECH        SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, "
+	    "PLAIN or LOGIN\n"
+	    "                         (default: the strongest both sides "
+	    "have)\n"
+	    "      --insecure-auth    allow CRAM-MD5, PLAIN and LOGIN "
+	    "without TLS\n"
 	    "      --config FILE      options from FILE, one long option a "
 	    "line, no dashes\n"
 	    "      --profile NAME     --config " SYSCONFDIR "/etrn/NAME.conf\n"
@@ -684,8 +698,20 @@ options_scan(int argc, char **argv, struct options *o,
 		case OPT_CAPATH:
 			o->capath = optarg;
 			break;
+		case OPT_AUTH:
+			if ((o->auth_mech = sasl_mech_name(optarg)) == NULL) {
+				diag("bad --auth \"%s\": not SCRAM-SHA-256, "
+				    "SCRAM-SHA-1, CRAM-MD5, PLAIN or LOGIN",
+				    shown_arg(shown, sizeof(shown), optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
+			break;
 		case OPT_CERT:
 			o->cert = optarg;
+			break;
+		case OPT_DANE:
+			o->dane = true;
 			break;
 		case OPT_KEY:
 			o->key = optarg;
@@ -945,14 +971,14 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 	if ((o->all && !o->mx) || (o->tls && o->starttls) ||
 	    ((o->cafile != NULL || o->insecure) && !o->tls && !o->starttls) ||
-	    ((o->password_file != NULL || o->insecure_auth) &&
-	    o->user == NULL)) {
+	    ((o->password_file != NULL || o->insecure_auth ||
+	    o->auth_mech != NULL) && o->user == NULL)) {
 		diag("%s", o->all && !o->mx ? "--all needs --mx" :
 		    o->tls && o->starttls ? "--tls and --starttls exclude "
 		    "each other" : o->user == NULL && (o->password_file != NULL ||
-		    o->insecure_auth) ? "--password-file and --insecure-auth "
-		    "need --user" : "--cafile and --insecure need --tls or "
-		    "--starttls");
+		    o->insecure_auth || o->auth_mech != NULL) ?
+		    "--password-file, --insecure-auth and --auth need --user" :
+		    "--cafile and --insecure need --tls or --starttls");
 		usage(stderr);
 		return ST_USAGE;
 	}
@@ -960,6 +986,13 @@ options_parse(int argc, char **argv, struct options *o)
 	    !o->starttls) || (o->key != NULL && o->cert == NULL)) {
 		diag("%s", o->key != NULL && o->cert == NULL ? "--key needs "
 		    "--cert" : "--capath and --cert need --tls or --starttls");
+		usage(stderr);
+		return ST_USAGE;
+	}
+	/* RFC 7672 is DANE for STARTTLS; --insecure would check nothing. */
+	if (o->dane && (o->tls || o->insecure)) {
+		diag("--dane and %s exclude each other", o->tls ? "--tls" :
+		    "--insecure");
 		usage(stderr);
 		return ST_USAGE;
 	}
@@ -1167,10 +1200,16 @@ main(int argc, char *argv[])
 	}
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
-	if ((o.tls || o.starttls) &&
+	if ((o.tls || o.starttls || o.dane) &&
 	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
 		diag("%s", why);
 		st = report_failure(&o, st, closed & 2);
+		goto end;
+	}
+	/* GNU SASL for AUTH, loaded before any connection as OpenSSL is. */
+	if (o.user != NULL && !libs_load_gsasl(why, sizeof(why))) {
+		diag("%s", why);
+		st = report_failure(&o, ST_OSERR, closed & 2);
 		goto end;
 	}
 	n = o.check ? 1 : o.nnodes;
@@ -1192,6 +1231,7 @@ main(int argc, char *argv[])
 	free(out);
 	host_outcomes_free(&attempts);
 	secure_cleanup();
+	sasl_cleanup();
 end:
 	explicit_bzero(o.password, sizeof(o.password));
 	options_free(&o);

@@ -102,7 +102,9 @@ struct options {
 	const char	*capath;		/* a hashed directory of CAs */
 	const char	*cert;			/* client certificate (PEM) */
 	const char	*key;			/* its key; NULL: in cert */
+	bool		 dane;			/* TLSA records (RFC 7672) */
 	const char	*user;			/* -u: AUTH as this user */
+	const char	*auth_mech;		/* --auth, or NULL: the best */
 	char		 password[COMMAND_LINE_MAX];
 	bool		 insecure_auth;		/* AUTH without TLS */
 	int64_t		 timeout_ns;		/* each network step */
@@ -164,6 +166,37 @@ struct config {
 #define ADDRS_PER_FAMILY_MAX 8
 #define ADDRS_PER_HOST_MAX (FAMILIES * ADDRS_PER_FAMILY_MAX)
 
+/*
+ * A TLSA record (RFC 6698 section 2.1) as DANE for SMTP uses it (RFC 7672
+ * section 3.1.3: DANE-TA and DANE-EE, a digest or the whole object).
+ */
+#define TLSA_DATA_MAX	64		/* SHA2-512, matching type 2 */
+#define TLSA_RECORDS_MAX 8		/* RFC 7671 section 8.1: a few */
+struct tlsa {
+	uint8_t		 usage;		/* 2 DANE-TA, 3 DANE-EE */
+	uint8_t		 selector;	/* 0 certificate, 1 public key */
+	uint8_t		 mtype;		/* 0 whole, 1 SHA2-256, 2 SHA2-512 */
+	size_t		 len;
+	unsigned char	 data[TLSA_DATA_MAX];
+};
+
+/* What DNSSEC said of a host's TLSA records (--dane, RFC 7672 2.2). */
+enum dane_state {
+	DANE_OFF = 0,		/* not asked: no --dane, or an address */
+	DANE_PENDING,		/* asked, no answer yet */
+	DANE_USABLE,		/* validated records: STARTTLS, checked */
+	DANE_NONE,		/* validated: none, or none usable */
+	DANE_INSECURE,		/* the answer was not validated (no AD) */
+	DANE_FAILED,		/* SERVFAIL, bogus, timeout: host not used */
+};
+
+struct dane {
+	enum dane_state	 state;
+	char		 why[96];	/* with DANE_FAILED */
+	size_t		 n;
+	struct tlsa	 v[TLSA_RECORDS_MAX];
+};
+
 /* One host to connect to, and what DNS has said of it so far. */
 struct dns_host {
 	char			 name[DOMAIN_MAX + 1];
@@ -174,6 +207,7 @@ struct dns_host {
 	bool			 skipped;	/* this machine: not used */
 	struct sockaddr_storage	 addr[ADDRS_PER_HOST_MAX]; /* port set */
 	size_t			 naddr;
+	struct dane		 dane;		/* its TLSA records */
 };
 
 /* One parsed reply line (RFC 5321 section 4.2). */
@@ -246,6 +280,7 @@ struct conn {
 	short		 tls_events;		/* the handshake waits for */
 	char		 tls_error[256];	/* with IO_TLS */
 	bool		 tls_alert;		/* the server sent a TLS alert */
+	const struct dane *dane;		/* NULL: no DANE for it */
 };
 
 /* The outcome for one node: status, who gave it, and what was said. */
@@ -312,7 +347,8 @@ struct attempts {
  * outcome per node (and per host with --all) -> report.c (result lines,
  * --json, syslog, diagnostics) -> the exit status (outcome.c).  Calls run
  * one way, down this list: etrn.c, config.c, race.c, resolve.c and
- * smtp.c, conn.c, tls.c, report.c, then the pure files (reply.c,
+ * smtp.c, sasl.c (AUTH's mechanisms), conn.c, tls.c, report.c, then the
+ * pure files (reply.c,
  * outcome.c, names.c) and util.c.  Nothing below report.c prints but the
  * -v trace.
  */
@@ -344,6 +380,7 @@ const struct dns_host *dns_host(const struct dns *, size_t);
 int	 dns_host_failure(const struct dns *, size_t, char *, size_t);
 int	 dns_failure(const struct dns *, char *, size_t);
 void	 dns_close(struct dns *);
+int	 dns_tlsa_parse(const unsigned char *, size_t, struct dane *);
 
 /* race.c */
 int	 race(const struct options *, int64_t, struct outcome *,
@@ -371,18 +408,6 @@ enum smtp_next {
 	SMTP_OVER,		/* nothing more: the outcomes are final */
 };
 
-/*
- * An AUTH mechanism (RFC 4954): its initial response, then the line for
- * each 334 challenge; responses are base64, secrets never shown (shown is
- * what the transcript prints instead).  false: no such line.
- */
-struct auth_mech {
-	const char	*name;
-	bool		(*start)(const struct options *, char *, size_t);
-	bool		(*step)(const struct options *, int, const char *,
-			    char *, size_t, const char **);
-};
-
 /* One session: where it is, and the command for the loop to send. */
 struct smtp {
 	enum smtp_state		 state;
@@ -394,6 +419,7 @@ struct smtp {
 	size_t			 n;		/* outcomes */
 	size_t			 node;		/* the ETRN awaited */
 	bool			 tls;		/* the connection is under TLS */
+	bool			 starttls;	/* -S, or TLSA records (--dane) */
 	bool			 authenticated;
 	bool			 next;		/* ended before EHLO was done */
 	bool			 tls_alert;	/* the loop saw a TLS alert */
@@ -401,8 +427,9 @@ struct smtp {
 	char			 cmd[COMMAND_LINE_MAX];	/* without CRLF */
 	char			 shown[COMMAND_LINE_MAX];
 	struct reply		 ehlo;		/* the last EHLO reply */
-	const struct auth_mech	*mech;
-	int			 auth_step;
+	const char		*mech;		/* AUTH's, or NULL */
+	struct sasl		*sasl;		/* the exchange under way */
+	char			 auth_error[OUTCOME_TEXT_MAX]; /* after "*" */
 };
 
 enum smtp_next smtp_start(struct smtp *, const struct options *,
@@ -412,6 +439,18 @@ enum smtp_next smtp_reply(struct smtp *, const struct reply *);
 enum smtp_next smtp_tls_done(struct smtp *);
 enum smtp_next smtp_broken(struct smtp *, enum io, const char *);
 void	 smtp_stop(struct smtp *, int, const char *);
+
+/* sasl.c */
+struct sasl;
+const char *sasl_mech_name(const char *);
+const char *sasl_choose(const struct reply *, const char *, bool, char *,
+	    size_t);
+int	 sasl_start(struct sasl **, const char *, const struct options *,
+	    const char *, char *, size_t, char *, size_t);
+int	 sasl_step(struct sasl *, const char *, char *, size_t, char *,
+	    size_t);
+void	 sasl_end(struct sasl *);
+void	 sasl_cleanup(void);
 
 /* conn.c */
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
@@ -448,7 +487,6 @@ enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
 enum reply_error reply_add(struct reply *, const struct reply_line *);
 bool	 ehlo_has(const struct reply *, const char *);
 bool	 ehlo_param(const struct reply *, const char *, const char *);
-bool	 base64_encode(char *, size_t, const void *, size_t);
 
 /* outcome.c: status_table is the man page's EXIT STATUS table. */
 struct status_row {
@@ -513,5 +551,6 @@ extern bool verbose;
 bool	 libs_load_tls(char *, size_t);
 const char *libs_tls_soname(void);
 bool	 libs_load_idn2(char *, size_t);
+bool	 libs_load_gsasl(char *, size_t);
 
 #endif /* ETRN_H */

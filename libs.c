@@ -1,6 +1,7 @@
 /*
  * The optional libraries, loaded when a run needs them: OpenSSL for
- * --tls and --starttls, libidn2 for a name with a non-ASCII byte.
+ * --tls and --starttls, libidn2 for a name with a non-ASCII byte, GNU
+ * SASL for AUTH (-u).
  * Linked in, the dynamic loader maps and relocates them at every start:
  * OpenSSL alone costs a plain run ten times its own instructions and
  * most of its memory (README, Performance).
@@ -28,6 +29,10 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#endif
+
+#ifndef ETRN_NO_SASL
+#include <gsasl.h>
 #endif
 
 #ifndef ETRN_LINKED
@@ -120,6 +125,7 @@ static __typeof__(PEM_read_bio_X509_AUX) *p_PEM_read_bio_X509_AUX;
 static __typeof__(SSL_CIPHER_get_name) *p_SSL_CIPHER_get_name;
 static __typeof__(SSL_CTX_check_private_key) *p_SSL_CTX_check_private_key;
 static __typeof__(SSL_CTX_ctrl) *p_SSL_CTX_ctrl;
+static __typeof__(SSL_CTX_dane_enable) *p_SSL_CTX_dane_enable;
 static __typeof__(SSL_CTX_free) *p_SSL_CTX_free;
 static __typeof__(SSL_CTX_get_cert_store) *p_SSL_CTX_get_cert_store;
 static __typeof__(SSL_CTX_load_verify_dir) *p_SSL_CTX_load_verify_dir;
@@ -133,7 +139,11 @@ static __typeof__(SSL_CTX_use_PrivateKey) *p_SSL_CTX_use_PrivateKey;
 static __typeof__(SSL_CTX_use_certificate) *p_SSL_CTX_use_certificate;
 static __typeof__(SSL_connect) *p_SSL_connect;
 static __typeof__(SSL_ctrl) *p_SSL_ctrl;
+static __typeof__(SSL_dane_enable) *p_SSL_dane_enable;
+static __typeof__(SSL_dane_set_flags) *p_SSL_dane_set_flags;
+static __typeof__(SSL_dane_tlsa_add) *p_SSL_dane_tlsa_add;
 static __typeof__(SSL_free) *p_SSL_free;
+static __typeof__(SSL_get0_dane_authority) *p_SSL_get0_dane_authority;
 static __typeof__(SSL_get0_param) *p_SSL_get0_param;
 static __typeof__(SSL_get_current_cipher) *p_SSL_get_current_cipher;
 static __typeof__(SSL_get_error) *p_SSL_get_error;
@@ -186,6 +196,7 @@ static const struct symbol openssl_symbols[] = {
 	SYMBOL(SSL_CIPHER_get_name),
 	SYMBOL(SSL_CTX_check_private_key),
 	SYMBOL(SSL_CTX_ctrl),
+	SYMBOL(SSL_CTX_dane_enable),
 	SYMBOL(SSL_CTX_free),
 	SYMBOL(SSL_CTX_get_cert_store),
 	SYMBOL(SSL_CTX_load_verify_dir),
@@ -198,7 +209,11 @@ static const struct symbol openssl_symbols[] = {
 	SYMBOL(SSL_CTX_use_certificate),
 	SYMBOL(SSL_connect),
 	SYMBOL(SSL_ctrl),
+	SYMBOL(SSL_dane_enable),
+	SYMBOL(SSL_dane_set_flags),
+	SYMBOL(SSL_dane_tlsa_add),
 	SYMBOL(SSL_free),
+	SYMBOL(SSL_get0_dane_authority),
 	SYMBOL(SSL_get0_param),
 	SYMBOL(SSL_get_current_cipher),
 	SYMBOL(SSL_get_error),
@@ -371,6 +386,12 @@ SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
 	return p_SSL_CTX_ctrl(ctx, cmd, larg, parg);
 }
 
+int
+SSL_CTX_dane_enable(SSL_CTX *ctx)
+{
+	return p_SSL_CTX_dane_enable(ctx);
+}
+
 void
 SSL_CTX_free(SSL_CTX *ctx)
 {
@@ -443,10 +464,35 @@ SSL_ctrl(SSL *ssl, int cmd, long larg, void *parg)
 	return p_SSL_ctrl(ssl, cmd, larg, parg);
 }
 
+int
+SSL_dane_enable(SSL *s, const char *basedomain)
+{
+	return p_SSL_dane_enable(s, basedomain);
+}
+
+unsigned long
+SSL_dane_set_flags(SSL *ssl, unsigned long flags)
+{
+	return p_SSL_dane_set_flags(ssl, flags);
+}
+
+int
+SSL_dane_tlsa_add(SSL *s, uint8_t usage, uint8_t selector, uint8_t mtype,
+    const unsigned char *data, size_t dlen)
+{
+	return p_SSL_dane_tlsa_add(s, usage, selector, mtype, data, dlen);
+}
+
 void
 SSL_free(SSL *ssl)
 {
 	p_SSL_free(ssl);
+}
+
+int
+SSL_get0_dane_authority(SSL *s, X509 **mcert, EVP_PKEY **mspki)
+{
+	return p_SSL_get0_dane_authority(s, mcert, mspki);
 }
 
 X509_VERIFY_PARAM *
@@ -636,6 +682,107 @@ idn2_to_ascii_8z(const char *input, char **output, int flags)
 	return p_idn2_to_ascii_8z(input, output, flags);
 }
 
+#ifndef ETRN_NO_SASL
+/* GNU SASL: what sasl.c calls. */
+static __typeof__(gsasl_client_start) *p_gsasl_client_start;
+static __typeof__(gsasl_client_suggest_mechanism)
+    *p_gsasl_client_suggest_mechanism;
+static __typeof__(gsasl_client_support_p) *p_gsasl_client_support_p;
+static __typeof__(gsasl_done) *p_gsasl_done;
+static __typeof__(gsasl_finish) *p_gsasl_finish;
+static __typeof__(gsasl_free) *p_gsasl_free;
+static __typeof__(gsasl_init) *p_gsasl_init;
+static __typeof__(gsasl_property_set) *p_gsasl_property_set;
+static __typeof__(gsasl_step64) *p_gsasl_step64;
+static __typeof__(gsasl_strerror) *p_gsasl_strerror;
+
+static const struct symbol gsasl_symbols[] = {
+	SYMBOL(gsasl_client_start),
+	SYMBOL(gsasl_client_suggest_mechanism),
+	SYMBOL(gsasl_client_support_p),
+	SYMBOL(gsasl_done),
+	SYMBOL(gsasl_finish),
+	SYMBOL(gsasl_free),
+	SYMBOL(gsasl_init),
+	SYMBOL(gsasl_property_set),
+	SYMBOL(gsasl_step64),
+	SYMBOL(gsasl_strerror),
+};
+
+static struct library gsasl = {
+	LIBGSASL_SONAME, gsasl_symbols,
+	sizeof(gsasl_symbols) / sizeof(gsasl_symbols[0]), false
+};
+
+/* GNU SASL for AUTH: true, or false with the reason in why. */
+bool
+libs_load_gsasl(char *why, size_t whylen)
+{
+	return load(&gsasl, why, whylen);
+}
+
+int
+gsasl_client_start(Gsasl *ctx, const char *mech, Gsasl_session **sctx)
+{
+	return p_gsasl_client_start(ctx, mech, sctx);
+}
+
+const char *
+gsasl_client_suggest_mechanism(Gsasl *ctx, const char *mechlist)
+{
+	return p_gsasl_client_suggest_mechanism(ctx, mechlist);
+}
+
+int
+gsasl_client_support_p(Gsasl *ctx, const char *name)
+{
+	return p_gsasl_client_support_p(ctx, name);
+}
+
+void
+gsasl_done(Gsasl *ctx)
+{
+	p_gsasl_done(ctx);
+}
+
+void
+gsasl_finish(Gsasl_session *sctx)
+{
+	p_gsasl_finish(sctx);
+}
+
+void
+gsasl_free(void *ptr)
+{
+	p_gsasl_free(ptr);
+}
+
+int
+gsasl_init(Gsasl **ctx)
+{
+	return p_gsasl_init(ctx);
+}
+
+int
+gsasl_property_set(Gsasl_session *sctx, Gsasl_property prop,
+    const char *data)
+{
+	return p_gsasl_property_set(sctx, prop, data);
+}
+
+int
+gsasl_step64(Gsasl_session *sctx, const char *b64input, char **b64output)
+{
+	return p_gsasl_step64(sctx, b64input, b64output);
+}
+
+const char *
+gsasl_strerror(int err)
+{
+	return p_gsasl_strerror(err);
+}
+#endif /* !ETRN_NO_SASL */
+
 #pragma GCC visibility pop
 
 #else /* ETRN_LINKED: the libraries are linked, and loaded at start. */
@@ -665,3 +812,14 @@ libs_load_idn2(char *why, size_t whylen)
 }
 
 #endif /* ETRN_LINKED */
+
+#if defined(ETRN_LINKED) || defined(ETRN_NO_SASL)
+/* Linked, or built without it (SASL=no): nothing to load. */
+bool
+libs_load_gsasl(char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	return true;
+}
+#endif

@@ -21,7 +21,7 @@ import time
 
 from harness import ETRN, TOPDIR, expect, stop_process, test, tmpdir
 from smtpd import Script, ScriptedServer
-from tlsserver import TLSServer, ca
+from tlsserver import CAPS, PASSWORD, USER, Behaviour, TLSServer, ca
 
 UNIT = os.path.join(TOPDIR, "systemd", "etrn@.service")
 TIMER = os.path.join(TOPDIR, "systemd", "etrn@.timer")
@@ -371,25 +371,28 @@ def exported(binary):
 
 
 def etrn_in(src, *args):
+    env = dict(os.environ, ETRN_PASSWORD=PASSWORD)
     return subprocess.run(["./etrn", "-t", "5", "-m", "20"] + list(args),
                           cwd=src, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env=env)
 
 
 def starttls_session(src, what):
-    """An --starttls session of src/etrn with the test CA: 0, and ETRN
-    sent over TLS."""
-    with TLSServer() as srv:
+    """An --starttls session of src/etrn with the test CA and AUTH PLAIN:
+    0, and AUTH and ETRN sent over TLS (OpenSSL and GNU SASL at work)."""
+    with TLSServer(Behaviour(ehlo_tls=CAPS + ["ETRN", "AUTH PLAIN"],
+                             auth_required=True)) as srv:
         p = etrn_in(src, "-H", "client.test", "--starttls", "--cafile",
-                    ca(), "127.0.0.1:%d" % srv.port, "example.org")
+                    ca(), "-u", USER, "127.0.0.1:%d" % srv.port,
+                    "example.org")
         expect(p.returncode == 0 and re.fullmatch(
             r"example\.org 0 started 127\.0\.0\.1\[127\.0\.0\.1\]:%d/"
             r"TLSv1\.[23]/pkix 250 Queuing started\n" % srv.port, p.stdout),
                "%s: --starttls: %d %r %r" % (what, p.returncode, p.stdout,
                                             p.stderr))
         expect(srv.scripts == [["EHLO client.test", "STARTTLS", "<TLS>",
-                                "EHLO client.test", "ETRN example.org",
-                                "QUIT"]],
+                                "EHLO client.test", "AUTH PLAIN",
+                                "ETRN example.org", "QUIT"]],
                "%s: the server saw %r" % (what, srv.scripts))
 
 
@@ -414,11 +417,11 @@ def libraries_load_on_demand_and_static_yes_links_them():
         # libs.c are not offered to the libraries once loaded.
         libs = needed(os.path.join(src, "etrn"))
         expect(not [n for n in libs if n.startswith(("libssl", "libcrypto",
-                                                     "libidn2"))],
+                                                     "libidn2", "libgsasl"))],
                "etrn links %r" % libs)
         names = exported(os.path.join(src, "etrn"))
         expect(not {"SSL_new", "SSL_CTX_ctrl", "CRYPTO_free",
-                    "idn2_to_ascii_8z"} & names,
+                    "idn2_to_ascii_8z", "gsasl_init"} & names,
                "etrn exports %r" % sorted(names))
         p = subprocess.run(["./etrn", "--version"], cwd=src,
                            capture_output=True, text=True, timeout=10)
@@ -431,7 +434,8 @@ def libraries_load_on_demand_and_static_yes_links_them():
         # A library that does not load: 71 with dlopen's reason, before
         # any connection, and only when the run needs it.
         made(make("-W", "libs.c", "etrn", "LIBSSL_SONAME=libnone.so.9",
-                  "LIBIDN2_SONAME=libnone.so.8", cwd=src),
+                  "LIBIDN2_SONAME=libnone.so.8",
+                  "LIBGSASL_SONAME=libnone.so.7", cwd=src),
              "make with missing libraries")
         p = subprocess.run(["./etrn", "--version"], cwd=src,
                            capture_output=True, text=True, timeout=10)
@@ -454,6 +458,12 @@ def libraries_load_on_demand_and_static_yes_links_them():
                    "No such file or directory\n",
                    "UTF-8 node: %d %r %r" % (p.returncode, p.stdout,
                                              p.stderr))
+            p = etrn_in(src, "-u", USER, "--insecure-auth", server,
+                        "example.org")
+            expect(p.returncode == 71 and p.stdout == "" and p.stderr ==
+                   "etrn: libnone.so.7: cannot open shared object file: "
+                   "No such file or directory\n",
+                   "-u: %d %r %r" % (p.returncode, p.stdout, p.stderr))
             p = etrn_in(src, "-H", "client.test", server, "example.org")
             expect(p.returncode == 0, "plain run without the libraries: "
                    "%d %r" % (p.returncode, p.stderr))
@@ -757,12 +767,14 @@ def make_deb_builds_a_package_lintian_passes():
                             check=True).stdout
     # dpkg-shlibdeps computes the libraries (libssl3, libssl3t64 on
     # Ubuntu 24.04): nothing written by hand in debian/control.
-    # etrn loads OpenSSL and libidn2 on demand: their dependencies, with
-    # the versions the functions etrn calls need, come from
-    # build/etrn-linked (debian/rules).
+    # etrn loads OpenSSL, libidn2 and GNU SASL on demand: their
+    # dependencies, with the versions the functions etrn calls need, come
+    # from build/etrn-linked (debian/rules).
     expect(re.search(r"^Depends:.*\blibssl3(t64)? \(>= [0-9.]+", fields,
                      re.M) and
            re.search(r"^Depends:.*\blibidn2-0 \(>= [0-9.]+", fields, re.M) and
+           re.search(r"^Depends:.*\blibgsasl18 \(>= [0-9.]+", fields,
+                     re.M) and
            re.search(r"^Depends:.*\blibc-ares2\b", fields, re.M) and
            "libtls" not in fields and
            re.search(r"^Recommends:.*\bca-certificates\b", fields, re.M),

@@ -56,6 +56,8 @@ start(bool tls)
 {
 	static struct peer p;
 
+	/* The last test's session may have stopped in the middle of AUTH. */
+	sasl_end(sm.sasl);
 	peer_set(&p, "mx.test", NULL);
 	return smtp_start(&sm, &opts, &p, "", "client.test", tls, outs);
 }
@@ -243,6 +245,20 @@ test_starttls_not_offered_is_a_tls_failure(void **state)
 }
 
 static void
+test_tlsa_records_require_starttls_without_s(void **state)
+{
+	/* RFC 7672 section 2.2: the loop sets starttls for such a host. */
+	(void)state;
+	session_options();
+	start(false);
+	sm.starttls = true;
+	expect_send(give(EHLO_ETRN), "QUIT");
+	assert_int_equal(outs[0].status, ST_TLS);
+	assert_string_equal(outs[0].text, "- STARTTLS not offered, but TLSA "
+	    "records require it");
+}
+
+static void
 test_starttls_4xx_is_temporary(void **state)
 {
 	(void)state;
@@ -316,7 +332,7 @@ test_auth_login_answers_each_challenge_unseen(void **state)
 	expect_send(give("250-mx.test\r\n250-AUTH LOGIN\r\n250 ETRN\r\n"),
 	    "AUTH LOGIN");
 	expect_send(give("334 VXNlcm5hbWU6\r\n"), "dXNlcg==");
-	assert_string_equal(sm.shown, "<redacted user>");
+	assert_string_equal(sm.shown, "<redacted>");
 	expect_send(give("334 UGFzc3dvcmQ6\r\n"), "c2VjcmV0");
 	assert_string_equal(sm.shown, "<redacted>");
 	expect_send(give("235 ok\r\n"), "ETRN a.test");
@@ -501,6 +517,7 @@ main(void)
 		cmocka_unit_test(
 		    test_starttls_220_starts_the_handshake_then_ehlo_again),
 		cmocka_unit_test(test_starttls_not_offered_is_a_tls_failure),
+		cmocka_unit_test(test_tlsa_records_require_starttls_without_s),
 		cmocka_unit_test(test_starttls_4xx_is_temporary),
 		cmocka_unit_test(test_starttls_5xx_is_a_tls_failure),
 		cmocka_unit_test(
