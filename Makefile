@@ -167,8 +167,16 @@ build/sasl-$(SASL):
 
 libs.o etrn: build/static-$(STATIC)
 
-# Objects remember whether the libraries are linked statically.
+# Objects remember whether the libraries are linked statically.  Loaded
+# on demand, each needs the name it is loaded by.
 build/static-$(STATIC):
+	@if [ "$(STATIC)" != yes ] && { [ -z "$(LIBIDN2_SONAME)" ] || \
+	    { [ "$(SASL)" != no ] && [ -z "$(LIBGSASL_SONAME)" ]; }; }; then \
+	    echo "etrn: no SONAME for libidn2 or libgsasl (readelf -d on" \
+	        "the library pkg-config names): install binutils," \
+	        "libidn2-dev and libgsasl-dev" >&2; \
+	    exit 1; \
+	fi
 	@mkdir -p build
 	@rm -f build/static-*
 	@touch $@
