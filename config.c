@@ -306,8 +306,10 @@ config_show(FILE *f, const struct options *o, const char *password_from)
 		fprintf(f, "# from %s\n", o->config);
 	value_put(f, "server", o->host);
 	fprintf(f, "port %u\n", o->port);
+	/* As given: UTF-8 names too, which etrn sends as A-labels. */
 	for (i = 0; i < o->nnodes; i++)
-		value_put(f, "node", o->nodes[i]);
+		value_put(f, "node", o->shown != NULL && o->shown[i] != NULL ?
+		    o->shown[i] : o->nodes[i]);
 	for (i = 0; i < o->ninterfaces; i++)
 		value_put(f, "interface", o->interfaces[i]);
 	if (o->mx)
@@ -359,6 +361,8 @@ config_show(FILE *f, const struct options *o, const char *password_from)
 		value_put(f, "cert", o->cert);
 	if (o->key != NULL)
 		value_put(f, "key", o->key);
+	if (o->dane)
+		fputs("dane\n", f);
 	if (o->insecure)
 		fputs("insecure\n", f);
 	if (o->user != NULL)

@@ -55,6 +55,7 @@ enum {
 	OPT_CAPATH,
 	OPT_CERT,
 	OPT_KEY,
+	OPT_DANE,
 };
 
 /*
@@ -82,6 +83,7 @@ static const struct option longopts[] = {
 	{ "capath", required_argument, NULL, OPT_CAPATH },
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "key", required_argument, NULL, OPT_KEY },
+	{ "dane", no_argument, NULL, OPT_DANE },
 	{ "insecure", no_argument, NULL, 'I' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "password-file", required_argument, NULL, 'P' },
@@ -105,11 +107,11 @@ usage(FILE *f)
 	    "[-m seconds] [-p port]\n"
 	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
 	    "[--capath dir]\n"
-	    "            [--cert file] [--insecure] [--insecure-auth] [--json] "
-	    "[--key file]\n"
-	    "            [--password-file file] [--retry n] "
-	    "[--retry-delay seconds]\n"
-	    "            [--syslog] [--tls] server node ...\n"
+	    "            [--cert file] [--dane] [--insecure] [--insecure-auth] "
+	    "[--json]\n"
+	    "            [--key file] [--password-file file] [--retry n]\n"
+	    "            [--retry-delay seconds] [--syslog] [--tls] server "
+	    "node ...\n"
 	    "       etrn -c [options] server\n"
 	    "       etrn --config file | --profile name [--show-config] "
 	    "[options]\n"
@@ -159,6 +161,8 @@ help(void)
 	    "asked\n"
 	    "      --key FILE         its private key (default: in the --cert "
 	    "file)\n"
+	    "      --dane             STARTTLS checked by DNSSEC-validated TLSA "
+	    "records\n"
 	    "      --insecure         do not verify the certificate\n"
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
@@ -668,6 +672,9 @@ options_scan(int argc, char **argv, struct options *o,
 		case OPT_CERT:
 			o->cert = optarg;
 			break;
+		case OPT_DANE:
+			o->dane = true;
+			break;
 		case OPT_KEY:
 			o->key = optarg;
 			break;
@@ -944,6 +951,13 @@ options_parse(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return ST_USAGE;
 	}
+	/* RFC 7672 is DANE for STARTTLS; --insecure would check nothing. */
+	if (o->dane && (o->tls || o->insecure)) {
+		diag("--dane and %s exclude each other", o->tls ? "--tls" :
+		    "--insecure");
+		usage(stderr);
+		return ST_USAGE;
+	}
 	if (o->source_len > 0) {
 		int af = o->source.ss_family;
 
@@ -1148,7 +1162,7 @@ main(int argc, char *argv[])
 	}
 	verbose = o.verbose;
 	deadline_ns += o.max_time_ns;
-	if ((o.tls || o.starttls) &&
+	if ((o.tls || o.starttls || o.dane) &&
 	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
 		diag("%s", why);
 		st = report_failure(&o, st, closed & 2);

@@ -102,6 +102,7 @@ struct options {
 	const char	*capath;		/* a hashed directory of CAs */
 	const char	*cert;			/* client certificate (PEM) */
 	const char	*key;			/* its key; NULL: in cert */
+	bool		 dane;			/* TLSA records (RFC 7672) */
 	const char	*user;			/* -u: AUTH as this user */
 	char		 password[COMMAND_LINE_MAX];
 	bool		 insecure_auth;		/* AUTH without TLS */
@@ -164,6 +165,37 @@ struct config {
 #define ADDRS_PER_FAMILY_MAX 8
 #define ADDRS_PER_HOST_MAX (FAMILIES * ADDRS_PER_FAMILY_MAX)
 
+/*
+ * A TLSA record (RFC 6698 section 2.1) as DANE for SMTP uses it (RFC 7672
+ * section 3.1.3: DANE-TA and DANE-EE, a digest or the whole object).
+ */
+#define TLSA_DATA_MAX	64		/* SHA2-512, matching type 2 */
+#define TLSA_RECORDS_MAX 8		/* RFC 7671 section 8.1: a few */
+struct tlsa {
+	uint8_t		 usage;		/* 2 DANE-TA, 3 DANE-EE */
+	uint8_t		 selector;	/* 0 certificate, 1 public key */
+	uint8_t		 mtype;		/* 0 whole, 1 SHA2-256, 2 SHA2-512 */
+	size_t		 len;
+	unsigned char	 data[TLSA_DATA_MAX];
+};
+
+/* What DNSSEC said of a host's TLSA records (--dane, RFC 7672 2.2). */
+enum dane_state {
+	DANE_OFF = 0,		/* not asked: no --dane, or an address */
+	DANE_PENDING,		/* asked, no answer yet */
+	DANE_USABLE,		/* validated records: STARTTLS, checked */
+	DANE_NONE,		/* validated: none, or none usable */
+	DANE_INSECURE,		/* the answer was not validated (no AD) */
+	DANE_FAILED,		/* SERVFAIL, bogus, timeout: host not used */
+};
+
+struct dane {
+	enum dane_state	 state;
+	char		 why[96];	/* with DANE_FAILED */
+	size_t		 n;
+	struct tlsa	 v[TLSA_RECORDS_MAX];
+};
+
 /* One host to connect to, and what DNS has said of it so far. */
 struct dns_host {
 	char			 name[DOMAIN_MAX + 1];
@@ -174,6 +206,7 @@ struct dns_host {
 	bool			 skipped;	/* this machine: not used */
 	struct sockaddr_storage	 addr[ADDRS_PER_HOST_MAX]; /* port set */
 	size_t			 naddr;
+	struct dane		 dane;		/* its TLSA records */
 };
 
 /* One parsed reply line (RFC 5321 section 4.2). */
@@ -246,6 +279,7 @@ struct conn {
 	short		 tls_events;		/* the handshake waits for */
 	char		 tls_error[256];	/* with IO_TLS */
 	bool		 tls_alert;		/* the server sent a TLS alert */
+	const struct dane *dane;		/* NULL: no DANE for it */
 };
 
 /* The outcome for one node: status, who gave it, and what was said. */
@@ -344,6 +378,7 @@ const struct dns_host *dns_host(const struct dns *, size_t);
 int	 dns_host_failure(const struct dns *, size_t, char *, size_t);
 int	 dns_failure(const struct dns *, char *, size_t);
 void	 dns_close(struct dns *);
+int	 dns_tlsa_parse(const unsigned char *, size_t, struct dane *);
 
 /* race.c */
 int	 race(const struct options *, int64_t, struct outcome *,
@@ -394,6 +429,7 @@ struct smtp {
 	size_t			 n;		/* outcomes */
 	size_t			 node;		/* the ETRN awaited */
 	bool			 tls;		/* the connection is under TLS */
+	bool			 starttls;	/* -S, or TLSA records (--dane) */
 	bool			 authenticated;
 	bool			 next;		/* ended before EHLO was done */
 	bool			 tls_alert;	/* the loop saw a TLS alert */

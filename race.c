@@ -283,7 +283,9 @@ cand_usable(const struct race *r, const struct cand *c, int64_t now,
 	const struct dns_host *h = dns_host(r->dns, c->host);
 	int64_t ready_ns;
 
-	if (c->state != CAND_UNTRIED || h->skipped)
+	/* --dane: a host's TLSA answer decides how it may be used. */
+	if (c->state != CAND_UNTRIED || h->skipped ||
+	    h->dane.state == DANE_PENDING || h->dane.state == DANE_FAILED)
 		return false;
 	if (fam_index(&c->addr) == FAM_V6 ||
 	    h->status[FAM_V6] != DNS_PENDING)
@@ -330,7 +332,8 @@ host_resolving(const struct race *r, size_t i)
 	size_t k;
 
 	if (h->skipped || (h->status[FAM_V4] != DNS_PENDING &&
-	    h->status[FAM_V6] != DNS_PENDING))
+	    h->status[FAM_V6] != DNS_PENDING &&
+	    h->dane.state != DANE_PENDING))
 		return false;
 	for (k = 0; k < r->nv; k++)
 		if (r->v[k].host == i && r->v[k].state != CAND_UNTRIED)
@@ -442,6 +445,8 @@ cand_start(struct race *r, struct cand *c, int64_t now, size_t flying,
 	}
 	conn_init(&c->c, fd, peer.host, (const struct sockaddr *)&c->addr,
 	    o->all);
+	if (dns_host(r->dns, c->host)->dane.state == DANE_USABLE)
+		c->c.dane = &dns_host(r->dns, c->host)->dane;
 	c->state = CAND_CONNECTING;
 	c->deadline_ns = deadline_min(now + o->timeout_ns, r->deadline_ns);
 	r->g[c->group].next_start_ns = now + CONNECT_STAGGER_NS;
@@ -689,6 +694,7 @@ session_begin(struct race *r, size_t w)
 	conn_helo_name(&c->c, r->o, helo, sizeof(helo));
 	smtp_start(&s->sm, r->o, &c->c.peer, c->c.prefix, helo,
 	    c->c.tls != NULL, g->out);
+	s->sm.starttls |= c->c.dane != NULL;
 	s->deadline_ns = deadline_min(now_ns() + s->sm.step_ns,
 	    r->deadline_ns);
 	s->phase = PHASE_SEND;
@@ -754,12 +760,14 @@ group_alive(const struct race *r, size_t gi)
 	} else {
 		h = dns_host(r->dns, gi);
 		if (h->status[FAM_V4] == DNS_PENDING ||
-		    h->status[FAM_V6] == DNS_PENDING)
+		    h->status[FAM_V6] == DNS_PENDING ||
+		    h->dane.state == DANE_PENDING)
 			return true;
 	}
 	for (k = 0; k < r->nv; k++)
 		if (r->v[k].group == gi && r->v[k].state == CAND_UNTRIED &&
-		    !dns_host(r->dns, r->v[k].host)->skipped)
+		    !dns_host(r->dns, r->v[k].host)->skipped &&
+		    dns_host(r->dns, r->v[k].host)->dane.state != DANE_FAILED)
 			return true;
 	return false;
 }

@@ -423,11 +423,15 @@ struct dns {
 	unsigned int		 nlocal_skipped; /* hosts that are this machine */
 	struct dns_host		 host[MX_HOSTS_MAX];
 	struct lookup		 lookup[MX_HOSTS_MAX][FAMILIES];
+	struct lookup		 tlsa[MX_HOSTS_MAX];	/* --dane */
 	size_t			 nhost;
 	struct sockaddr_storage	 local[LOCAL_ADDRS_MAX];
 	size_t			 nlocal;
 	char			 hostname[DOMAIN_MAX + 2]; /* "" unless dotted */
 };
+
+static void	 tlsa_start(struct dns *, size_t);
+static void	 tlsa_late(struct dns_host *);
 
 static int
 fam_of(int af)
@@ -543,12 +547,13 @@ addr_destination(const struct sockaddr_storage *ss)
 	    !(b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255);
 }
 
-/* A host is done when no family is still pending. */
+/* A host is done when no family, and not its TLSA, is still pending. */
 static bool
 host_pending(const struct dns_host *h)
 {
 	return h->status[FAM_V4] == DNS_PENDING ||
-	    h->status[FAM_V6] == DNS_PENDING;
+	    h->status[FAM_V6] == DNS_PENDING ||
+	    h->dane.state == DANE_PENDING;
 }
 
 /* -v, once a host's lookups are over and it gave no address. */
@@ -779,6 +784,9 @@ lookup_start(struct dns *d, size_t i, const char *qname)
 			ares_getaddrinfo(d->ch, qname, port, &hints,
 			    addrinfo_done, &d->lookup[i][f]);
 	}
+	/* RFC 6761 section 6.3: localhost is never asked of DNS. */
+	if (d->o->dane && !name_equal(h->name, "localhost"))
+		tlsa_start(d, i);
 }
 
 /* Add an MX host, unless its name is unusable or this machine's. */
@@ -1178,6 +1186,7 @@ dns_process(struct dns *d, const struct pollfd *fds, size_t nfds)
 		for (f = 0; f < FAMILIES; f++)
 			if (d->host[i].status[f] == DNS_PENDING)
 				d->host[i].status[f] = ARES_ETIMEOUT;
+		tlsa_late(&d->host[i]);
 		host_settled(d, &d->host[i]);
 	}
 	if (d->fds_overflow)
@@ -1229,6 +1238,10 @@ dns_host_failure(const struct dns *d, size_t i, char *why, size_t len)
 	const char *reason = "no address";
 	int st, failure = 0, f;
 
+	/* RFC 7672 section 2.1.1: a failed TLSA lookup: not used, for now. */
+	if (h->dane.state == DANE_FAILED && !h->skipped)
+		return failed(why, len, ST_TEMPFAIL, "%s: host not used",
+		    h->dane.why);
 	if (h->naddr > 0 || h->skipped)
 		return 0;
 	for (f = 0; f < FAMILIES; f++) {
@@ -1307,4 +1320,208 @@ dns_close(struct dns *d)
 		ares_library_cleanup();
 	}
 	free(d);
+}
+
+/*
+ * DANE for SMTP (RFC 7672): the TLSA records of each host, asked with the
+ * AD bit set (RFC 6840 section 5.7) through ares_send, for c-ares 1.18's
+ * ares_query never sets it, and parsed here to see the answer's AD bit.
+ */
+
+/* RFC 6698 section 7.1: the TLSA type. */
+#define TLSA_TYPE	52
+/* RFC 1035 section 4.1.1: the header; RFC 4035 section 3.2.3: AD. */
+#define DNS_HEADER	12
+#define DNS_AD		0x20
+#define DNS_RCODE	0x0f
+#define RCODE_NXDOMAIN	3
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The offset past the name at off, or 0 when it runs past len. */
+static size_t
+name_skip(const unsigned char *p, size_t len, size_t off)
+{
+	while (off < len) {
+		if (p[off] == 0)
+			return off + 1;
+		if ((p[off] & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if ((p[off] & 0xc0) != 0)
+			return 0;
+		off += (size_t)p[off] + 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether RFC 7672 section 3.1.3 lets SMTP use a record: DANE-TA(2) or
+ * DANE-EE(3), PKIX-TA and PKIX-EE being ignored; a known selector and
+ * matching type whose data fits.
+ */
+static bool
+tlsa_usable(unsigned int usage, unsigned int selector, unsigned int mtype,
+    size_t len)
+{
+	if ((usage != 2 && usage != 3) || selector > 1)
+		return false;
+	return (mtype == 1 && len == 32) || (mtype == 2 && len == 64) ||
+	    (mtype == 0 && len > 0 && len <= TLSA_DATA_MAX);
+}
+
+/*
+ * A TLSA answer into dn: DANE_USABLE with the usable records, DANE_NONE
+ * (validated: none, NXDOMAIN, or none usable), DANE_INSECURE (no AD), or
+ * DANE_FAILED (any other rcode).  Returns -1 for a malformed answer.
+ */
+int
+dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
+{
+	unsigned int qd, an, type, class, rdlen, i;
+	size_t off = DNS_HEADER;
+	bool ad;
+	int rcode;
+
+	dn->n = 0;
+	if (len < DNS_HEADER)
+		return -1;
+	ad = (p[3] & DNS_AD) != 0;
+	rcode = p[3] & DNS_RCODE;
+	qd = get16(p + 4);
+	an = get16(p + 6);
+	if (rcode != 0 && rcode != RCODE_NXDOMAIN) {
+		dn->state = DANE_FAILED;
+		snprintf(dn->why, sizeof(dn->why), "TLSA lookup failed (rcode "
+		    "%d)", rcode);
+		return 0;
+	}
+	for (i = 0; i < qd; i++)
+		if ((off = name_skip(p, len, off)) == 0 || (off += 4) > len)
+			return -1;
+	for (i = 0; i < an; i++) {
+		if ((off = name_skip(p, len, off)) == 0 || off + 10 > len)
+			return -1;
+		type = get16(p + off);
+		class = get16(p + off + 2);
+		rdlen = get16(p + off + 8);
+		off += 10;
+		if (off + rdlen > len)
+			return -1;
+		if (type == TLSA_TYPE && class == ns_c_in && rdlen >= 3 &&
+		    dn->n < TLSA_RECORDS_MAX &&
+		    tlsa_usable(p[off], p[off + 1], p[off + 2], rdlen - 3)) {
+			dn->v[dn->n].usage = p[off];
+			dn->v[dn->n].selector = p[off + 1];
+			dn->v[dn->n].mtype = p[off + 2];
+			dn->v[dn->n].len = rdlen - 3;
+			memcpy(dn->v[dn->n].data, p + off + 3, rdlen - 3);
+			dn->n++;
+		}
+		off += rdlen;
+	}
+	if (!ad) {
+		dn->state = DANE_INSECURE;
+		dn->n = 0;
+	} else
+		dn->state = dn->n > 0 ? DANE_USABLE : DANE_NONE;
+	return 0;
+}
+
+/* -v: what a host's TLSA lookup means for its sessions. */
+static void
+tlsa_trace(const struct dns_host *h)
+{
+	char text[NAME_TEXT_MAX];
+
+	name_text(text, sizeof(text), h->name);
+	switch (h->dane.state) {
+	case DANE_USABLE:
+		trace("etrn: ", "%s: %zu usable TLSA records (DNSSEC): STARTTLS "
+		    "required, certificate checked against them", text,
+		    h->dane.n);
+		break;
+	case DANE_NONE:
+		trace("etrn: ", "%s: no usable TLSA record (DNSSEC): no DANE",
+		    text);
+		break;
+	case DANE_INSECURE:
+		trace("etrn: ", "%s: TLSA answer not validated by DNSSEC (no "
+		    "AD bit): no DANE", text);
+		break;
+	case DANE_FAILED:
+		trace("etrn: ", "%s: %s: host not used", text, h->dane.why);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+tlsa_done(void *arg, int status, int timeouts, unsigned char *abuf,
+    int alen)
+{
+	struct lookup *l = arg;
+	struct dns_host *h = &l->dns->host[l->host];
+
+	(void)timeouts;
+	if (h->dane.state != DANE_PENDING)
+		return;	/* given up on at its deadline, or cancelled */
+	if (status != ARES_SUCCESS) {
+		h->dane.state = DANE_FAILED;
+		/* c-ares 1.18: SERVFAIL (bogus) and REFUSED are ECONNREFUSED. */
+		snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup "
+		    "failed: %s", status == ARES_ECONNREFUSED ? "SERVFAIL or "
+		    "REFUSED (a bogus answer is SERVFAIL)" : dns_reason(status));
+	} else if (dns_tlsa_parse(abuf, (size_t)alen, &h->dane) != 0) {
+		h->dane.state = DANE_FAILED;
+		snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup "
+		    "failed: malformed DNS answer");
+	}
+	tlsa_trace(h);
+}
+
+/*
+ * Ask for host i's TLSA records, _PORT._tcp.HOST (RFC 7672 section 2.2),
+ * with AD set; the answer may come at once.
+ */
+static void
+tlsa_start(struct dns *d, size_t i)
+{
+	struct dns_host *h = &d->host[i];
+	char qname[DOMAIN_MAX + 16];
+	unsigned char *q;
+	int qlen, w;
+
+	w = snprintf(qname, sizeof(qname), "_%u._tcp.%s", d->o->port,
+	    h->name);
+	h->dane.state = DANE_PENDING;
+	if (w < 0 || (size_t)w >= sizeof(qname) || ares_create_query(qname,
+	    ns_c_in, TLSA_TYPE, 0, 1, &q, &qlen, 0) != ARES_SUCCESS ||
+	    qlen < DNS_HEADER) {
+		h->dane.state = DANE_FAILED;
+		snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup "
+		    "failed: name too long");
+		return;
+	}
+	q[3] |= DNS_AD;
+	d->tlsa[i].dns = d;
+	d->tlsa[i].host = i;
+	ares_send(d->ch, q, qlen, tlsa_done, &d->tlsa[i]);
+	ares_free_string(q);
+}
+
+/* A TLSA lookup past its host's deadline fails like any other. */
+static void
+tlsa_late(struct dns_host *h)
+{
+	if (h->dane.state != DANE_PENDING)
+		return;
+	h->dane.state = DANE_FAILED;
+	snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup failed: "
+	    "timed out");
+	tlsa_trace(h);
 }

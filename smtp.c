@@ -306,16 +306,18 @@ hello_reply(struct smtp *s, const struct reply *r)
 	int st;
 
 	if (r->code == 250) {
-		if (s->o->starttls && !s->tls) {
+		if (s->starttls && !s->tls) {
+			/* RFC 7672 section 2.2: TLSA records require it. */
 			if (!ehlo_has(r, "STARTTLS"))
-				return give_up(s, ST_TLS,
-				    "STARTTLS not offered");
+				return give_up(s, ST_TLS, s->o->starttls ?
+				    "STARTTLS not offered" : "STARTTLS not "
+				    "offered, but TLSA records require it");
 			return command(s, SMTP_STARTTLS, "STARTTLS", NULL);
 		}
 		return hello_done(s, r);
 	}
 	if (s->state == SMTP_EHLO && r->code / 100 == 5 && s->o->force &&
-	    !s->o->check && s->o->user == NULL && !s->o->starttls) {
+	    !s->o->check && s->o->user == NULL && !s->starttls) {
 		snprintf(cmd, sizeof(cmd), "HELO %s", s->helo);
 		return command(s, SMTP_HELO, cmd, NULL);
 	}
@@ -342,6 +344,7 @@ smtp_start(struct smtp *s, const struct options *o, const struct peer *peer,
 	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
 	snprintf(s->helo, sizeof(s->helo), "%s", helo);
 	s->tls = tls;
+	s->starttls = o->starttls;
 	s->out = out;
 	s->n = o->check ? 1 : o->nnodes;
 	s->state = SMTP_EHLO;

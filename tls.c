@@ -459,6 +459,11 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 	insecure = o->insecure;
 	SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
 	    NULL);
+	if (o->dane && SSL_CTX_dane_enable(ctx) <= 0) {
+		snprintf(why, whylen, "tls: no DANE: %s",
+		    ssl_reason("unsupported"));
+		return ST_OSERR;
+	}
 	if (o->cert != NULL && (st = client_cert(o->cert, o->key, deadline_ns,
 	    why, whylen)) != 0)
 		return st;
@@ -532,6 +537,32 @@ wanted(const struct conn *c, int ret)
 }
 
 /*
+ * RFC 7672 section 3: the certificate is checked against the host's
+ * validated TLSA records, DANE-EE(3) without name checks, DANE-TA(2) with
+ * the TLSA base domain, the host's name, as the name (section 3.2.2);
+ * the system's roots play no part.
+ */
+static bool
+dane_records(struct conn *c, SSL *ssl)
+{
+	const struct tlsa *t;
+	size_t i;
+	int usable = 0;
+
+	if (SSL_dane_enable(ssl, c->peer.host) <= 0)
+		return false;
+	/* RFC 7672 section 3.1.1: DANE-EE binds the key, not a name. */
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (i = 0; i < c->dane->n; i++) {
+		t = &c->dane->v[i];
+		if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype,
+		    t->data, t->len) > 0)
+			usable++;
+	}
+	return usable > 0;
+}
+
+/*
  * The session's TLS for a connection: SNI and the name to verify are
  * c->peer.host; an address literal is checked against the certificate's
  * addresses and is not sent as SNI (RFC 6066 section 3).
@@ -555,6 +586,8 @@ session_new(struct conn *c)
 	SSL_set_connect_state(ssl);
 	if (insecure)
 		return true;
+	if (c->dane != NULL && c->dane->state == DANE_USABLE)
+		return dane_records(c, ssl);
 	param = SSL_get0_param(ssl);
 	/* RFC 6125 section 6.4.3: a wildcard is a whole left-most label. */
 	X509_VERIFY_PARAM_set_hostflags(param,
@@ -598,7 +631,9 @@ secure_start(struct conn *c)
 	c->tls_events = 0;
 	/* Static strings: outcomes and attempts keep them. */
 	c->peer.tls_version = SSL_get_version(c->tls->ssl);
-	c->peer.tls_auth = insecure ? "insecure" : "pkix";
+	c->peer.tls_auth = insecure ? "insecure" :
+	    SSL_get0_dane_authority(c->tls->ssl, NULL, NULL) >= 0 ? "dane" :
+	    "pkix";
 	/* The message names the server: no --all prefix to repeat it. */
 	trace("", "etrn: %s: TLS %s, %s, %s", c->peer.name,
 	    c->peer.tls_version, SSL_get_cipher_name(c->tls->ssl),

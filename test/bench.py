@@ -26,7 +26,8 @@ server really received the ETRN commands, and prints medians:
      against one session (etrn --mx, first MX only) and three sequential
      runs doing the same work;
   5. one session on loopback without added latency: instructions
-     (valgrind --tool=callgrind) and peak RSS (/usr/bin/time -v);
+     (valgrind --tool=callgrind) and peak RSS (/usr/bin/time -v), below
+     msmtp's half and below fetchmail's;
   6. a name whose A is answered at once and whose AAAA never is, the
      server behind the latency proxy; the names come from dnsscript.py;
   7. etrn --mx over two MX hosts, the backup's address lookups never
@@ -36,6 +37,14 @@ server really received the ETRN commands, and prints medians:
      the wall time against one session (etrn --mx), and instructions and
      peak RSS of the --all run against etrn 1.1's (--baseline, which
      `make bench` builds from the 1.1 commit into build/etrn-1.1).
+  9. STARTTLS sessions on loopback, instructions (callgrind): etrn with
+     the system's roots (the hashed /etc/ssl/certs with the test CA added,
+     through SSL_CERT_DIR) against msmtp with the system bundle plus the
+     test CA (target 0.3 x); etrn --mx --all over four STARTTLS MX hosts
+     against one etrn session (target 1.8 x); etrn and msmtp with the one
+     test CA file, and OpenSSL's floor beside them: test/tls_floor.c, the
+     least a STARTTLS session costs with OpenSSL 3 (`make bench` builds it
+     into build/tls_floor).  The servers are tlsserver.TLSServer.
 
 Scenarios 6 and 7 run, as root, in a private network and mount namespace
 (unshare --net --mount; this script again with --in-namespace): there
@@ -89,6 +98,7 @@ RUN_BOUND_S = 60            # no single process may run longer than this
 TOOLS = ("msmtp", "fetchmail", "dnsmasq", "valgrind", "/usr/bin/time")
 NAMESPACED = (6, 7)         # run in a private namespace when root
 MANY_HOSTS = 16             # scenario 8: MX_HOSTS_MAX, every one used
+TLS_HOSTS = 4               # scenario 9: --all over this many MX hosts
 NS_BOUND_S = 900            # the namespace child, all its runs
 
 
@@ -135,12 +145,12 @@ class Runner:
             cmd += ["-t", str(timeout)]
         return cmd + [host]
 
-    def run(self, cmd, bound=RUN_BOUND_S):
+    def run(self, cmd, bound=RUN_BOUND_S, env=None):
         """(status, seconds, stdout, stderr); status None when killed."""
         start = time.monotonic()
         try:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                               capture_output=True, env=self.env,
+                               capture_output=True, env=env or self.env,
                                timeout=bound)
         except subprocess.TimeoutExpired as e:
             return None, time.monotonic() - start, e.stdout, e.stderr
@@ -300,6 +310,12 @@ class Bench:
             # two.bench.test is 127.0.0.2 (black hole) then 127.0.0.3.
             lines += ["dns-rr=two.%s,1,7f000003" % DOMAIN,
                       "dns-rr=two.%s,1,7f000002" % DOMAIN]
+            # Scenario 9: tls.bench.test, four MX hosts with STARTTLS.
+            lines += ["host-record=t%d.tls.%s,%s" % (i, DOMAIN, a)
+                      for i, a in enumerate(self.tls_addrs(), 1)]
+            lines += ["mx-host=tls.%s,t%d.tls.%s,%d" % (DOMAIN, i, DOMAIN,
+                                                        10 * i)
+                      for i in range(1, TLS_HOSTS + 1)]
             # Scenario 8: many.bench.test, sixteen MX hosts.
             lines += ["host-record=s%d.many.%s,%s" % (i, DOMAIN, a)
                       for i, a in enumerate(self.many_addrs(), 1)]
@@ -484,8 +500,12 @@ class Bench:
         for what in ("instructions", "peak RSS"):
             e = self.row(5, "etrn " + what).median
             m = self.row(5, "msmtp " + what).median
+            f = self.row(5, "fetchmail " + what).median
             self.target(5, "etrn %s at most 0.5 x msmtp" % what, e / m,
                         "x msmtp", e <= 0.5 * m)
+            # OpenSSL is linked in: a plain run pays for loading it.
+            self.target(5, "etrn %s below fetchmail's" % what, e / f,
+                        "x fetchmail", e < f)
 
     @staticmethod
     def many_addrs():
@@ -568,6 +588,112 @@ class Bench:
             old = self.row(8, "1.1 " + what).median
             self.target(8, "--all %s at most 1.1's" % what, e / old,
                         "x 1.1", e <= old)
+
+    @staticmethod
+    def tls_addrs():
+        return ["127.0.2.%d" % i for i in range(1, TLS_HOSTS + 1)]
+
+    def instructions(self, scenario, name, argv, env=None):
+        """One callgrind run of argv: its instructions in the row name."""
+        status, _, _, err = self.run.run(
+            ["valgrind", "--tool=callgrind",
+             "--callgrind-out-file=/dev/null"] + argv, 120, env=env)
+        m = re.search(r"Collected : (\d+)", err or "")
+        if status != 0 or not m:
+            raise BenchError("scenario %d, callgrind %s: status %s\n%s"
+                             % (scenario, name, status, err))
+        self.row(scenario, name, "Ir").values.append(int(m.group(1)))
+
+    def tls_store(self, certs):
+        """The system's hashed roots and the test CA in a directory of
+        the bench's own (for etrn, through SSL_CERT_DIR), and the system
+        bundle with the test CA (for msmtp, GnuTLS): what each reads of
+        the system store, plus the one root the test server needs."""
+        store = os.path.join(self.tmp, "certs")
+        os.mkdir(store)
+        system = "/etc/ssl/certs"
+        for name in os.listdir(system):
+            if re.fullmatch(r"[0-9a-f]{8}\.\d+", name):
+                os.symlink(os.path.join(system, name),
+                           os.path.join(store, name))
+        shutil.copy(certs.ca, os.path.join(store, "bench-ca.pem"))
+        p = subprocess.run(["openssl", "rehash", store], capture_output=True,
+                           timeout=60)
+        if p.returncode != 0:
+            raise BenchError("openssl rehash: %r" % p.stderr)
+        bundle = os.path.join(self.tmp, "bundle.pem")
+        with open(bundle, "w") as out:
+            for f in (os.path.join(system, "ca-certificates.crt"),
+                      certs.ca):
+                with open(f) as part:
+                    out.write(part.read())
+        return store, bundle
+
+    def scenario9(self):
+        from tlsserver import Behaviour, TLSServer, certs as made
+        certs = made()
+        certs.leaf("benchtls", "tls.%s" % DOMAIN, "DNS:*.tls.%s" % DOMAIN)
+        store, bundle = self.tls_store(certs)
+        one = TLSServer(Behaviour(cert="server"))
+        self.stack.callback(one.stop)
+
+        def make(host, port):
+            return TLSServer(Behaviour(cert="benchtls"), host, port)
+        port, mx = same_port(self.tls_addrs(), make)
+        for srv in mx:
+            self.stack.callback(srv.stop)
+        r = self.run
+        at = "127.0.0.1:%d" % one.port
+        env = dict(r.env, SSL_CERT_DIR=store)
+
+        def msmtp(trust):
+            return ["msmtp", "--host=127.0.0.1", "--port=%d" % one.port,
+                    "--tls=on", "--tls-starttls=on",
+                    "--tls-trust-file=" + trust, "--rmqs=" + NODE]
+        variants = {
+            "etrn, system store": (r.etrn_cmd("-S", at, NODE), env, [one]),
+            "msmtp, system store": (msmtp(bundle), None, [one]),
+            "etrn --mx --all, %d hosts" % TLS_HOSTS: (r.etrn_cmd(
+                "-S", "-x", "-a", "-p", port, "tls." + DOMAIN, NODE), env,
+                mx),
+            "etrn --cafile": (r.etrn_cmd("-S", "--cafile", certs.ca, at,
+                                         NODE), None, [one]),
+            "msmtp, one CA file": (msmtp(certs.ca), None, [one]),
+        }
+        if os.access(self.args.tls_floor, os.X_OK):
+            variants["OpenSSL floor, one CA file"] = (
+                [self.args.tls_floor, certs.ca, str(one.port), NODE], None,
+                [one])
+        else:
+            self.notes[9] = "no %s (make bench builds it): no floor" % (
+                self.args.tls_floor)
+        for name in rounds(self.args.runs, list(variants)):
+            argv, e, servers = variants[name]
+            since = [len(s.sessions) for s in servers]
+            self.instructions(9, name, argv, e)
+            for i, srv in enumerate(servers):
+                got = [line for s in srv.scripts[since[i]:] for line in s
+                       if line.upper().startswith("ETRN ")]
+                if got != ["ETRN " + NODE] or "<TLS>" not in \
+                        srv.scripts[since[i]][:3]:
+                    raise BenchError("scenario 9, %s: server %d saw %r" % (
+                        name, i + 1, srv.scripts[since[i]:]))
+        e = self.row(9, "etrn, system store").median
+        m = self.row(9, "msmtp, system store").median
+        self.target(9, "etrn, system store, at most 0.3 x msmtp", e / m,
+                    "x msmtp", e <= 0.3 * m)
+        a = self.row(9, "etrn --mx --all, %d hosts" % TLS_HOSTS).median
+        self.target(9, "--all over %d STARTTLS hosts at most 1.8 x one "
+                    "session" % TLS_HOSTS, a / e, "x one session",
+                    a <= 1.8 * e)
+        c = self.row(9, "etrn --cafile").median
+        m1 = self.row(9, "msmtp, one CA file").median
+        note = "one CA file: etrn %.2f x msmtp" % (c / m1)
+        if "OpenSSL floor, one CA file" in variants:
+            fl = self.row(9, "OpenSSL floor, one CA file").median
+            note += ", %.2f x OpenSSL's floor (%.2f M: test/tls_floor.c)" % (
+                c / fl, fl / 1e6)
+        self.notes[9] = note
 
     # 6 and 7: a resolver that answers late or never.
     ZONE = {
@@ -691,6 +817,7 @@ TITLES = {
     7: "--mx, the backup's address lookups never answered; RTT %d ms",
     8: "--all over 16 MX hosts, each RTT %d ms, against one session and "
        "1.1",
+    9: "STARTTLS sessions on loopback: instructions",
 }
 
 
@@ -830,7 +957,10 @@ def main(argv=None):
     ap.add_argument("--delay", type=float, default=0.05,
                     help="one-way delay of the proxy (default 0.05 s)")
     ap.add_argument("--baseline", help="etrn 1.1, for scenario 8")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7,8",
+    ap.add_argument("--tls-floor", default=os.path.join(
+        harness.TOPDIR, "build", "tls_floor"),
+                    help="test/tls_floor.c built, for scenario 9")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9",
                     help="comma-separated scenario numbers")
     ap.add_argument("--json", help="also write the raw numbers here")
     ap.add_argument("--strict", action="store_true",

@@ -105,6 +105,9 @@ syslog
 json
 starttls
 cafile "/etc/ssl/my ca.pem"
+capath /etc/ssl/certs
+cert /etc/etrn/client.pem
+key /etc/etrn/client.key
 insecure
 user relayuser
 password-file PWFILE
@@ -145,6 +148,9 @@ def every_key_is_read_and_show_config_prints_it_back():
             "json",
             "starttls",
             'cafile "/etc/ssl/my ca.pem"',
+            "capath /etc/ssl/certs",
+            "cert /etc/etrn/client.pem",
+            "key /etc/etrn/client.key",
             "insecure",
             "user relayuser",
             "password-file " + pw,
@@ -153,13 +159,36 @@ def every_key_is_read_and_show_config_prints_it_back():
         ], "--show-config printed %r" % out_lines(r), r)
         expect(b"secret" not in r.out + r.err, "the password was shown", r)
         # check takes a server and no node.
-        conf = write(d, "c.conf", "server mail.isp.example\ncheck\n")
+        conf = write(d, "c.conf", "server mail.isp.example\ncheck\n"
+                     "ipv6\n")
         r = run("--config", conf, "--show-config")
         expect_status(r, 0)
         expect(out_lines(r)[1:] == [
-            "server mail.isp.example", "port 25", "check", "timeout 30",
-            "max-time 120", "retry 0", "retry-delay 1"],
+            "server mail.isp.example", "port 25", "check", "ipv6",
+            "timeout 30", "max-time 120", "retry 0", "retry-delay 1"],
             "--show-config printed %r" % out_lines(r), r)
+        # dane excludes insecure.
+        conf = write(d, "d.conf", "server mail.isp.example\nnode a.example\n"
+                     "starttls\ndane\n")
+        r = run("--config", conf, "--show-config")
+        expect(r.status == 0 and out_lines(r)[-2:] == ["starttls", "dane"],
+               "--show-config printed %r" % out_lines(r), r)
+
+
+@test
+def every_long_option_is_a_key_that_show_config_prints():
+    """A new option must be in EVERY_KEY, so that --show-config is
+    checked to print it, or be one of the command line only."""
+    r = run("--help")
+    options = set(re.findall(r"--([a-z][a-z0-9-]*)", r.out.decode()))
+    # check, ipv6 and dane have profiles of their own, source, tls and
+    # port show_config_output_is_a_profile_that_shows_the_same.
+    keys = {l.split()[0] for l in EVERY_KEY.splitlines()} | {
+        "check", "ipv6", "dane", "source", "tls", "port"}
+    cli_only = {"config", "profile", "show-config", "help", "version"}
+    expect(options - cli_only == keys - {"server", "node", "interface"},
+           "options %r, keys %r" % (sorted(options - cli_only),
+                                    sorted(keys)), r)
 
 
 @test

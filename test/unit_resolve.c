@@ -419,6 +419,120 @@ test_failure_gives_the_specific_reason(void **state)
 	assert_string_equal(why, "no MX host has an address");
 }
 
+/*
+ * A TLSA answer for _25._tcp.mx.test: header flags (byte 3: AD 0x20,
+ * rcode), then the records given as (usage, selector, mtype, data length),
+ * each owner a pointer to the question's name.
+ */
+static size_t
+tlsa_answer(unsigned char *p, unsigned char flags, const int (*rr)[4],
+    size_t n)
+{
+	static const unsigned char q[] = "\x03_25\x04_tcp\x02mx\x04test";
+	size_t len = 0, i;
+	int k;
+
+	p[len++] = 0x12; p[len++] = 0x34; p[len++] = 0x81; p[len++] = flags;
+	p[len++] = 0; p[len++] = 1; p[len++] = 0; p[len++] = (unsigned char)n;
+	p[len++] = 0; p[len++] = 0; p[len++] = 0; p[len++] = 0;
+	memcpy(p + len, q, sizeof(q));
+	len += sizeof(q);
+	p[len++] = 0; p[len++] = 52; p[len++] = 0; p[len++] = 1;
+	for (i = 0; i < n; i++) {
+		p[len++] = 0xc0; p[len++] = 12;			/* the name */
+		p[len++] = 0; p[len++] = 52; p[len++] = 0; p[len++] = 1;
+		p[len++] = 0; p[len++] = 0; p[len++] = 1; p[len++] = 0x2c;
+		p[len++] = 0; p[len++] = (unsigned char)(3 + rr[i][3]);
+		p[len++] = (unsigned char)rr[i][0];
+		p[len++] = (unsigned char)rr[i][1];
+		p[len++] = (unsigned char)rr[i][2];
+		for (k = 0; k < rr[i][3]; k++)
+			p[len++] = (unsigned char)k;
+	}
+	return len;
+}
+
+static void
+test_tlsa_validated_dane_records_are_usable(void **state)
+{
+	static const int rr[][4] = { { 3, 1, 1, 32 }, { 2, 0, 2, 64 } };
+	unsigned char p[512];
+	struct dane dn;
+	size_t len = tlsa_answer(p, 0x20, rr, 2);
+
+	(void)state;
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
+	assert_int_equal(dn.state, DANE_USABLE);
+	assert_int_equal(dn.n, 2);
+	assert_int_equal(dn.v[0].usage, 3);
+	assert_int_equal(dn.v[0].len, 32);
+	assert_int_equal(dn.v[0].data[31], 31);
+	assert_int_equal(dn.v[1].mtype, 2);
+	assert_int_equal(dn.v[1].len, 64);
+}
+
+static void
+test_tlsa_pkix_usages_and_bad_lengths_are_ignored(void **state)
+{
+	/* RFC 7672 section 3.1.3: PKIX-TA(0), PKIX-EE(1) are not for SMTP. */
+	static const int rr[][4] = { { 0, 0, 1, 32 }, { 1, 1, 1, 32 },
+	    { 3, 1, 1, 31 }, { 3, 2, 1, 32 }, { 3, 1, 3, 32 } };
+	unsigned char p[512];
+	struct dane dn;
+	size_t len = tlsa_answer(p, 0x20, rr, 5);
+
+	(void)state;
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
+	assert_int_equal(dn.state, DANE_NONE);
+	assert_int_equal(dn.n, 0);
+}
+
+static void
+test_tlsa_without_ad_is_insecure(void **state)
+{
+	static const int rr[][4] = { { 3, 1, 1, 32 } };
+	unsigned char p[512];
+	struct dane dn;
+	size_t len = tlsa_answer(p, 0x00, rr, 1);
+
+	(void)state;
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
+	assert_int_equal(dn.state, DANE_INSECURE);
+	assert_int_equal(dn.n, 0);
+}
+
+static void
+test_tlsa_validated_nxdomain_is_none_and_servfail_fails(void **state)
+{
+	unsigned char p[512];
+	struct dane dn;
+	size_t len = tlsa_answer(p, 0x20 | 3, NULL, 0);
+
+	(void)state;
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
+	assert_int_equal(dn.state, DANE_NONE);
+	len = tlsa_answer(p, 0x20 | 2, NULL, 0);
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
+	assert_int_equal(dn.state, DANE_FAILED);
+	assert_string_equal(dn.why, "TLSA lookup failed (rcode 2)");
+}
+
+static void
+test_tlsa_truncated_answers_are_malformed(void **state)
+{
+	static const int rr[][4] = { { 3, 1, 1, 32 } };
+	unsigned char p[512];
+	struct dane dn;
+	size_t len = tlsa_answer(p, 0x20, rr, 1), cut;
+
+	(void)state;
+	for (cut = 0; cut < len; cut++)
+		assert_int_equal(dns_tlsa_parse(p, cut, &dn), -1);
+	/* A name whose label runs past the end. */
+	p[12] = 60;
+	assert_int_equal(dns_tlsa_parse(p, len, &dn), -1);
+}
+
 int
 main(void)
 {
@@ -449,6 +563,13 @@ main(void)
 		    test_localhost_is_the_loopback_address_of_each_family),
 		cmocka_unit_test(
 		    test_dns_servers_rejects_what_cares_would_misread),
+		cmocka_unit_test(test_tlsa_validated_dane_records_are_usable),
+		cmocka_unit_test(
+		    test_tlsa_pkix_usages_and_bad_lengths_are_ignored),
+		cmocka_unit_test(test_tlsa_without_ad_is_insecure),
+		cmocka_unit_test(
+		    test_tlsa_validated_nxdomain_is_none_and_servfail_fails),
+		cmocka_unit_test(test_tlsa_truncated_answers_are_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,6 +243,20 @@ test_starttls_not_offered_is_a_tls_failure(void **state)
 }
 
 static void
+test_tlsa_records_require_starttls_without_s(void **state)
+{
+	/* RFC 7672 section 2.2: the loop sets starttls for such a host. */
+	(void)state;
+	session_options();
+	start(false);
+	sm.starttls = true;
+	expect_send(give(EHLO_ETRN), "QUIT");
+	assert_int_equal(outs[0].status, ST_TLS);
+	assert_string_equal(outs[0].text, "- STARTTLS not offered, but TLSA "
+	    "records require it");
+}
+
+static void
 test_starttls_4xx_is_temporary(void **state)
 {
 	(void)state;
@@ -501,6 +515,7 @@ main(void)
 		cmocka_unit_test(
 		    test_starttls_220_starts_the_handshake_then_ehlo_again),
 		cmocka_unit_test(test_starttls_not_offered_is_a_tls_failure),
+		cmocka_unit_test(test_tlsa_records_require_starttls_without_s),
 		cmocka_unit_test(test_starttls_4xx_is_temporary),
 		cmocka_unit_test(test_starttls_5xx_is_a_tls_failure),
 		cmocka_unit_test(
