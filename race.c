@@ -27,6 +27,8 @@
 #define RESOLUTION_DELAY_NS (50 * NS_PER_MS)
 /* RFC 8305 section 5: the recommended Connection Attempt Delay. */
 #define CONNECT_STAGGER_NS (250 * NS_PER_MS)
+/* Failed attempts a group's failure names besides its own. */
+#define FAILURES_NAMED 8
 /* poll(2) entries: c-ares's sockets, the signal pipe, every connection. */
 #define POLL_MAX (DNS_SOCKETS_MAX + 1 + CANDIDATES_MAX)
 
@@ -76,6 +78,8 @@ struct group {
 	bool			 over;		/* a TLS failure ends it */
 	bool			 done;		/* out is final */
 	bool			 tried;		/* it had a candidate */
+	struct outcome		 failed[FAILURES_NAMED]; /* attempts' */
+	size_t			 nfailed;
 	size_t			 winner;	/* its session's candidate */
 	struct session		*s;		/* NULL: none now */
 };
@@ -207,6 +211,36 @@ cand_fail(struct race *r, struct cand *c, enum attempt_result result,
 	g->next_start_ns = 0;
 	failed_with(g, why);
 	note(r, c, result, why);
+	if (!r->time_up && g->nfailed < FAILURES_NAMED)
+		g->failed[g->nfailed++] = *why;
+}
+
+/*
+ * The group's failure names every other attempt that failed, so that
+ * with several addresses or MX hosts each one tried is seen: "connection
+ * refused (also mx2.example[192.0.2.2]:25: connection refused)".
+ */
+static void
+failure_also(struct group *g)
+{
+	struct outcome *f = &g->failure;
+	size_t i, len = strlen(f->text), named = 0;
+	int w;
+
+	for (i = 0; i < g->nfailed && len < sizeof(f->text); i++) {
+		if (strcmp(g->failed[i].peer.name, f->peer.name) == 0 &&
+		    strcmp(g->failed[i].text, f->text) == 0)
+			continue;
+		w = snprintf(f->text + len, sizeof(f->text) - len, "%s%s: %s",
+		    named++ == 0 ? " (also " : ", ", g->failed[i].peer.name,
+		    g->failed[i].code != 0 ? g->failed[i].text :
+		    g->failed[i].text + 2);
+		len += w < 0 ? 0 : (size_t)w;
+	}
+	if (named > 0 && len + 1 < sizeof(f->text))
+		memcpy(f->text + len, ")", 2);
+	else if (len >= sizeof(f->text))
+		f->text[sizeof(f->text) - 1] = '\0';
 }
 
 /* A connection that failed with errno err; its status and the -v line. */
@@ -229,7 +263,8 @@ connect_failed(struct race *r, struct cand *c, int err)
 	st = err == ETIMEDOUT || err == ECONNRESET ? ST_TEMPFAIL :
 	    err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM ? ST_OSERR : ST_UNAVAILABLE;
-	outcome_reason(&why, st, group_server(r, c->group), text);
+	/* The attempt is named, address and port: "host[addr]:port". */
+	outcome_reason(&why, st, &peer, text);
 	cand_fail(r, c, err == ETIMEDOUT ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED,
 	    &why);
 }
@@ -808,6 +843,8 @@ group_fail(struct race *r, size_t gi)
 	} else if (g->failure.status == 0)
 		outcome_reason(&g->failure, ST_UNAVAILABLE,
 		    group_server(r, gi), "no address to connect to");
+	else if (!r->time_up)
+		failure_also(g);
 	for (i = 0; i < r->n; i++)
 		g->out[i] = g->failure;
 	g->done = true;

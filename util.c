@@ -261,7 +261,7 @@ int
 signals_catch(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct sigaction sa;
+	struct sigaction sa, old;
 	size_t i;
 	int k;
 
@@ -275,9 +275,15 @@ signals_catch(void)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], NULL, &old) == -1)
+			return -1;
+		/* Ignored by whoever started etrn (nohup, a background job). */
+		if (old.sa_handler == SIG_IGN && sigs[i] != SIGTERM)
+			continue;
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			return -1;
+	}
 	return 0;
 }
 

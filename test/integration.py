@@ -357,8 +357,10 @@ def address_literal_helo_names_are_sent():
 def connection_refused_is_unavailable():
     port = closed_port()
     r = etrn(None, "127.0.0.1:%d" % port, "example.org")
-    check(r, 69, [line_re("example.org", 69, "unavailable", "127.0.0.1", "-",
-                          ".*refused.*")])
+    # The attempt is named, address and port (issue 19).
+    check(r, 69, [line_re("example.org", 69, "unavailable",
+                          "127.0.0.1[127.0.0.1]:%d" % port, "-",
+                          "connection refused")])
     expect(b"refused" in r.err, "no diagnostic naming the refusal", r)
 
 

@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -577,9 +578,11 @@ def netns_setup():
 def netns_case(case):
     """The part of a test that runs inside the namespace."""
     netns_setup()
-    domain = {"own": "own.race.test", "onlyown": "onlyown.race.test"}[case]
+    domain = {"own": "own.race.test", "onlyown": "onlyown.race.test",
+              "nomx": "self.race.test"}[case]
+    mx = ("--mx",) if case != "nomx" else ()
     with Race(hosts=(OWN, V4B)) as race:
-        r = race.etrn("-v", "-t", "5", "--mx", domain, NODE)
+        r = race.etrn("-v", "-t", "5", *mx, domain, NODE)
         got = race.received()
     return {"status": r.status, "out": r.out.decode("latin-1"),
             "err": r.err.decode("latin-1"), "elapsed": r.elapsed,
@@ -608,6 +611,17 @@ def mx_hosts_all_own_is_unavailable():
            "diagnostic line", r)
     expect(r.out.endswith(b" 69 unavailable onlyown.race.test - every MX "
                           b"host is this machine\n"), "result line", r)
+
+
+@test
+def own_address_is_used_without_mx():
+    """Only --mx skips this machine: a server named on the command line
+    is asked even when it is this machine."""
+    res = in_netns("nomx")
+    r = res["r"]
+    expect_status(r, 0)
+    expect(res["received"] == {OWN: [SESSION], V4B: []},
+           "servers saw %r" % res["received"], r)
 
 
 @test
@@ -759,6 +773,326 @@ def mx_only_bad_targets_is_no_such_host_without_a_space_in_server():
         race.expect_sessions({}, r)
         expect(re.match(rb"example\.org 68 no-such-host \S+ (\d{3}|-) ",
                         r.out), "result line: SERVER has no space", r)
+
+
+# The rules the one loop keeps (issue 16): each test fails when its rule
+# is broken.
+
+RULES_ZONE = dict(ZONE, **{
+    "three.race.test": {"MX": [(10, "mx1.race.test"), (20, "mx2.race.test"),
+                               (30, "mx3.race.test")]},
+    # One MX host, A and AAAA apart: the refused family and the working
+    # one (answers delayed or dropped by each test).
+    "split4.race.test": {"MX": [(10, "h4.race.test")]},
+    "h4.race.test": {"A": [V4C], "AAAA": [V6]},
+    "split6.race.test": {"MX": [(10, "h6.race.test")]},
+    "h6.race.test": {"A": [V4], "AAAA": [V6]},
+    # Backups whose names fail in DNS.
+    "deadnames.race.test": {"MX": [(10, "mx1.race.test"),
+                                   (20, "gone.race.test"),
+                                   (30, "sf.race.test")]},
+    "sf.race.test": {"A": "SERVFAIL", "AAAA": "SERVFAIL"},
+})
+
+
+@test
+def no_new_attempt_while_a_greeting_is_awaited():
+    """mx1 greets after 0.8 s, mx2 at once: mx1 gets ETRN, and mx2 no
+    connection at all (a new attempt while a greeting is awaited would
+    reach mx2 after the 250 ms stagger and win)."""
+    scripts = {V4: Script(greeting_delay=0.8)}
+    with Race(scripts=scripts) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        expect(race.servers[V4B].connections == 0,
+               "mx2 got %d connections" % race.servers[V4B].connections, r)
+        expect_within("exit", r.elapsed, 0.8 + 0.5, r, low=0.8)
+
+
+@test
+def after_a_failure_the_next_attempt_starts_at_once():
+    """Black hole (mx1), refused (mx2), working (mx3): mx2 starts one
+    stagger after mx1 and is refused at once; mx3 starts then, at about
+    0.25 s, not a second stagger later (0.5 s)."""
+    with Race(hosts=(V4, V4C), lost_syn=(V4,), zone=RULES_ZONE) as race:
+        r = race.etrn("-t", "5", "--mx", "three.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4C: [SESSION]}, r)
+        a = race.answered("mx3.race.test", "A")
+        s = race.session(V4C)
+        note("mx3 A at %.3f s, connect %.3f s" % (a - r.start,
+                                                 s.started - r.start))
+        expect_within("connect to mx3", s.started - r.start,
+                      ATTEMPT_DELAY + SLACK, r, low=ATTEMPT_DELAY - 0.05)
+
+
+def all_split(domain, timing, hosts, status, want, bound):
+    """One MX host whose A and AAAA answers arrive apart: --all ends as
+    soon as the run without it would (-t 2 bounds the DNS round that a
+    dropped answer costs), never at -m."""
+    with Race(timing, hosts=hosts, zone=RULES_ZONE) as race:
+        r = race.etrn("-m", "8", "-t", "2", "--mx", "--all", domain, NODE)
+        expect_status(r, status)
+        race.expect_sessions(want, r)
+        note("%s: status %s after %.3f s" % (domain, r.status, r.elapsed))
+        expect(r.elapsed < bound, "exit at %.3f s, expected < %.1f s"
+               % (r.elapsed, bound), r)
+
+
+@test
+def all_a_refused_aaaa_working_late_is_0_at_once():
+    all_split("split4.race.test", {("h4.race.test", "AAAA"): 300}, (V6,),
+              0, {V6: [SESSION]}, 1.0)
+
+
+@test
+def all_a_refused_aaaa_never_answered_is_69_without_waiting_for_m():
+    all_split("split4.race.test", {("h4.race.test", "AAAA"): DROP}, (V6,),
+              69, {}, 2.0 + 1.0)
+
+
+@test
+def all_aaaa_refused_a_working_late_is_0_at_once():
+    # ::1 has no server on the port: refused.
+    all_split("split6.race.test", {("h6.race.test", "A"): 300}, (V4,),
+              0, {V4: [SESSION]}, 1.0)
+
+
+@test
+def all_backups_failing_in_dns_are_failed_hosts():
+    with Race(hosts=(V4,), zone=RULES_ZONE) as race:
+        r = race.etrn("--json", "-t", "5", "--mx", "--all",
+                      "deadnames.race.test", NODE)
+        expect_status(r, 0)
+        race.expect_sessions({V4: [SESSION]}, r)
+        doc = json.loads(r.out)
+        hosts = [a["host"] for a in doc["attempts"]]
+        expect("gone.race.test" in hosts and "sf.race.test" in hosts,
+               "--json attempts name both dead backups: %r" % hosts, r)
+        for name in (b"gone.race.test", b"sf.race.test"):
+            expect(re.search(rb"(?m)^etrn: %s: %s: .+$" % (
+                NODE.encode(), re.escape(name)), r.err),
+                "a diagnostic for %s" % name.decode(), r)
+
+
+@test
+def all_with_ten_thousand_nodes_fits_in_150_mb():
+    if not shutil.which("prlimit"):
+        raise Skip("needs prlimit(1) (util-linux)")
+    nodes = ["n%d.example" % i for i in range(10000)]
+    with Race(hosts=(V4,)) as race:
+        r = race.etrn("-q", "-t", "20", "--mx", "--all", "single.race.test",
+                      *nodes, bound=120,
+                      prefix=["prlimit", "--as=%d" % (150000 * 1024), "--"])
+        # mx2.race.test is V4B, which has no server here: refused, 69,
+        # for every node -- the point is the memory, not the session.
+        expect_status(r, 69)
+        expect(r.err.count(b"\n") == 10000, "one diagnostic per node: %d"
+               % r.err.count(b"\n"), r)
+
+
+@test
+def greeting_other_than_220_is_a_protocol_error_whatever_the_timing():
+    for greeting in (["250 surprise", Sleep(0.3), "220 mx.test ESMTP"],
+                     "250 surprise\n220 mx.test ESMTP"):
+        with Race(hosts=(V4,), scripts={V4: Script(greeting=greeting)}) \
+                as race:
+            r = race.etrn("-t", "5", "%s:%d" % (V4, race.port), NODE)
+            expect_status(r, 76)
+            got = race.received()[V4]
+            expect(got in ([[]], [["QUIT"]]), "no EHLO: %r" % got, r)
+            expect(r.out == b"%s 76 protocol %s:%d 250 surprise\n" % (
+                NODE.encode(), V4.encode(), race.port) or
+                r.out.startswith(b"%s 76 " % NODE.encode()),
+                "result line", r)
+
+
+@test
+def deadline_before_the_first_pass_is_75_also_for_a_literal():
+    r = run(["-m", "0.000001", "127.0.0.1:9", NODE])
+    expect_status(r, 75)
+    expect(r.out == b"%s 75 temporary 127.0.0.1 - run time limit reached\n"
+           % NODE.encode(), "result line", r)
+
+
+@test
+def tls_certificate_failure_is_final():
+    """Two addresses, both with an untrusted certificate: the first
+    failure ends the run (5); another server would not make it trusted,
+    so there is exactly one connection."""
+    from net import same_port
+    from tlsserver import Behaviour, TLSServer
+    zone = dict(ZONE, **{"two.race.test": {"A": [V4, V4B],
+                                           "AAAA": "NODATA"}})
+    port, servers = same_port((V4, V4B), lambda h, p: TLSServer(
+        Behaviour(implicit=True, cert="selfsigned"), h, p))
+    dns = DnsScript(zone)
+    try:
+        r = run(["-d", dns.server(), "-p", port, "-t", "5", "--tls",
+                 "two.race.test", NODE])
+        expect_status(r, 5)
+        n = sum(len(srv.sessions) for srv in servers)
+        expect(n == 1, "%d connections, expected 1" % n, r)
+    finally:
+        for srv in servers:
+            srv.stop()
+        dns.stop()
+
+
+@test
+def all_with_a_dead_preferred_mx_and_a_458_backup_is_2():
+    """mx1 refuses connections, mx2 answers 458: the node's outcome is
+    the answer (2), not the failure to connect (69)."""
+    scripts = {V4B: Script(etrn={NODE: "458 Node not here"})}
+    with Race(hosts=(V4B,), scripts=scripts) as race:
+        r = race.etrn("-t", "5", "--mx", "--all", "pair.race.test", NODE)
+        expect_status(r, 2)
+        race.expect_sessions({V4B: [SESSION]}, r)
+        expect(r.out == b"%s 2 not-stored mx2.race.test[%s]:%d 458 Node "
+               b"not here\n" % (NODE.encode(), V4B.encode(), race.port),
+               "result line", r)
+
+
+@test
+def connection_failures_name_every_host_tried():
+    """Neither MX host has a server: the result names the first host,
+    address and port, and every other one tried (issue 19)."""
+    with Race(hosts=(V4C,)) as race:
+        r = race.etrn("-t", "5", "--mx", "pair.race.test", NODE)
+        expect_status(r, 69)
+        want = (b"%s 69 unavailable mx1.race.test[%s]:%d - connection "
+                b"refused (also mx2.race.test[%s]:%d: connection refused)\n"
+                % (NODE.encode(), V4.encode(), race.port, V4B.encode(),
+                   race.port))
+        expect(r.out == want, "result line, expected %r" % want, r)
+        expect(r.err == b"etrn: %s: %s" % (NODE.encode(), want.split(
+            b" ", 3)[3].replace(b" - ", b": ", 1)), "diagnostic", r)
+
+
+# Signals end the run, not the process: answered nodes keep their
+# outcomes, the others get 75, the results are written.
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def signalled(race, args, ready, sig):
+    """Start etrn with args, wait until ready() (bounded), send sig; the
+    Run, its end measured from the signal."""
+    cmd = [harness.ETRN, "-H", HELO, "-d", race.dns.server(), "-p",
+           str(race.port)] + [str(a) for a in args]
+    # An ignored signal stays ignored across exec (a shell without job
+    # control starts background jobs so); a handled one is reset.
+    old = signal.getsignal(sig)
+    if old == signal.SIG_IGN:
+        signal.signal(sig, lambda *a: None)
+    try:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(sig, old)
+    try:
+        deadline = time.monotonic() + 5
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        expect(ready(), "etrn never reached the phase")
+        sent = time.monotonic()
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=5)
+        return Run(p.returncode, out, err, sent, time.monotonic())
+    finally:
+        harness.stop_process(p)
+
+
+def signal_case(phase, race_kw, args, ready, status, lines):
+    for sig in SIGNALS:
+        with Race(**race_kw) as race:
+            r = signalled(race, [a % race.port if "%d" in a else a
+                                 for a in args], lambda: ready(race), sig)
+            note("%s, %s: status %s, %.3f s after the signal" % (
+                phase, sig.name, r.status, r.elapsed))
+            expect_status(r, status)
+            got = r.out.decode("latin-1").splitlines()
+            want = [w % {"port": race.port} for w in lines]
+            expect(got == want, "%s: result lines %r, expected %r"
+                   % (sig.name, got, want), r)
+            expect(r.elapsed < 1.0, "%s: ended %.3f s after the signal"
+                   % (sig.name, r.elapsed), r)
+
+
+@test
+def signal_while_dns_is_awaited():
+    signal_case("DNS", {"timing": both("dual.race.test", DROP),
+                        "hosts": (V4,)},
+                ["dual.race.test", NODE],
+                lambda race: race.dns.asked("dual.race.test", "A"), 75,
+                [NODE + " 75 temporary dual.race.test - interrupted by "
+                 "signal"])
+
+
+@test
+def signal_while_connecting():
+    signal_case("connect", {"hosts": (V4,), "lost_syn": (V4,)},
+                ["%s:%%d" % V4, NODE],
+                lambda race: time.sleep(0.3) or True, 75,
+                [NODE + " 75 temporary " + V4 + " - interrupted by signal"])
+
+
+@test
+def signal_while_the_greeting_is_awaited():
+    signal_case("greeting", {"hosts": (V4,),
+                             "scripts": {V4: Script(greeting=None)}},
+                ["%s:%%d" % V4, NODE],
+                lambda race: race.servers[V4].connections > 0, 75,
+                [NODE + " 75 temporary " + V4 + " - interrupted by signal"])
+
+
+def saw(race, host, line):
+    return any(line in s.lines for s in race.servers[host].sessions)
+
+
+@test
+def signal_while_etrn_is_awaited_keeps_the_answered_node():
+    script = Script(etrn={"b.test": None})
+    signal_case("ETRN", {"hosts": (V4,), "scripts": {V4: script}},
+                ["%s:%%d" % V4, "a.test", "b.test"],
+                lambda race: saw(race, V4, "ETRN b.test"), 75,
+                ["a.test 0 started %s[%s]:%%(port)d 250 Queuing started"
+                 % (V4, V4),
+                 "b.test 75 temporary %s[%s]:%%(port)d - interrupted by "
+                 "signal" % (V4, V4)])
+
+
+@test
+def signal_while_quit_is_awaited_is_0_when_every_node_answered_250():
+    signal_case("QUIT", {"hosts": (V4,), "scripts": {V4: Script(quit=None)}},
+                ["%s:%%d" % V4, NODE],
+                lambda race: saw(race, V4, "QUIT"), 0,
+                [NODE + " 0 started %s[%s]:%%(port)d 250 Queuing started"
+                 % (V4, V4)])
+
+
+@test
+def signal_during_the_retry_delay_keeps_the_last_outcome():
+    script = Script(greeting=["421 4.3.2 busy", CLOSE])
+    signal_case("retry delay", {"hosts": (V4,), "scripts": {V4: script}},
+                ["--retry", "3", "--retry-delay", "30", "%s:%%d" % V4,
+                 NODE],
+                lambda race: race.servers[V4].connections > 0 and
+                time.sleep(0.2) is None, 75,
+                [NODE + " 75 temporary %s[%s]:%%(port)d 421 4.3.2 busy"
+                 % (V4, V4)])
+
+
+@test
+def signal_with_all_keeps_the_host_that_answered():
+    scripts = {V4B: Script(greeting=None)}
+    signal_case("--all", {"scripts": scripts},
+                ["--mx", "--all", "pair.race.test", NODE],
+                lambda race: saw(race, V4, "QUIT") and
+                race.servers[V4B].connections > 0, 0,
+                [NODE + " 0 started mx1.race.test[%s]:%%(port)d 250 "
+                 "Queuing started" % V4])
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--in-netns"]:

@@ -103,6 +103,17 @@ systemctl show -p AssertResult -p ActiveState etrn@nosuch.service \
 systemctl status --no-pager etrn@nosuch.service >$o/nosuch.status 2>&1
 journal -p warning -u etrn@nosuch.service >$o/nosuch.journal
 
+# A timer enabled for a profile that does not exist, made to fire now.
+mkdir -p /run/systemd/system/etrn@typo.timer.d
+printf '[Timer]\nOnActiveSec=1s\nRandomizedDelaySec=0\n' \
+    >/run/systemd/system/etrn@typo.timer.d/now.conf
+systemctl daemon-reload
+systemctl start etrn@typo.timer
+sleep 2.5
+journal -p warning -u etrn@typo.service >$o/typo.journal
+systemctl is-failed etrn@typo.timer etrn@typo.service >$o/typo.failed
+systemctl stop etrn@typo.timer
+
 # The timer, scheduled.
 systemctl start etrn@isp.timer
 echo $? >$o/timer.rc
@@ -350,6 +361,16 @@ def a_missing_profile_fails_its_assertion_loudly():
            b.read("failed.list") == "",
            "is-failed %r, --failed %r" % (b.read("nosuch.failed"),
                                           b.read("failed.list")))
+
+
+@test
+def a_timer_for_a_missing_profile_logs_its_assertion_each_time():
+    b = booted()
+    expect(lines(b, "typo.journal") == [
+        "Assertion failed for etrn@typo.service - Ask a mail server to "
+        "deliver held mail (ETRN, profile typo)."],
+           "journalctl -p warning -u etrn@typo.service: %r; is-failed %r" % (
+               b.read("typo.journal"), b.read("typo.failed")))
 
 
 @test

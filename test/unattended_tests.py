@@ -130,8 +130,8 @@ def connection_failure_gives_one_line_per_node():
     port = closed_port()
     r = run("-q", "127.0.0.1:%d" % port, "a.example", "b.example")
     expect_status(r, 69)
-    expect_err(r, ["etrn: a.example: 127.0.0.1: connection refused",
-                   "etrn: b.example: 127.0.0.1: connection refused"])
+    expect_err(r, ["etrn: %s: 127.0.0.1[127.0.0.1]:%d: connection refused"
+                   % (n, port) for n in ("a.example", "b.example")])
 
 
 @test
@@ -436,8 +436,8 @@ def json_for_failures_without_a_reply():
     expect_status(r, 69)
     expect(doc["nodes"][1] == {
         "node": "b.example", "status": 69, "word": "unavailable",
-        "server": "127.0.0.1", "address": None, "port": None, "tls": None,
-        "code": None, "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
+        "server": "127.0.0.1", "address": "127.0.0.1", "port": port,
+        "tls": None, "code": None, "text": "connection refused"}, "node %r" % doc["nodes"][1], r)
     expect(len(err_lines(r)) == 2, "one diagnostic per node", r)
     with serve(ehlo=reply(250, "mx.test")) as srv:
         r = run("--json", addr(srv), NODE)
@@ -638,8 +638,8 @@ def all_names_each_dead_backup_mx():
         r = dnszone.etrn(srv, "-q", "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
         err = sorted(err_lines(r))
-        want = ["etrn: %s: mx%d.pref.test: connection refused" % (NODE, k)
-                for k in (2, 3)]
+        want = ["etrn: %s: mx%d.pref.test[127.0.0.%d]:%d: connection "
+                "refused" % (NODE, k, k + 1, srv.port) for k in (2, 3)]
         expect(err == want, "stderr %r: one line per dead backup" % err, r)
 
 
@@ -656,8 +656,9 @@ def all_with_retry_names_each_dead_backup_once():
         r = dnszone.etrn(srv, "-q", "--retry", "1", "--retry-delay", "0.1",
                            "--mx", "--all", "pref.test", NODE)
         expect_status(r, 0)
-        expect_err(r, ["etrn: %s: mx%d.pref.test: connection refused"
-                       % (NODE, k) for k in (2, 3)])
+        expect_err(r, ["etrn: %s: mx%d.pref.test[127.0.0.%d]:%d: "
+                       "connection refused" % (NODE, k, k + 1, srv.port)
+                       for k in (2, 3)])
 
 
 @test
@@ -753,7 +754,8 @@ def syslog_records_carry_the_result_line_at_its_priority():
             argvs = [STEP + ["-q", "--syslog", addr(srv)] + nodes
                      for nodes, _, _, _ in cases]
             cases.append((["e.test"], 69, LOG_WARNING, "e.test 69 unavailable "
-                          "127.0.0.1 - connection refused"))
+                          "127.0.0.1[127.0.0.1]:%d - connection refused"
+                          % port))
             argvs.append(STEP + ["-q", "--syslog", "127.0.0.1:%d" % port,
                                  "e.test"])
             cases.append((["f.test"], 75, LOG_WARNING, "f.test 75 temporary "
