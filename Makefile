@@ -11,6 +11,9 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL ?= install
 # TLS=no builds without OpenSSL: --tls and --starttls are then refused.
 TLS ?= yes
+# SASL=no builds without GNU SASL: AUTH is then refused (77), for
+# platforms without a libgsasl of their own (the musl build).
+SASL ?= yes
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
 
@@ -22,6 +25,12 @@ CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
 IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
 IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
+ifeq ($(SASL),no)
+SASL_DEFS = -DETRN_NO_SASL
+else
+SASL_DEFS != $(PKG_CONFIG) --cflags libgsasl 2>/dev/null || true
+SASL_LIBS != $(PKG_CONFIG) --libs libgsasl 2>/dev/null || echo -lgsasl
+endif
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
@@ -45,7 +54,7 @@ WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
 ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) \
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"'
 # libcrypto first: the dynamic loader looks up each of its thousands of
 # relocations (bound at load: BIND_NOW) in this order, and finding them
@@ -53,24 +62,25 @@ ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 # of the 3.3 M that loading OpenSSL costs (make bench, scenario 5); the
 # second -lcrypto serves libssl in a static link.
 TLS_FIRST = $(if $(TLS_LIBS),-lcrypto)
-LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS)
+LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS) $(SASL_LIBS)
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # In the order calls run (etrn.h): each file calls only those after it.
-SRCS = etrn.c config.c race.c resolve.c smtp.c conn.c tls.c report.c \
-	reply.c outcome.c names.c util.c
-LIB_OBJS = config.o race.o resolve.o smtp.o conn.o tls.o report.o reply.o \
-	outcome.o names.o util.o
+SRCS = etrn.c config.c race.c resolve.c smtp.c sasl.c conn.c tls.c \
+	report.c reply.c outcome.c names.c util.c
+LIB_OBJS = config.o race.o resolve.o smtp.o sasl.o conn.o tls.o report.o \
+	reply.o outcome.o names.o util.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply smtp outcome names options config util report resolve race
+UNITS = reply smtp sasl outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
 	race_tests retry_tests profile_tests input_tests dane_tests
 
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
-DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libcmocka-dev \
+DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libgsasl-dev \
+	libcmocka-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd iproute2 debhelper dpkg-dev lintian m4 sendmail-cf jq \
@@ -90,7 +100,8 @@ MTA_RUNTIME = libc6 libcrypt1 libdb5.3 libgnutls30 libgnutls-dane0 \
 	libidn12 libidn2-0 libnsl2 libpcre2-8-0 libldap-2.5-0 libsasl2-2 \
 	libssl3 libwrap0
 # Only for `make demo`: building etrn and running the scripted server.
-DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev python3 \
+DEMO_PACKAGES = gcc libc6-dev make pkg-config libc-ares-dev libidn2-dev \
+	libgsasl-dev python3 \
 	$(TLS_PACKAGE)
 # What `make deps` installs: DEPS, and with DEPS_MTA=yes postfix when no
 # mail server is installed.
@@ -109,7 +120,14 @@ etrn: $(SRCS:.c=.o)
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
 
-$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/werror-$(WERROR)
+$(SRCS:.c=.o) build/etrn_lib.o: etrn.h build/tls-$(TLS) build/sasl-$(SASL) \
+	build/werror-$(WERROR)
+
+# Objects remember the SASL choice too.
+build/sasl-$(SASL):
+	@mkdir -p build
+	@rm -f build/sasl-*
+	@touch $@
 
 # Objects remember whether warnings stop the build: an object built with
 # a warning is rebuilt, and the warning fails, when WERROR=yes comes.
@@ -212,7 +230,7 @@ clang-check:
 # value, for one).  Optional features with no musl build of their
 # library are switched off here.
 MUSL_CC = musl-gcc
-MUSL_FLAGS = CC=$(MUSL_CC) TLS=no WERROR=yes LDFLAGS=-static
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no SASL=no WERROR=yes LDFLAGS=-static
 CARES_MUSL = $(CURDIR)/build/musl/cares
 IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
@@ -312,7 +330,7 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 

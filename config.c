@@ -367,6 +367,8 @@ config_show(FILE *f, const struct options *o, const char *password_from)
 		fputs("insecure\n", f);
 	if (o->user != NULL)
 		value_put(f, "user", o->user);
+	if (o->auth_mech != NULL)
+		value_put(f, "auth", o->auth_mech);
 	if (o->password_file != NULL)
 		value_put(f, "password-file", o->password_file);
 	if (o->insecure_auth)

@@ -56,6 +56,7 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_DANE,
+	OPT_AUTH,
 };
 
 /*
@@ -82,6 +83,7 @@ static const struct option longopts[] = {
 	{ "cafile", required_argument, NULL, 'C' },
 	{ "capath", required_argument, NULL, OPT_CAPATH },
 	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "auth", required_argument, NULL, OPT_AUTH },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "dane", no_argument, NULL, OPT_DANE },
 	{ "insecure", no_argument, NULL, 'I' },
@@ -105,11 +107,12 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: etrn [-46acfqSvx] [-d servers] [-H name] "
 	    "[-m seconds] [-p port]\n"
-	    "            [-s address] [-t seconds] [-u user] [--cafile file] "
-	    "[--capath dir]\n"
-	    "            [--cert file] [--dane] [--insecure] [--insecure-auth] "
-	    "[--json]\n"
-	    "            [--key file] [--password-file file] [--retry n]\n"
+	    "            [-s address] [-t seconds] [-u user] [--auth mech] "
+	    "[--cafile file]\n"
+	    "            [--capath dir] [--cert file] [--dane] [--insecure] "
+	    "[--insecure-auth]\n"
+	    "            [--json] [--key file] [--password-file file] "
+	    "[--retry n]\n"
 	    "            [--retry-delay seconds] [--syslog] [--tls] server "
 	    "node ...\n"
 	    "       etrn -c [options] server\n"
@@ -167,8 +170,15 @@ help(void)
 	    "  -u, --user NAME        AUTH as NAME; password from "
 	    "ETRN_PASSWORD\n"
 	    "      --password-file F  or from the first line of F, or of\n"
-	    "                         $CREDENTIALS_DIRECTORY/password\n"
-	    "      --insecure-auth    allow AUTH without TLS\n"
+	    "                         $CREDENTIALS_DIRECTORY/password; "
+	    "others may not\n"
+	    "                         read or write either (77)\n"
+	    "      --auth MECH        SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, "
+	    "PLAIN or LOGIN\n"
+	    "                         (default: the strongest both sides "
+	    "have)\n"
+	    "      --insecure-auth    allow CRAM-MD5, PLAIN and LOGIN "
+	    "without TLS\n"
 	    "      --config FILE      options from FILE, one long option a "
 	    "line, no dashes\n"
 	    "      --profile NAME     --config " SYSCONFDIR "/etrn/NAME.conf\n"
@@ -669,6 +679,15 @@ options_scan(int argc, char **argv, struct options *o,
 		case OPT_CAPATH:
 			o->capath = optarg;
 			break;
+		case OPT_AUTH:
+			if ((o->auth_mech = sasl_mech_name(optarg)) == NULL) {
+				diag("bad --auth \"%s\": not SCRAM-SHA-256, "
+				    "SCRAM-SHA-1, CRAM-MD5, PLAIN or LOGIN",
+				    shown_arg(shown, sizeof(shown), optarg));
+				usage(stderr);
+				return ST_USAGE;
+			}
+			break;
 		case OPT_CERT:
 			o->cert = optarg;
 			break;
@@ -933,14 +952,14 @@ options_parse(int argc, char **argv, struct options *o)
 	}
 	if ((o->all && !o->mx) || (o->tls && o->starttls) ||
 	    ((o->cafile != NULL || o->insecure) && !o->tls && !o->starttls) ||
-	    ((o->password_file != NULL || o->insecure_auth) &&
-	    o->user == NULL)) {
+	    ((o->password_file != NULL || o->insecure_auth ||
+	    o->auth_mech != NULL) && o->user == NULL)) {
 		diag("%s", o->all && !o->mx ? "--all needs --mx" :
 		    o->tls && o->starttls ? "--tls and --starttls exclude "
 		    "each other" : o->user == NULL && (o->password_file != NULL ||
-		    o->insecure_auth) ? "--password-file and --insecure-auth "
-		    "need --user" : "--cafile and --insecure need --tls or "
-		    "--starttls");
+		    o->insecure_auth || o->auth_mech != NULL) ?
+		    "--password-file, --insecure-auth and --auth need --user" :
+		    "--cafile and --insecure need --tls or --starttls");
 		usage(stderr);
 		return ST_USAGE;
 	}
@@ -1187,6 +1206,7 @@ main(int argc, char *argv[])
 	free(out);
 	host_outcomes_free(&attempts);
 	secure_cleanup();
+	sasl_cleanup();
 end:
 	explicit_bzero(o.password, sizeof(o.password));
 	options_free(&o);

@@ -104,6 +104,7 @@ struct options {
 	const char	*key;			/* its key; NULL: in cert */
 	bool		 dane;			/* TLSA records (RFC 7672) */
 	const char	*user;			/* -u: AUTH as this user */
+	const char	*auth_mech;		/* --auth, or NULL: the best */
 	char		 password[COMMAND_LINE_MAX];
 	bool		 insecure_auth;		/* AUTH without TLS */
 	int64_t		 timeout_ns;		/* each network step */
@@ -346,7 +347,8 @@ struct attempts {
  * outcome per node (and per host with --all) -> report.c (result lines,
  * --json, syslog, diagnostics) -> the exit status (outcome.c).  Calls run
  * one way, down this list: etrn.c, config.c, race.c, resolve.c and
- * smtp.c, conn.c, tls.c, report.c, then the pure files (reply.c,
+ * smtp.c, sasl.c (AUTH's mechanisms), conn.c, tls.c, report.c, then the
+ * pure files (reply.c,
  * outcome.c, names.c) and util.c.  Nothing below report.c prints but the
  * -v trace.
  */
@@ -406,18 +408,6 @@ enum smtp_next {
 	SMTP_OVER,		/* nothing more: the outcomes are final */
 };
 
-/*
- * An AUTH mechanism (RFC 4954): its initial response, then the line for
- * each 334 challenge; responses are base64, secrets never shown (shown is
- * what the transcript prints instead).  false: no such line.
- */
-struct auth_mech {
-	const char	*name;
-	bool		(*start)(const struct options *, char *, size_t);
-	bool		(*step)(const struct options *, int, const char *,
-			    char *, size_t, const char **);
-};
-
 /* One session: where it is, and the command for the loop to send. */
 struct smtp {
 	enum smtp_state		 state;
@@ -437,8 +427,9 @@ struct smtp {
 	char			 cmd[COMMAND_LINE_MAX];	/* without CRLF */
 	char			 shown[COMMAND_LINE_MAX];
 	struct reply		 ehlo;		/* the last EHLO reply */
-	const struct auth_mech	*mech;
-	int			 auth_step;
+	const char		*mech;		/* AUTH's, or NULL */
+	struct sasl		*sasl;		/* the exchange under way */
+	char			 auth_error[OUTCOME_TEXT_MAX]; /* after "*" */
 };
 
 enum smtp_next smtp_start(struct smtp *, const struct options *,
@@ -448,6 +439,18 @@ enum smtp_next smtp_reply(struct smtp *, const struct reply *);
 enum smtp_next smtp_tls_done(struct smtp *);
 enum smtp_next smtp_broken(struct smtp *, enum io, const char *);
 void	 smtp_stop(struct smtp *, int, const char *);
+
+/* sasl.c */
+struct sasl;
+const char *sasl_mech_name(const char *);
+const char *sasl_choose(const struct reply *, const char *, bool, char *,
+	    size_t);
+int	 sasl_start(struct sasl **, const char *, const struct options *,
+	    const char *, char *, size_t, char *, size_t);
+int	 sasl_step(struct sasl *, const char *, char *, size_t, char *,
+	    size_t);
+void	 sasl_end(struct sasl *);
+void	 sasl_cleanup(void);
 
 /* conn.c */
 void	 conn_init(struct conn *, int, const char *, const struct sockaddr *,
@@ -484,7 +487,6 @@ enum reply_error reply_line_parse(const char *, size_t, struct reply_line *);
 enum reply_error reply_add(struct reply *, const struct reply_line *);
 bool	 ehlo_has(const struct reply *, const char *);
 bool	 ehlo_param(const struct reply *, const char *, const char *);
-bool	 base64_encode(char *, size_t, const void *, size_t);
 
 /* outcome.c: status_table is the man page's EXIT STATUS table. */
 struct status_row {

@@ -1,7 +1,7 @@
 /*
- * The pure parts of SMTP text: reply lines (RFC 5321 section 4.2), the
- * EHLO capability list (section 4.1.1.1) and base64 (RFC 4648).  Nothing
- * here reads a socket, prints or exits.
+ * The pure parts of SMTP text: reply lines (RFC 5321 section 4.2) and the
+ * EHLO capability list (section 4.1.1.1).  Nothing here reads a socket,
+ * prints or exits.
  */
 #include <string.h>
 #include <strings.h>
@@ -131,36 +131,4 @@ ehlo_param(const struct reply *r, const char *keyword, const char *param)
 		}
 	}
 	return false;
-}
-
-/* RFC 4648 section 4 base64 of src into dst; false if it does not fit. */
-bool
-base64_encode(char *dst, size_t dstlen, const void *src, size_t len)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *s = src;
-	size_t i, n = 0;
-
-	if (dstlen < (len + 2) / 3 * 4 + 1)
-		return false;
-	for (i = 0; i + 2 < len; i += 3) {
-		dst[n++] = b64[s[i] >> 2];
-		dst[n++] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
-		dst[n++] = b64[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
-		dst[n++] = b64[s[i + 2] & 63];
-	}
-	if (i < len) {
-		dst[n++] = b64[s[i] >> 2];
-		if (i + 1 < len) {
-			dst[n++] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
-			dst[n++] = b64[(s[i + 1] & 15) << 2];
-		} else {
-			dst[n++] = b64[(s[i] & 3) << 4];
-			dst[n++] = '=';
-		}
-		dst[n++] = '=';
-	}
-	dst[n] = '\0';
-	return true;
 }

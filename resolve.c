@@ -417,6 +417,7 @@ struct dns {
 	bool			 mx_pending;
 	int64_t			 mx_deadline_ns;
 	int			 mx_status;	/* ARES_* of the MX query */
+	bool			 mx_insecure;	/* --dane: no AD bit on it */
 	bool			 mx_answered;	/* the answer held MX records */
 	bool			 null_mx;
 	bool			 implicit_mx;
@@ -432,6 +433,7 @@ struct dns {
 
 static void	 tlsa_start(struct dns *, size_t);
 static void	 tlsa_late(struct dns_host *);
+static bool	 mx_query_ad(struct dns *);
 
 static int
 fam_of(int af)
@@ -1108,7 +1110,9 @@ dns_open(struct dns **dp, const struct options *o, int64_t deadline_ns,
 		d->mx_pending = true;
 		d->mx_status = ARES_ETIMEOUT;
 		d->mx_deadline_ns = now_ns() + o->timeout_ns;
-		ares_query(d->ch, o->host, ns_c_in, ns_t_mx, mx_done, d);
+		if (!o->dane || !mx_query_ad(d))
+			ares_query(d->ch, o->host, ns_c_in, ns_t_mx, mx_done,
+			    d);
 	} else {
 		snprintf(d->host[0].name, sizeof(d->host[0].name), "%s",
 		    o->host);
@@ -1496,6 +1500,17 @@ tlsa_start(struct dns *d, size_t i)
 	unsigned char *q;
 	int qlen, w;
 
+	/*
+	 * RFC 7672 section 2.2.1: an MX host from an MX answer DNSSEC did
+	 * not validate is no name DANE can vouch for.
+	 */
+	if (d->mx_insecure) {
+		h->dane.state = DANE_INSECURE;
+		name_text(qname, sizeof(qname), h->name);
+		trace("etrn: ", "%s: the MX answer was not validated by DNSSEC "
+		    "(no AD bit): no DANE", qname);
+		return;
+	}
 	w = snprintf(qname, sizeof(qname), "_%u._tcp.%s", d->o->port,
 	    h->name);
 	h->dane.state = DANE_PENDING;
@@ -1524,4 +1539,51 @@ tlsa_late(struct dns_host *h)
 	snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup failed: "
 	    "timed out");
 	tlsa_trace(h);
+}
+
+/*
+ * --dane: the MX answer through ares_send with AD set, so that its AD
+ * bit can be read (RFC 7672 section 2.2.1), turned into what ares_query
+ * would have given mx_done: rcodes as c-ares statuses, no answer as
+ * NODATA.
+ */
+static void
+mx_sent(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns *d = arg;
+	int rcode;
+
+	if (status == ARES_SUCCESS && (abuf == NULL || alen < DNS_HEADER))
+		status = ARES_EBADRESP;
+	if (status == ARES_SUCCESS) {
+		d->mx_insecure = (abuf[3] & DNS_AD) == 0;
+		rcode = abuf[3] & DNS_RCODE;
+		if (rcode == RCODE_NXDOMAIN)
+			status = ARES_ENOTFOUND;
+		else if (rcode != 0)
+			status = ARES_ESERVFAIL;
+		else if (get16(abuf + 6) == 0)
+			status = ARES_ENODATA;
+	}
+	mx_done(arg, status, timeouts, abuf, alen);
+}
+
+/* Send the MX query with AD set; false when it cannot be built. */
+static bool
+mx_query_ad(struct dns *d)
+{
+	unsigned char *q;
+	int qlen;
+
+	if (ares_create_query(d->o->host, ns_c_in, ns_t_mx, 0, 1, &q, &qlen,
+	    0) != ARES_SUCCESS)
+		return false;
+	if (qlen < DNS_HEADER) {
+		ares_free_string(q);
+		return false;
+	}
+	q[3] |= DNS_AD;
+	ares_send(d->ch, q, qlen, mx_sent, d);
+	ares_free_string(q);
+	return true;
 }

@@ -36,69 +36,6 @@ static const char *const verb[SMTP_STATES] = {
 	[SMTP_DONE] = "QUIT",
 };
 
-/*
- * RFC 4616 PLAIN: "authzid NUL authcid NUL passwd" with an empty authzid,
- * as the initial response; options_parse made sure it fits.
- */
-static bool
-plain_start(const struct options *o, char *buf, size_t len)
-{
-	char plain[2 * COMMAND_LINE_MAX];
-	size_t ulen = strlen(o->user), plen = strlen(o->password);
-	bool ok;
-
-	plain[0] = '\0';
-	memcpy(plain + 1, o->user, ulen + 1);
-	memcpy(plain + 2 + ulen, o->password, plen);
-	ok = base64_encode(buf, len, plain, ulen + plen + 2);
-	explicit_bzero(plain, sizeof(plain));
-	return ok;
-}
-
-/* PLAIN says all in its initial response: a challenge is not expected. */
-static bool
-plain_step(const struct options *o, int step, const char *challenge,
-    char *buf, size_t len, const char **shown)
-{
-	(void)o;
-	(void)step;
-	(void)challenge;
-	(void)buf;
-	(void)len;
-	(void)shown;
-	return false;
-}
-
-/* LOGIN has no initial response. */
-static bool
-login_start(const struct options *o, char *buf, size_t len)
-{
-	(void)o;
-	if (len > 0)
-		buf[0] = '\0';
-	return true;
-}
-
-/* LOGIN: the user name to the first 334, the password to the second. */
-static bool
-login_step(const struct options *o, int step, const char *challenge,
-    char *buf, size_t len, const char **shown)
-{
-	const char *secret = step == 0 ? o->user : o->password;
-
-	(void)challenge;
-	if (step > 1)
-		return false;
-	*shown = step == 0 ? "<redacted user>" : "<redacted>";
-	return base64_encode(buf, len, secret, strlen(secret));
-}
-
-/* The mechanisms etrn offers, best first. */
-static const struct auth_mech mechs[] = {
-	{ "PLAIN", plain_start, plain_step },
-	{ "LOGIN", login_start, login_step },
-};
-
 /* The status of a reply that stops the session before ETRN. */
 static int
 early_status(int code, int permanent)
@@ -160,6 +97,8 @@ quit(struct smtp *s)
 static enum smtp_next
 over(struct smtp *s)
 {
+	sasl_end(s->sasl);
+	s->sasl = NULL;
 	s->node = s->n;
 	enter(s, SMTP_DONE);
 	return SMTP_OVER;
@@ -223,35 +162,28 @@ etrn_begin(struct smtp *s)
 }
 
 /*
- * RFC 4954 AUTH with the first mechanism both sides have, never over a
- * connection without TLS unless --insecure-auth; the secrets never reach
- * the transcript.
+ * RFC 4954 AUTH through GNU SASL, with --auth's mechanism or the strongest
+ * both sides have; CRAM-MD5, PLAIN and LOGIN never over a connection
+ * without TLS unless --insecure-auth.  Responses are never shown.
  */
 static enum smtp_next
 auth_begin(struct smtp *s)
 {
 	char cmd[COMMAND_LINE_MAX], shown[64], resp[COMMAND_LINE_MAX];
-	size_t i;
+	char why[OUTCOME_TEXT_MAX];
 	int len;
 
-	if (!s->tls && !s->o->insecure_auth)
-		return give_up(s, ST_NOPERM, "AUTH refused on a connection "
-		    "without TLS (see --insecure-auth)");
-	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (ehlo_param(&s->ehlo, "AUTH", mechs[i].name))
-			break;
-	if (i == sizeof(mechs) / sizeof(mechs[0]))
-		return give_up(s, ST_NOPERM, ehlo_has(&s->ehlo, "AUTH") ?
-		    "no AUTH mechanism in common (PLAIN, LOGIN)" :
-		    "AUTH not offered");
-	s->mech = &mechs[i];
-	s->auth_step = 0;
-	len = -1;
-	resp[0] = '\0';
-	if (s->mech->start(s->o, resp, sizeof(resp)))
-		len = snprintf(cmd, sizeof(cmd), "AUTH %s%s%s", s->mech->name,
-		    resp[0] != '\0' ? " " : "", resp);
-	snprintf(shown, sizeof(shown), "AUTH %s%s", s->mech->name,
+	if ((s->mech = sasl_choose(&s->ehlo, s->o->auth_mech,
+	    s->tls || s->o->insecure_auth, why, sizeof(why))) == NULL)
+		return give_up(s, ST_NOPERM, why);
+	if (sasl_start(&s->sasl, s->mech, s->o, s->peer->host, resp,
+	    sizeof(resp), why, sizeof(why)) != 0) {
+		explicit_bzero(resp, sizeof(resp));
+		return give_up(s, ST_NOPERM, why);
+	}
+	len = snprintf(cmd, sizeof(cmd), "AUTH %s%s%s", s->mech,
+	    resp[0] != '\0' ? " " : "", resp);
+	snprintf(shown, sizeof(shown), "AUTH %s%s", s->mech,
 	    resp[0] != '\0' ? " <redacted>" : "");
 	explicit_bzero(resp, sizeof(resp));
 	if (len < 0 || (size_t)len >= sizeof(cmd)) {
@@ -264,19 +196,37 @@ auth_begin(struct smtp *s)
 	return SMTP_SEND;
 }
 
-/* A reply in AUTH: 334 asks the mechanism for its next line. */
+/*
+ * A reply in AUTH: 334 asks the mechanism for its next line.  When the
+ * mechanism fails (a SCRAM server that cannot prove it knows the
+ * password), "*" cancels the exchange (RFC 4954 section 4) and its reply
+ * ends the session with the mechanism's reason.
+ */
 static enum smtp_next
 auth_reply(struct smtp *s, const struct reply *r)
 {
-	char resp[COMMAND_LINE_MAX];
-	const char *shown = "<redacted>";
+	char resp[COMMAND_LINE_MAX], why[OUTCOME_TEXT_MAX / 2];
+	const char *nl;
 
-	if (r->code == 334 && s->mech->step(s->o, s->auth_step++, r->text,
-	    resp, sizeof(resp), &shown)) {
-		command(s, SMTP_AUTH, resp, shown);
+	if (s->auth_error[0] != '\0')
+		return give_up(s, ST_NOPERM, s->auth_error);
+	if (r->code == 334) {
+		/* The challenge is the first line's text. */
+		snprintf(resp, sizeof(resp), "%.*s", (int)((nl = memchr(
+		    r->text, '\n', r->len)) != NULL ? (size_t)(nl - r->text) :
+		    r->len), r->text);
+		if (sasl_step(s->sasl, resp, resp, sizeof(resp), why,
+		    sizeof(why)) != 0) {
+			snprintf(s->auth_error, sizeof(s->auth_error),
+			    "AUTH %s: %s", s->mech, why);
+			return command(s, SMTP_AUTH, "*", NULL);
+		}
+		command(s, SMTP_AUTH, resp, "<redacted>");
 		explicit_bzero(resp, sizeof(resp));
 		return SMTP_SEND;
 	}
+	sasl_end(s->sasl);
+	s->sasl = NULL;
 	if (r->code / 100 != 2)
 		return refused(s, r, early_status(r->code, ST_NOPERM));
 	s->authenticated = true;

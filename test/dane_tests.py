@@ -26,6 +26,7 @@ the port the TLSA names were made for (_PORT._tcp.HOST).
     bogus.dane.test       TLSA changed after signing: SERVFAIL
     mail.dane.test        MX 10 ee.dane.test
     host.plain.test       TLSA 3 1 1, unsigned
+    mail.plain.test       MX 10 ee.dane.test, unsigned
 
 Run: python3 test/run.py dane_tests
 """
@@ -206,7 +207,8 @@ class Rig:
                     "@ IN SOA ns.plain.test. admin.plain.test. 1 3600 600 "
                     "86400 300\n@ IN NS ns.plain.test.\n"
                     "ns IN A 127.0.0.1\nhost IN A %s\n"
-                    "%s.host IN TLSA 3 1 1 %s\n" % (PLAIN_HOST, tlsa, ee))
+                    "%s.host IN TLSA 3 1 1 %s\n"
+                    "mail IN MX 10 ee.dane.test.\n" % (PLAIN_HOST, tlsa, ee))
 
     def _auth(self):
         return "".join('auth-zone:\n  name: "%s."\n  zonefile: "%s"\n'
@@ -415,6 +417,19 @@ def unsigned_zone_gives_no_dane():
                                         "QUIT"]], r)
         expect("etrn: host.plain.test: TLSA answer not validated by DNSSEC "
                "(no AD bit): no DANE" in err(r), "-v does not say it", r)
+
+
+@test
+def mx_answer_not_validated_gives_no_dane():
+    # RFC 7672 section 2.2.1: an MX host named by an insecure MX answer is
+    # no name DANE can vouch for, whatever its own TLSA records say.
+    with server("ee") as srv:
+        r = etrn("--mx", "mail.plain.test", NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE, "QUIT"]], r)
+        expect("etrn: ee.dane.test: the MX answer was not validated by "
+               "DNSSEC (no AD bit): no DANE" in err(r), "-v does not say it",
+               r)
 
 
 @test

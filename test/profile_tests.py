@@ -110,6 +110,7 @@ cert /etc/etrn/client.pem
 key /etc/etrn/client.key
 insecure
 user relayuser
+auth SCRAM-SHA-256
 password-file PWFILE
 insecure-auth
 """
@@ -153,6 +154,7 @@ def every_key_is_read_and_show_config_prints_it_back():
             "key /etc/etrn/client.key",
             "insecure",
             "user relayuser",
+            "auth SCRAM-SHA-256",
             "password-file " + pw,
             "insecure-auth",
             "# password *** from --password-file",

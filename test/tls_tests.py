@@ -596,7 +596,7 @@ def auth_not_offered_after_tls_is_77_without_auth():
 
 @test
 def auth_no_common_mechanism_is_77():
-    with auth_server(ehlo_tls=CAPS + ["ETRN", "AUTH CRAM-MD5 XOAUTH2"]) as srv:
+    with auth_server(ehlo_tls=CAPS + ["ETRN", "AUTH GSSAPI XOAUTH2"]) as srv:
         r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv), NODE,
                  password=PASSWORD)
         expect_status(r, 77)
@@ -1066,3 +1066,130 @@ def client_certificate_without_its_key_is_64():
     expect_status(r, 64)
     expect(r.err.decode().startswith("etrn: --key needs --cert\n"),
            "stderr %r" % r.err, r)
+
+
+# ------------------------------------------------ SASL through GNU SASL
+
+ALL_MECHS = ("AUTH GSSAPI DIGEST-MD5 LOGIN PLAIN CRAM-MD5 SCRAM-SHA-1 "
+             "SCRAM-SHA-256 SCRAM-SHA-256-PLUS")
+
+
+def sasl_run(mechs, *args, tls=True, **kw):
+    """etrn -u USER against a server offering mechs (with or without
+    STARTTLS first); (result, server's credentials, its script)."""
+    caps = CAPS + ["ETRN", mechs]
+    behaviour = dict(ehlo_tls=caps, ehlo_plain=caps if not tls else
+                     CAPS + ["STARTTLS", "ETRN", mechs])
+    behaviour.update(kw)
+    with auth_server(**behaviour) as srv:
+        pre = ["--starttls", "--cafile", ca()] if tls else []
+        r = etrn(*(pre + ["-u", USER] + list(args) + [at(srv), NODE]),
+                 password=PASSWORD)
+        return r, srv.sessions[0].credentials, srv.scripts[0]
+
+
+def expect_auth(r, creds, script, mech, steps):
+    """0, the server checked mech's proof of PASSWORD, the exchange had
+    steps lines of AUTH data, and no secret reached the transcript."""
+    expect_status(r, 0)
+    expect(creds == [(mech, "", USER, PASSWORD)], "%s: credentials %r"
+           % (mech, creds), r)
+    auth = script.index("AUTH " + mech)
+    expect(script[auth + 1:] == ["<auth data>"] * steps + ["ETRN " + NODE,
+                                                          "QUIT"],
+           "%s: script %r" % (mech, script), r)
+    expect(("AUTH %s%s" % (mech, " <redacted>" if mech in (
+        "PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256") else "")).encode()
+        in r.err, "-v: the AUTH line", r)
+    expect_no_secret(r)
+
+
+@test
+def sasl_picks_the_strongest_mechanism_both_sides_have():
+    # GSSAPI, DIGEST-MD5 and SCRAM-SHA-256-PLUS are not etrn's: GNU SASL
+    # alone would choose one of them.
+    r, creds, script = sasl_run(ALL_MECHS)
+    expect_auth(r, creds, script, "SCRAM-SHA-256", 2)
+    for offered, mech in (("AUTH SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN",
+                           "SCRAM-SHA-1"),
+                          ("AUTH LOGIN PLAIN CRAM-MD5", "CRAM-MD5"),
+                          ("AUTH LOGIN PLAIN", "PLAIN"),
+                          ("AUTH LOGIN", "LOGIN")):
+        r, creds, script = sasl_run(offered)
+        expect_auth(r, creds, script, mech,
+                    {"SCRAM-SHA-1": 2, "CRAM-MD5": 1, "PLAIN": 0,
+                     "LOGIN": 2}[mech])
+
+
+@test
+def sasl_auth_option_names_the_mechanism():
+    for mech, steps in (("SCRAM-SHA-256", 2), ("scram-sha-1", 2),
+                        ("CRAM-MD5", 1), ("PLAIN", 0), ("LOGIN", 2)):
+        r, creds, script = sasl_run(ALL_MECHS, "--auth", mech)
+        expect_auth(r, creds, script, mech.upper(), steps)
+
+
+@test
+def sasl_auth_option_with_a_mechanism_not_offered_is_77():
+    r, creds, script = sasl_run("AUTH PLAIN LOGIN", "--auth", "CRAM-MD5")
+    expect_status(r, 77)
+    expect(creds == [] and "ETRN " + NODE not in script, "AUTH or ETRN "
+           "sent: %r" % script, r)
+    expect(b"etrn: example.org: 127.0.0.1[127.0.0.1]:" in r.err and
+           b": AUTH CRAM-MD5 not offered\n" in r.err, "diagnostic", r)
+    r = etrn("-u", USER, "--auth", "DIGEST-MD5", "127.0.0.1:9", NODE,
+             password=PASSWORD)
+    expect_status(r, 64)
+    expect(r.err.splitlines()[0] == b'etrn: bad --auth "DIGEST-MD5": not '
+           b'SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN or LOGIN',
+           "diagnostic", r)
+    r = etrn("--auth", "PLAIN", "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+
+
+@test
+def sasl_without_tls_only_scram_unless_insecure_auth():
+    r, creds, script = sasl_run(ALL_MECHS, tls=False)
+    expect_auth(r, creds, script, "SCRAM-SHA-256", 2)
+    r, creds, script = sasl_run("AUTH CRAM-MD5 PLAIN LOGIN", tls=False)
+    expect_status(r, 77)
+    expect(b": AUTH refused on a connection without TLS (see "
+           b"--insecure-auth): no SCRAM offered\n" in r.err, "diagnostic", r)
+    expect(creds == [], "credentials sent without TLS: %r" % creds, r)
+    for mech in ("CRAM-MD5", "PLAIN", "LOGIN"):
+        r, creds, script = sasl_run(ALL_MECHS, "--auth", mech, tls=False)
+        expect_status(r, 77)
+        expect((": AUTH %s refused on a connection without TLS (see "
+                "--insecure-auth)\n" % mech).encode() in r.err,
+               "diagnostic", r)
+    r, creds, script = sasl_run("AUTH CRAM-MD5 PLAIN", "--insecure-auth",
+                                tls=False)
+    expect_auth(r, creds, script, "CRAM-MD5", 1)
+
+
+@test
+def sasl_wrong_password_is_535_and_77_for_every_mechanism():
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN",
+                 "LOGIN"):
+        caps = CAPS + ["ETRN", "AUTH " + mech]
+        with auth_server(ehlo_tls=caps) as srv:
+            r = etrn("--starttls", "--cafile", ca(), "-u", USER, at(srv),
+                     NODE, password="not " + PASSWORD)
+            expect_status(r, 77)
+            expect(r.out.decode().endswith(" 535 5.7.8 Error: "
+                                           "authentication failed\n"),
+                   "%s: result line" % mech, r)
+            expect("ETRN " + NODE not in srv.scripts[0], "ETRN after 535",
+                   r)
+            expect_no_secret(r, password="not " + PASSWORD)
+
+
+@test
+def sasl_scram_server_that_cannot_prove_the_password_is_77():
+    r, creds, script = sasl_run("AUTH SCRAM-SHA-256", scram_bad_signature=True)
+    expect_status(r, 77)
+    expect(creds == [("SCRAM-SHA-256", "", USER, "<cancelled>")],
+           "the exchange was not cancelled with '*': %r" % creds, r)
+    expect("ETRN " + NODE not in script, "ETRN sent: %r" % script, r)
+    expect(b": AUTH SCRAM-SHA-256: " in r.err, "diagnostic", r)
+

@@ -10,9 +10,12 @@ unattended_tests.
 """
 import atexit
 import base64
+import hashlib
+import hmac
 import os
 import shutil
 import ssl
+import time
 
 import harness
 import smtpd
@@ -106,6 +109,16 @@ class Behaviour:
                  else the reply to the last step of AUTH, or CLOSE /
                  CLOSE_NOTIFY (below) once the credentials are in
     auth_required  answer 530 to ETRN until AUTH succeeded
+    scram_bad_signature  SCRAM: prove a wrong server signature (v=), as a
+                 server that does not know the password would
+
+    AUTH checks what it can: PLAIN and LOGIN carry the password; CRAM-MD5
+    (RFC 2195) is checked against HMAC-MD5 of its challenge, SCRAM-SHA-1
+    and SCRAM-SHA-256 (RFC 5802) against the client's proof, and the
+    server proves its own signature.  Each exchange appends (mechanism,
+    authzid, user, password) to the session's credentials, the password
+    being the one the server knows when the proof matched, else
+    "<wrong proof>" ("<cancelled>" when the client sent "*").
     client_cert  ask for a client certificate signed by the test CA and
                  fail the handshake without one (ssl.CERT_REQUIRED)
     etrn         the reply to ETRN, or CLOSE / CLOSE_NOTIFY
@@ -123,6 +136,7 @@ class Behaviour:
     starttls = "220 2.0.0 Ready to start TLS"
     auth = None
     auth_required = False
+    scram_bad_signature = False
     client_cert = False
     etrn = "250 Queuing started"
     user = USER
@@ -210,16 +224,112 @@ class TLSScript(Script):
         if mech == "LOGIN":
             session.auth_step = "user"
             return "334 VXNlcm5hbWU6"
+        if mech == "CRAM-MD5":
+            session.auth["challenge"] = "<%d.%d@tls.test>" % (
+                os.getpid(), time.monotonic_ns())
+            session.auth_step = "cram"
+            return "334 " + b64(session.auth["challenge"].encode())
+        if mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+            if initial:
+                return self._scram_first(session, initial)
+            session.auth_step = "scram-first"
+            return "334 "
         return "504 5.5.4 Unrecognized authentication type"
 
     def _auth_step(self, session):
         line = session.line
         session.lines[-1] = "<auth data: %s>" % line
+        step = session.auth_step
+        try:
+            if step == "cram":
+                return self._cram_md5(session, line)
+            if step == "scram-first":
+                return self._scram_first(session, line)
+            if step == "scram-final":
+                return self._scram_final(session, line)
+            if step == "scram-ack":
+                if line.strip() == "*":
+                    session.auth_step = None
+                    session.credentials.append((session.auth["mech"], "",
+                                                session.auth["user"],
+                                                "<cancelled>"))
+                    return "501 5.7.0 Authentication cancelled"
+                return self._verified(session, session.auth["user"], True)
+        except ValueError as e:
+            session.auth_step = None
+            session.mark("<bad auth data: %s>" % e)
+            return "501 5.5.2 Cannot decode response"
         session.auth["data"].append(line)
-        if session.auth_step == "user":
+        if step == "user":
             session.auth_step = "password"
             return "334 UGFzc3dvcmQ6"
         return self._auth_done(session)
+
+    def _verified(self, session, user, ok):
+        """The end of a mechanism that proves the password without
+        sending it: recorded, and answered as Behaviour says."""
+        session.auth_step = None
+        b = self.b
+        session.credentials.append((session.auth["mech"], "", user,
+                                    b.password if ok else "<wrong proof>"))
+        if b.auth in (CLOSE, CLOSE_NOTIFY):
+            return self._close(session, b.auth)
+        if b.auth is not None:
+            return b.auth
+        if ok and user == b.user:
+            session.authenticated = True
+            return "235 2.7.0 Authentication successful"
+        return "535 5.7.8 Error: authentication failed"
+
+    def _cram_md5(self, session, line):
+        """RFC 2195: "user hex(HMAC-MD5(password, challenge))"."""
+        user, _, digest = base64.b64decode(line, validate=True).decode(
+            "utf-8", "replace").rpartition(" ")
+        want = hmac.new(self.b.password.encode(),
+                        session.auth["challenge"].encode(),
+                        hashlib.md5).hexdigest()
+        return self._verified(session, user,
+                              hmac.compare_digest(digest, want))
+
+    def _scram_first(self, session, data):
+        """RFC 5802: the client-first message; the server-first back."""
+        first = base64.b64decode(data, validate=True).decode()
+        _gs2, _, rest = first.partition(",")
+        _authzid, _, bare = rest.partition(",")
+        attrs = dict(a.split("=", 1) for a in bare.split(","))
+        a = session.auth
+        a["user"] = attrs["n"].replace("=2C", ",").replace("=3D", "=")
+        a["nonce"] = attrs["r"] + b64(os.urandom(18))
+        a["salt"], a["iterations"] = os.urandom(16), 4096
+        a["bare"] = bare
+        a["server_first"] = "r=%s,s=%s,i=%d" % (a["nonce"], b64(a["salt"]),
+                                               a["iterations"])
+        session.auth_step = "scram-final"
+        return "334 " + b64(a["server_first"].encode())
+
+    def _scram_final(self, session, data):
+        """The client's proof checked; the server's signature back."""
+        a = session.auth
+        h = hashlib.sha1 if a["mech"] == "SCRAM-SHA-1" else hashlib.sha256
+        final = base64.b64decode(data, validate=True).decode()
+        without_proof, _, proof = final.rpartition(",p=")
+        attrs = dict(x.split("=", 1) for x in without_proof.split(","))
+        salted = hashlib.pbkdf2_hmac(h().name, self.b.password.encode(),
+                                     a["salt"], a["iterations"])
+        client_key = hmac.new(salted, b"Client Key", h).digest()
+        message = ",".join((a["bare"], a["server_first"],
+                            without_proof)).encode()
+        signature = hmac.new(h(client_key).digest(), message, h).digest()
+        want = bytes(x ^ y for x, y in zip(client_key, signature))
+        if attrs.get("r") != a["nonce"] or not hmac.compare_digest(
+                base64.b64decode(proof), want):
+            return self._verified(session, a["user"], False)
+        server_key = hmac.new(salted, b"Server Key", h).digest()
+        v = hmac.new(server_key, message, h).digest()
+        if self.b.scram_bad_signature:
+            v = bytes(len(v))
+        session.auth_step = "scram-ack"
+        return "334 " + b64(("v=" + b64(v)).encode())
 
     def _auth_done(self, session):
         session.auth_step = None
@@ -245,6 +355,10 @@ class TLSScript(Script):
             session.authenticated = True
             return "235 2.7.0 Authentication successful"
         return "535 5.7.8 Error: authentication failed"
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
 
 
 def commands(lines):

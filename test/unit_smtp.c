@@ -56,6 +56,8 @@ start(bool tls)
 {
 	static struct peer p;
 
+	/* The last test's session may have stopped in the middle of AUTH. */
+	sasl_end(sm.sasl);
 	peer_set(&p, "mx.test", NULL);
 	return smtp_start(&sm, &opts, &p, "", "client.test", tls, outs);
 }
@@ -330,7 +332,7 @@ test_auth_login_answers_each_challenge_unseen(void **state)
 	expect_send(give("250-mx.test\r\n250-AUTH LOGIN\r\n250 ETRN\r\n"),
 	    "AUTH LOGIN");
 	expect_send(give("334 VXNlcm5hbWU6\r\n"), "dXNlcg==");
-	assert_string_equal(sm.shown, "<redacted user>");
+	assert_string_equal(sm.shown, "<redacted>");
 	expect_send(give("334 UGFzc3dvcmQ6\r\n"), "c2VjcmV0");
 	assert_string_equal(sm.shown, "<redacted>");
 	expect_send(give("235 ok\r\n"), "ETRN a.test");
