@@ -553,3 +553,27 @@ def exim_458_after_a_forced_etrn_says_etrn_is_off():
         expect(r.status == 2, "exit status %r, expected 2" % r.status, r)
         expect_err(r, ["etrn: #notstored.test: %s: 458 Administrative "
                        "prohibition" % peer_of(srv)], "listed 458")
+
+
+@test
+def credential_others_can_read_is_refused_with_77():
+    # systemd's LoadCredential= makes the file 0400; a copy made by hand
+    # with the umask's 0644 is refused like --password-file.
+    d = tempfile.mkdtemp(prefix="etrn-test-")
+    try:
+        path = os.path.join(d, "password")
+        with open(path, "w") as f:
+            f.write("secret\n")
+        os.chmod(path, 0o644)
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=d)
+        env.pop("ETRN_PASSWORD", None)
+        with serve() as srv:
+            r = run_etrn("-u", "me", "--insecure-auth", addr(srv), "n.test",
+                         env=env)
+            line = "etrn: %s: mode 0644: readable by others" % path
+            expect(r.status == 77 and err_lines(r) == [line],
+                   "want 77 and %r" % line, r)
+            srv.settle()
+            expect(srv.connections == 0, "a connection was made", r)
+    finally:
+        shutil.rmtree(d)
