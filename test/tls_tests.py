@@ -1199,3 +1199,14 @@ def sasl_scram_server_that_cannot_prove_the_password_is_77():
     expect("ETRN " + NODE not in script, "ETRN sent: %r" % script, r)
     expect(b": AUTH SCRAM-SHA-256: " in r.err, "diagnostic", r)
 
+
+
+@test
+def cafile_name_is_shown_escaped():
+    # A file name is the user's, but still never reaches the terminal raw.
+    missing = os.path.join(certs().dir, "no\x1bsuch.pem")
+    r = etrn("--starttls", "--cafile", missing, "127.0.0.1:9", NODE)
+    expect_status(r, 64)
+    expect(r.err == ("etrn: %s: No such file or directory\n" % missing
+                     .replace("\x1b", "\\x1b")).encode(),
+           "stderr %r" % r.err, r)
