@@ -1179,7 +1179,7 @@ main(int argc, char *argv[])
 	static struct attempts attempts;
 	struct outcome *out;
 	struct options o;
-	char why[PATH_MAX + 256];
+	char why[PATH_MAX + 256], shown[4 * (PATH_MAX + 256) + 1];
 	int64_t deadline_ns;
 	size_t n;
 	int st, closed, written;
@@ -1202,7 +1202,8 @@ main(int argc, char *argv[])
 	deadline_ns += o.max_time_ns;
 	if ((o.tls || o.starttls || o.dane) &&
 	    (st = secure_setup(&o, deadline_ns, why, sizeof(why))) != 0) {
-		diag("%s", why);
+		/* It names files as given: shown escaped, like arguments. */
+		diag("%s", shown_arg(shown, sizeof(shown), why));
 		st = report_failure(&o, st, closed & 2);
 		goto end;
 	}

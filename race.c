@@ -820,7 +820,7 @@ group_fail(struct race *r, size_t gi)
 	size_t i;
 	int st;
 
-	if (!g->tried && !r->time_up && g->failure.status == 0) {
+	if (!g->tried && g->failure.status == 0) {
 		if (r->per_host) {
 			if ((st = dns_host_failure(r->dns, gi, why,
 			    sizeof(why))) == 0) {

@@ -935,9 +935,10 @@ resolv_word(const char *w, size_t n, int *timeout_s, int *attempts)
 		len = strlen(keys[k].key);
 		if (n <= len || strncmp(w, keys[k].key, len) != 0)
 			continue;
-		for (i = len, v = 0; i < n && w[i] >= '0' && w[i] <= '9' &&
-		    v <= keys[k].max; i++)
-			v = v * 10 + (w[i] - '0');
+		/* Digits only; a value past the maximum is the maximum. */
+		for (i = len, v = 0; i < n && w[i] >= '0' && w[i] <= '9'; i++)
+			if (v <= keys[k].max)
+				v = v * 10 + (w[i] - '0');
 		if (i < n)
 			return;
 		v = v < 1 ? 1 : v > keys[k].max ? keys[k].max : v;

@@ -10,13 +10,10 @@ the tests run make dist again in an unpacked tarball.
 import gzip
 import os
 import re
-import select
 import shutil
-import socket
 import stat
 import subprocess
 import tarfile
-import threading
 import time
 
 from harness import ETRN, TOPDIR, expect, stop_process, test, tmpdir
@@ -50,9 +47,11 @@ def make_env():
     """The environment for a make of our own: not the caller's make flags,
     and etrn's variables unset, so that the defaults are what is tested."""
     env = dict(os.environ, LC_ALL="C")
-    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR",
-              "PREFIX", "BINDIR", "MANDIR", "DOCDIR", "TLS", "SYSCONFDIR",
-              "SYSTEMDUNITDIR", "HOOKS"):
+    # The harness's own variables too: make deb runs make test, whose
+    # suites must test the package's etrn, all of them.
+    for k in ("ETRN", "ONLY", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+              "MAKEOVERRIDES", "DESTDIR", "PREFIX", "BINDIR", "MANDIR",
+              "DOCDIR", "TLS", "SYSCONFDIR", "SYSTEMDUNITDIR", "HOOKS"):
         env.pop(k, None)
     return env
 
@@ -196,40 +195,10 @@ def install_honours_bindir_mandir_and_docdir():
         shutil.rmtree(dest, ignore_errors=True)
 
 
-class SilentServer:
-    """Accepts connections on 127.0.0.1 and never says a word."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        self.conns = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self):
-        # Polled, so that close() can end it before the descriptor goes.
-        while not self._stop.is_set():
-            r, _, _ = select.select([self.sock], [], [], 0.1)
-            if r:
-                self.conns.append(self.sock.accept()[0])
-                self.accepted.set()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 @test
 def reinstall_over_a_running_etrn_succeeds():
     dest = tmpdir()
-    server = SilentServer()
+    server = ScriptedServer(Script(greeting=None))     # never says a word
     proc = None
     try:
         made(make("install", "DESTDIR=" + dest), "make install")
@@ -238,7 +207,7 @@ def reinstall_over_a_running_etrn_succeeds():
                                  "127.0.0.1:%d" % server.port, "x.test"],
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        expect(server.accepted.wait(10), "etrn did not connect")
+        expect(server.wait_connections(1, 10), "etrn did not connect")
         # The failure being guarded against: writing into the running file.
         p = subprocess.run(["cp", ETRN, binary], capture_output=True,
                            text=True, timeout=10)
@@ -254,7 +223,7 @@ def reinstall_over_a_running_etrn_succeeds():
             expect(a.read() == b.read(), "the new binary is not in place")
     finally:
         stop_process(proc)
-        server.close()
+        server.stop()
         shutil.rmtree(dest, ignore_errors=True)
 
 
@@ -743,6 +712,15 @@ def demo_asks_deps_for_its_short_list():
 @test
 def make_deb_builds_a_package_lintian_passes():
     p = made(make("deb", timeout=600), "make deb")
+    # dh_auto_test ran make test: the unit tests and the suites that need
+    # no root, network or package, all passed inside the package build.
+    out = p.stdout + p.stderr
+    expect("nocheck" in os.environ.get("DEB_BUILD_OPTIONS", "") or
+           re.search(r"^\s*dh_auto_test\b", out, re.M) and
+           re.search(r"^\s*make -j\d+ test\b", out, re.M) and
+           re.search(r"^\d+ passed, 0 failed", out, re.M),
+           "make deb did not run make test under dh_auto_test:\n" +
+           out[-3000:])
     debdir = os.path.join(TOPDIR, "build", "deb")
     deb = os.path.join(debdir, "etrn_%s-1_%s.deb" % (
         version(), subprocess.run(["dpkg", "--print-architecture"],

@@ -881,10 +881,14 @@ def all_with_ten_thousand_nodes_fits_in_150_mb():
     if not shutil.which("prlimit"):
         raise Skip("needs prlimit(1) (util-linux)")
     nodes = ["n%d.example" % i for i in range(10000)]
+    # AddressSanitizer reserves terabytes of address space for its shadow
+    # memory: under it (make integration-asan) the limit cannot apply, and
+    # the run checks the outcomes alone.
+    asan = os.path.basename(os.path.dirname(harness.ETRN)) == "asan"
+    limit = [] if asan else ["prlimit", "--as=%d" % (150000 * 1024), "--"]
     with Race(hosts=(V4,)) as race:
         r = race.etrn("-q", "-t", "20", "--mx", "--all", "single.race.test",
-                      *nodes, bound=120,
-                      prefix=["prlimit", "--as=%d" % (150000 * 1024), "--"])
+                      *nodes, bound=120, prefix=limit)
         # mx2.race.test is V4B, which has no server here: refused, 69,
         # for every node -- the point is the memory, not the session.
         expect_status(r, 69)
