@@ -185,7 +185,8 @@ enum dane_state {
 	DANE_OFF = 0,		/* not asked: no --dane, or an address */
 	DANE_PENDING,		/* asked, no answer yet */
 	DANE_USABLE,		/* validated records: STARTTLS, checked */
-	DANE_NONE,		/* validated: none, or none usable */
+	DANE_NONE,		/* validated: no TLSA record */
+	DANE_UNUSABLE,		/* validated, none usable: STARTTLS only */
 	DANE_INSECURE,		/* the answer was not validated (no AD) */
 	DANE_FAILED,		/* SERVFAIL, bogus, timeout: host not used */
 };

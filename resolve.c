@@ -1379,16 +1379,17 @@ tlsa_usable(unsigned int usage, unsigned int selector, unsigned int mtype,
 }
 
 /*
- * A TLSA answer into dn: DANE_USABLE with the usable records, DANE_NONE
- * (validated: none, NXDOMAIN, or none usable), DANE_INSECURE (no AD), or
- * DANE_FAILED (any other rcode).  Returns -1 for a malformed answer.
+ * A TLSA answer into dn: DANE_USABLE with the usable records,
+ * DANE_UNUSABLE (validated records, none usable), DANE_NONE (validated:
+ * none, or NXDOMAIN), DANE_INSECURE (no AD), or DANE_FAILED (any other
+ * rcode).  Returns -1 for a malformed answer.
  */
 int
 dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 {
 	unsigned int qd, an, type, class, rdlen, i;
 	size_t off = DNS_HEADER;
-	bool ad;
+	bool ad, seen = false;
 	int rcode;
 
 	dn->n = 0;
@@ -1416,6 +1417,7 @@ dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 		off += 10;
 		if (off + rdlen > len)
 			return -1;
+		seen |= type == TLSA_TYPE && class == ns_c_in;
 		if (type == TLSA_TYPE && class == ns_c_in && rdlen >= 3 &&
 		    dn->n < TLSA_RECORDS_MAX &&
 		    tlsa_usable(p[off], p[off + 1], p[off + 2], rdlen - 3)) {
@@ -1432,7 +1434,8 @@ dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 		dn->state = DANE_INSECURE;
 		dn->n = 0;
 	} else
-		dn->state = dn->n > 0 ? DANE_USABLE : DANE_NONE;
+		dn->state = dn->n > 0 ? DANE_USABLE : seen ? DANE_UNUSABLE :
+		    DANE_NONE;
 	return 0;
 }
 
@@ -1450,8 +1453,11 @@ tlsa_trace(const struct dns_host *h)
 		    h->dane.n);
 		break;
 	case DANE_NONE:
-		trace("etrn: ", "%s: no usable TLSA record (DNSSEC): no DANE",
-		    text);
+		trace("etrn: ", "%s: no TLSA record (DNSSEC): no DANE", text);
+		break;
+	case DANE_UNUSABLE:
+		trace("etrn: ", "%s: TLSA records, none usable (DNSSEC): "
+		    "STARTTLS required, not authenticated by them", text);
 		break;
 	case DANE_INSECURE:
 		trace("etrn: ", "%s: TLSA answer not validated by DNSSEC (no "
