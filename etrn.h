@@ -193,6 +193,9 @@ enum dane_state {
 
 struct dane {
 	enum dane_state	 state;
+	enum dane_state	 tlsa;		/* what the TLSA answer alone said */
+	unsigned int	 waiting;	/* answers still to come */
+	bool		 addr_insecure;	/* an address answer had no AD bit */
 	char		 why[96];	/* with DANE_FAILED */
 	size_t		 n;
 	struct tlsa	 v[TLSA_RECORDS_MAX];

@@ -25,6 +25,8 @@ the port the TLSA names were made for (_PORT._tcp.HOST).
     none.dane.test        no TLSA (a validated NODATA)
     bogus.dane.test       TLSA changed after signing: SERVFAIL
     pkix.dane.test        TLSA 0 0 1 (PKIX-TA: not for SMTP)
+    cname.dane.test       TLSA 3 1 1, CNAME to host.plain.test: its
+                          addresses are not validated
     mail.dane.test        MX 10 ee.dane.test
     host.plain.test       TLSA 3 1 1, unsigned
     mail.plain.test       MX 10 ee.dane.test, unsigned
@@ -184,7 +186,9 @@ class Rig:
                   "%s.nostarttls IN TLSA 3 1 1 %s" % (tlsa, ee),
                   "%s.bogus IN TLSA 3 1 1 %s" % (tlsa, ee),
                   "%s.pkix IN TLSA 0 0 1 %s" % (tlsa,
-                                                cert_sha256(c.path("ca.pem")))]
+                                                cert_sha256(c.path("ca.pem"))),
+                  "cname IN CNAME host.plain.test.",
+                  "%s.cname IN TLSA 3 1 1 %s" % (tlsa, ee)]
         zone = os.path.join(self.dir, "dane.test.zone")
         key = run_tool([KEYGEN, "-a", "ECDSAP256SHA256", "-k", "dane.test"],
                        self.dir).strip()
@@ -440,6 +444,19 @@ def unsigned_zone_gives_no_dane():
                                         "QUIT"]], r)
         expect("etrn: host.plain.test: TLSA answer not validated by DNSSEC "
                "(no AD bit): no DANE" in err(r), "-v does not say it", r)
+
+
+@test
+def address_records_not_validated_give_no_dane():
+    # RFC 7672 section 2.2.2: validated TLSA records, but the addresses
+    # come through a CNAME into an unsigned zone: no DANE, the usual rules.
+    with server("plain") as srv:
+        r = etrn("cname.dane.test", NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE, "QUIT"]], r)
+        expect("etrn: cname.dane.test: address records not validated by "
+               "DNSSEC (no AD bit): no DANE" in err(r), "-v does not say it",
+               r)
 
 
 @test
