@@ -148,12 +148,14 @@ static __typeof__(SSL_get0_param) *p_SSL_get0_param;
 static __typeof__(SSL_get_current_cipher) *p_SSL_get_current_cipher;
 static __typeof__(SSL_get_error) *p_SSL_get_error;
 static __typeof__(SSL_get_verify_result) *p_SSL_get_verify_result;
+static __typeof__(SSL_get_verify_mode) *p_SSL_get_verify_mode;
 static __typeof__(SSL_get_version) *p_SSL_get_version;
 static __typeof__(SSL_is_init_finished) *p_SSL_is_init_finished;
 static __typeof__(SSL_new) *p_SSL_new;
 static __typeof__(SSL_read) *p_SSL_read;
 static __typeof__(SSL_set_connect_state) *p_SSL_set_connect_state;
 static __typeof__(SSL_set_fd) *p_SSL_set_fd;
+static __typeof__(SSL_set_verify) *p_SSL_set_verify;
 static __typeof__(SSL_shutdown) *p_SSL_shutdown;
 static __typeof__(SSL_write) *p_SSL_write;
 static __typeof__(TLS_client_method) *p_TLS_client_method;
@@ -218,12 +220,14 @@ static const struct symbol openssl_symbols[] = {
 	SYMBOL(SSL_get_current_cipher),
 	SYMBOL(SSL_get_error),
 	SYMBOL(SSL_get_verify_result),
+	SYMBOL(SSL_get_verify_mode),
 	SYMBOL(SSL_get_version),
 	SYMBOL(SSL_is_init_finished),
 	SYMBOL(SSL_new),
 	SYMBOL(SSL_read),
 	SYMBOL(SSL_set_connect_state),
 	SYMBOL(SSL_set_fd),
+	SYMBOL(SSL_set_verify),
 	SYMBOL(SSL_shutdown),
 	SYMBOL(SSL_write),
 	SYMBOL(TLS_client_method),
@@ -519,6 +523,12 @@ SSL_get_verify_result(const SSL *ssl)
 	return p_SSL_get_verify_result(ssl);
 }
 
+int
+SSL_get_verify_mode(const SSL *s)
+{
+	return p_SSL_get_verify_mode(s);
+}
+
 const char *
 SSL_get_version(const SSL *s)
 {
@@ -553,6 +563,12 @@ int
 SSL_set_fd(SSL *s, int fd)
 {
 	return p_SSL_set_fd(s, fd);
+}
+
+void
+SSL_set_verify(SSL *s, int mode, SSL_verify_cb callback)
+{
+	p_SSL_set_verify(s, mode, callback);
 }
 
 int
