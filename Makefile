@@ -401,7 +401,19 @@ LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
-lint:
+# The link proves that libs.c defines every library function the other
+# objects call; lint checks the other way: none that they do not call
+# (nm -u of the objects is the list).
+lint: $(SRCS:.c=.o)
+	nm -u $(filter-out libs.o,$(SRCS:.c=.o)) | awk '{ print $$2 }' | \
+	    sort -u >build/lint-called
+	nm -g --defined-only libs.o | awk '$$3 !~ /^libs_/ { print $$3 }' | \
+	    sort | comm -23 - build/lint-called >build/lint-uncalled
+	@if [ -s build/lint-uncalled ]; then \
+	    echo "libs.c: defined, but called nowhere:" \
+	        $$(cat build/lint-uncalled) >&2; \
+	    exit 1; \
+	fi
 	cppcheck --enable=warning,style,performance,portability --std=c99 \
 	    --inline-suppr --error-exitcode=1 -q \
 	    --suppress=missingIncludeSystem --suppress=variableScope \
