@@ -4,14 +4,14 @@
 Usage: python3 test/mutants.py [NAME...]     (make mutants runs them all)
 
 The tree is copied to build/mutants/tree (never touching the working
-tree).  For each mutant, its change (one or a few places) is made to the copy, etrn and the
-unit tests are built there, the unit tests run, and, when they all pass,
-the Python suites the mutant names, with ETRN pointing at the mutated
-etrn.  A mutant is killed when a test fails; it survives when every test
-passes.  A mutant whose text is not found exactly once, or whose build
-fails, is an error of the list: fix the list.  Each mutant is bounded by
-MUTANT_TIMEOUT seconds (default 900); past it, it counts as killed (a
-hang is caught too) and says so.
+tree).  For each mutant, its change (one or a few places) is made to the
+copy, etrn and the unit tests are built there, the unit tests run, and,
+when they all pass, the Python suites the mutant names, with ETRN
+pointing at the mutated etrn.  A mutant is killed when a test fails; it
+survives when every test passes.  A mutant whose text is not found
+exactly once, or whose build fails, is an error of the list: fix it.
+Each mutant is bounded by MUTANT_TIMEOUT seconds (default 900); past it,
+it counts as killed (a hang is caught too) and says so.
 
 The last line is "N killed, N survived" (and the errors, if any), then the
 survivors' names; the exit status is 0 only when every mutant was killed.
