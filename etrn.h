@@ -185,13 +185,17 @@ enum dane_state {
 	DANE_OFF = 0,		/* not asked: no --dane, or an address */
 	DANE_PENDING,		/* asked, no answer yet */
 	DANE_USABLE,		/* validated records: STARTTLS, checked */
-	DANE_NONE,		/* validated: none, or none usable */
+	DANE_NONE,		/* validated: no TLSA record */
+	DANE_UNUSABLE,		/* validated, none usable: STARTTLS only */
 	DANE_INSECURE,		/* the answer was not validated (no AD) */
 	DANE_FAILED,		/* SERVFAIL, bogus, timeout: host not used */
 };
 
 struct dane {
 	enum dane_state	 state;
+	enum dane_state	 tlsa;		/* what the TLSA answer alone said */
+	unsigned int	 waiting;	/* answers still to come */
+	bool		 addr_insecure;	/* an address answer had no AD bit */
 	char		 why[96];	/* with DANE_FAILED */
 	size_t		 n;
 	struct tlsa	 v[TLSA_RECORDS_MAX];
@@ -543,5 +547,14 @@ int	 signal_caught(void);
 int	 signal_fd(void);
 bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
+
+/*
+ * libs.c: the optional libraries, loaded when a run needs them.  A
+ * loader is called before the first call of its library's functions.
+ */
+bool	 libs_load_tls(char *, size_t);
+const char *libs_tls_soname(void);
+bool	 libs_load_idn2(char *, size_t);
+bool	 libs_load_gsasl(char *, size_t);
 
 #endif /* ETRN_H */

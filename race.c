@@ -480,7 +480,9 @@ cand_start(struct race *r, struct cand *c, int64_t now, size_t flying,
 	}
 	conn_init(&c->c, fd, peer.host, (const struct sockaddr *)&c->addr,
 	    o->all);
-	if (dns_host(r->dns, c->host)->dane.state == DANE_USABLE)
+	/* RFC 7672 section 2.2: either way, STARTTLS is required. */
+	if (dns_host(r->dns, c->host)->dane.state == DANE_USABLE ||
+	    dns_host(r->dns, c->host)->dane.state == DANE_UNUSABLE)
 		c->c.dane = &dns_host(r->dns, c->host)->dane;
 	c->state = CAND_CONNECTING;
 	c->deadline_ns = deadline_min(now + o->timeout_ns, r->deadline_ns);

@@ -425,6 +425,7 @@ struct dns {
 	struct dns_host		 host[MX_HOSTS_MAX];
 	struct lookup		 lookup[MX_HOSTS_MAX][FAMILIES];
 	struct lookup		 tlsa[MX_HOSTS_MAX];	/* --dane */
+	struct lookup		 tlsa_addr[MX_HOSTS_MAX][FAMILIES];
 	size_t			 nhost;
 	struct sockaddr_storage	 local[LOCAL_ADDRS_MAX];
 	size_t			 nlocal;
@@ -432,6 +433,8 @@ struct dns {
 };
 
 static void	 tlsa_start(struct dns *, size_t);
+static void	 addr_ad_start(struct dns *, size_t, int);
+static void	 dane_answered(struct dns_host *);
 static void	 tlsa_late(struct dns_host *);
 static bool	 mx_query_ad(struct dns *);
 
@@ -1379,16 +1382,17 @@ tlsa_usable(unsigned int usage, unsigned int selector, unsigned int mtype,
 }
 
 /*
- * A TLSA answer into dn: DANE_USABLE with the usable records, DANE_NONE
- * (validated: none, NXDOMAIN, or none usable), DANE_INSECURE (no AD), or
- * DANE_FAILED (any other rcode).  Returns -1 for a malformed answer.
+ * A TLSA answer into dn: DANE_USABLE with the usable records,
+ * DANE_UNUSABLE (validated records, none usable), DANE_NONE (validated:
+ * none, or NXDOMAIN), DANE_INSECURE (no AD), or DANE_FAILED (any other
+ * rcode).  Returns -1 for a malformed answer.
  */
 int
 dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 {
 	unsigned int qd, an, type, class, rdlen, i;
 	size_t off = DNS_HEADER;
-	bool ad;
+	bool ad, seen = false;
 	int rcode;
 
 	dn->n = 0;
@@ -1416,6 +1420,7 @@ dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 		off += 10;
 		if (off + rdlen > len)
 			return -1;
+		seen |= type == TLSA_TYPE && class == ns_c_in;
 		if (type == TLSA_TYPE && class == ns_c_in && rdlen >= 3 &&
 		    dn->n < TLSA_RECORDS_MAX &&
 		    tlsa_usable(p[off], p[off + 1], p[off + 2], rdlen - 3)) {
@@ -1432,7 +1437,8 @@ dns_tlsa_parse(const unsigned char *p, size_t len, struct dane *dn)
 		dn->state = DANE_INSECURE;
 		dn->n = 0;
 	} else
-		dn->state = dn->n > 0 ? DANE_USABLE : DANE_NONE;
+		dn->state = dn->n > 0 ? DANE_USABLE : seen ? DANE_UNUSABLE :
+		    DANE_NONE;
 	return 0;
 }
 
@@ -1450,8 +1456,11 @@ tlsa_trace(const struct dns_host *h)
 		    h->dane.n);
 		break;
 	case DANE_NONE:
-		trace("etrn: ", "%s: no usable TLSA record (DNSSEC): no DANE",
-		    text);
+		trace("etrn: ", "%s: no TLSA record (DNSSEC): no DANE", text);
+		break;
+	case DANE_UNUSABLE:
+		trace("etrn: ", "%s: TLSA records, none usable (DNSSEC): "
+		    "STARTTLS required, not authenticated by them", text);
 		break;
 	case DANE_INSECURE:
 		trace("etrn: ", "%s: TLSA answer not validated by DNSSEC (no "
@@ -1476,17 +1485,20 @@ tlsa_done(void *arg, int status, int timeouts, unsigned char *abuf,
 	if (h->dane.state != DANE_PENDING)
 		return;	/* given up on at its deadline, or cancelled */
 	if (status != ARES_SUCCESS) {
-		h->dane.state = DANE_FAILED;
+		h->dane.tlsa = DANE_FAILED;
 		/* c-ares 1.18: SERVFAIL (bogus) and REFUSED are ECONNREFUSED. */
 		snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup "
 		    "failed: %s", status == ARES_ECONNREFUSED ? "SERVFAIL or "
 		    "REFUSED (a bogus answer is SERVFAIL)" : dns_reason(status));
 	} else if (dns_tlsa_parse(abuf, (size_t)alen, &h->dane) != 0) {
-		h->dane.state = DANE_FAILED;
+		h->dane.tlsa = DANE_FAILED;
 		snprintf(h->dane.why, sizeof(h->dane.why), "TLSA lookup "
 		    "failed: malformed DNS answer");
+	} else {
+		h->dane.tlsa = h->dane.state;
+		h->dane.state = DANE_PENDING;
 	}
-	tlsa_trace(h);
+	dane_answered(h);
 }
 
 /*
@@ -1526,8 +1538,13 @@ tlsa_start(struct dns *d, size_t i)
 	q[3] |= DNS_AD;
 	d->tlsa[i].dns = d;
 	d->tlsa[i].host = i;
+	h->dane.waiting = 1 + (d->o->family == AF_UNSPEC ? 2 : 1);
 	ares_send(d->ch, q, qlen, tlsa_done, &d->tlsa[i]);
 	ares_free_string(q);
+	if (d->o->family != AF_INET6)
+		addr_ad_start(d, i, FAM_V4);
+	if (d->o->family != AF_INET)
+		addr_ad_start(d, i, FAM_V6);
 }
 
 /* A TLSA lookup past its host's deadline fails like any other. */
@@ -1587,4 +1604,77 @@ mx_query_ad(struct dns *d)
 	ares_send(d->ch, q, qlen, mx_sent, d);
 	ares_free_string(q);
 	return true;
+}
+
+/*
+ * One more answer for a host's DANE: once all are in, what the TLSA
+ * answer said stands, unless an address answer was not validated (RFC
+ * 7672 section 2.2.2: TLSA records count only for a host whose addresses
+ * DNSSEC vouches for).
+ */
+static void
+dane_answered(struct dns_host *h)
+{
+	char text[NAME_TEXT_MAX];
+
+	if (h->dane.waiting > 0 && --h->dane.waiting > 0)
+		return;
+	h->dane.state = h->dane.tlsa;
+	if (h->dane.addr_insecure && h->dane.state != DANE_FAILED &&
+	    h->dane.state != DANE_INSECURE) {
+		h->dane.state = DANE_INSECURE;
+		h->dane.n = 0;
+		trace("etrn: ", "%s: address records not validated by DNSSEC "
+		    "(no AD bit): no DANE", name_text(text, sizeof(text),
+		    h->name));
+		return;
+	}
+	tlsa_trace(h);
+}
+
+/*
+ * An address answer asked with AD only to read that bit: the addresses
+ * themselves come from the lookup of lookup_start.  A failure says
+ * nothing here; that lookup fails too.
+ */
+static void
+addr_ad_done(void *arg, int status, int timeouts, unsigned char *abuf,
+    int alen)
+{
+	struct lookup *l = arg;
+	struct dns_host *h = &l->dns->host[l->host];
+
+	(void)timeouts;
+	if (h->dane.state != DANE_PENDING)
+		return;
+	if (status == ARES_SUCCESS && abuf != NULL && alen >= DNS_HEADER &&
+	    (abuf[3] & DNS_RCODE) == 0 && get16(abuf + 6) > 0 &&
+	    (abuf[3] & DNS_AD) == 0)
+		h->dane.addr_insecure = true;
+	dane_answered(h);
+}
+
+/* Ask host i's A or AAAA records again, with AD set. */
+static void
+addr_ad_start(struct dns *d, size_t i, int fam)
+{
+	struct dns_host *h = &d->host[i];
+	struct lookup *l = &d->tlsa_addr[i][fam];
+	unsigned char *q;
+	int qlen;
+
+	l->dns = d;
+	l->host = i;
+	l->fam = fam;
+	if (ares_create_query(h->name, ns_c_in, fam == FAM_V4 ? ns_t_a :
+	    ns_t_aaaa, 0, 1, &q, &qlen, 0) != ARES_SUCCESS) {
+		dane_answered(h);
+		return;
+	}
+	if (qlen >= DNS_HEADER) {
+		q[3] |= DNS_AD;
+		ares_send(d->ch, q, qlen, addr_ad_done, l);
+	} else
+		dane_answered(h);
+	ares_free_string(q);
 }

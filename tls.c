@@ -46,18 +46,30 @@ struct tls {
  */
 static SSL_CTX *ctx;
 static bool insecure;
+static bool pkix_asked;		/* -S or --tls: PKIX unless DANE says more */
 
-/* For --version: the OpenSSL in use, and the one built with if another. */
+/*
+ * For --version: the OpenSSL in use, and the one built with if another;
+ * the library loaded for it, or why it does not load.
+ */
 const char *
 secure_library(void)
 {
-	static char line[128];
-	const char *run = OpenSSL_version(OPENSSL_VERSION_STRING);
-	const char *built = OPENSSL_VERSION_STR;
+	static char line[512];
+	char why[256];
+	const char *run, *built = OPENSSL_VERSION_STR;
+	const char *soname = libs_tls_soname();
 
-	snprintf(line, sizeof(line), "TLS via OpenSSL %s%s%s", run,
+	if (!libs_load_tls(why, sizeof(why))) {
+		snprintf(line, sizeof(line), "TLS via OpenSSL, which does not "
+		    "load: %s", why);
+		return line;
+	}
+	run = OpenSSL_version(OPENSSL_VERSION_STRING);
+	snprintf(line, sizeof(line), "TLS via OpenSSL %s%s%s%s%s", run,
 	    strcmp(run, built) != 0 ? ", built with " : "",
-	    strcmp(run, built) != 0 ? built : "");
+	    strcmp(run, built) != 0 ? built : "",
+	    soname != NULL ? " from " : "", soname != NULL ? soname : "");
 	return line;
 }
 
@@ -439,6 +451,8 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 {
 	int st;
 
+	if (!libs_load_tls(why, whylen))
+		return ST_OSERR;
 	/* No openssl.cnf: its settings are not etrn's, and it costs. */
 	if (OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1 ||
 	    (ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -457,6 +471,7 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	insecure = o->insecure;
+	pkix_asked = o->starttls || o->tls;
 	SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
 	    NULL);
 	if (o->dane && SSL_CTX_dane_enable(ctx) <= 0) {
@@ -485,7 +500,9 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 void
 secure_cleanup(void)
 {
-	SSL_CTX_free(ctx);
+	/* Without TLS, OpenSSL is not loaded. */
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
 	ctx = NULL;
 }
 
@@ -588,6 +605,14 @@ session_new(struct conn *c)
 		return true;
 	if (c->dane != NULL && c->dane->state == DANE_USABLE)
 		return dane_records(c, ssl);
+	/*
+	 * RFC 7672 section 2.2: TLSA records, none usable: encrypted but not
+	 * authenticated, unless -S asked for the usual checks.
+	 */
+	if (c->dane != NULL && !pkix_asked) {
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+		return true;
+	}
 	param = SSL_get0_param(ssl);
 	/* RFC 6125 section 6.4.3: a wildcard is a whole left-most label. */
 	X509_VERIFY_PARAM_set_hostflags(param,
@@ -631,9 +656,9 @@ secure_start(struct conn *c)
 	c->tls_events = 0;
 	/* Static strings: outcomes and attempts keep them. */
 	c->peer.tls_version = SSL_get_version(c->tls->ssl);
-	c->peer.tls_auth = insecure ? "insecure" :
-	    SSL_get0_dane_authority(c->tls->ssl, NULL, NULL) >= 0 ? "dane" :
-	    "pkix";
+	c->peer.tls_auth = insecure || SSL_get_verify_mode(c->tls->ssl) ==
+	    SSL_VERIFY_NONE ? "insecure" : SSL_get0_dane_authority(c->tls->ssl,
+	    NULL, NULL) >= 0 ? "dane" : "pkix";
 	/* The message names the server: no --all prefix to repeat it. */
 	trace("", "etrn: %s: TLS %s, %s, %s", c->peer.name,
 	    c->peer.tls_version, SSL_get_cipher_name(c->tls->ssl),

@@ -24,6 +24,9 @@ the port the TLSA names were made for (_PORT._tcp.HOST).
     nostarttls.dane.test  TLSA 3 1 1; its server offers no STARTTLS
     none.dane.test        no TLSA (a validated NODATA)
     bogus.dane.test       TLSA changed after signing: SERVFAIL
+    pkix.dane.test        TLSA 0 0 1 (PKIX-TA: not for SMTP)
+    cname.dane.test       TLSA 3 1 1, CNAME to host.plain.test: its
+                          addresses are not validated
     mail.dane.test        MX 10 ee.dane.test
     host.plain.test       TLSA 3 1 1, unsigned
     mail.plain.test       MX 10 ee.dane.test, unsigned
@@ -54,7 +57,7 @@ KEYGEN = os.path.join(DANE_ROOT, "usr", "bin", "ldns-keygen")
 SIGNZONE = os.path.join(DANE_ROOT, "usr", "bin", "ldns-signzone")
 HOSTS = {"ee": "127.0.0.21", "mismatch": "127.0.0.22", "ta": "127.0.0.23",
          "nostarttls": "127.0.0.24", "none": "127.0.0.25",
-         "bogus": "127.0.0.26"}
+         "bogus": "127.0.0.26", "pkix": "127.0.0.28"}
 PLAIN_HOST = "127.0.0.27"
 START_TIMEOUT = 10
 
@@ -181,7 +184,11 @@ class Rig:
                   "%s.ta IN TLSA 2 0 1 %s" % (tlsa,
                                               cert_sha256(c.path("ca.pem"))),
                   "%s.nostarttls IN TLSA 3 1 1 %s" % (tlsa, ee),
-                  "%s.bogus IN TLSA 3 1 1 %s" % (tlsa, ee)]
+                  "%s.bogus IN TLSA 3 1 1 %s" % (tlsa, ee),
+                  "%s.pkix IN TLSA 0 0 1 %s" % (tlsa,
+                                                cert_sha256(c.path("ca.pem"))),
+                  "cname IN CNAME host.plain.test.",
+                  "%s.cname IN TLSA 3 1 1 %s" % (tlsa, ee)]
         zone = os.path.join(self.dir, "dane.test.zone")
         key = run_tool([KEYGEN, "-a", "ECDSAP256SHA256", "-k", "dane.test"],
                        self.dir).strip()
@@ -403,8 +410,28 @@ def validated_absence_keeps_the_usual_rules():
         expect(result(r).split(" ")[3] == "none.dane.test[%s]:%d"
                % (HOSTS["none"], rig().port), "result line %r" % result(r),
                r)
-        expect("etrn: none.dane.test: no usable TLSA record (DNSSEC): no "
-               "DANE" in err(r), "-v does not say why no DANE", r)
+        expect("etrn: none.dane.test: no TLSA record (DNSSEC): no DANE"
+               in err(r), "-v does not say why no DANE", r)
+
+
+@test
+def unusable_tlsa_records_require_starttls_without_authentication():
+    # RFC 7672 sections 2.2 and 3.1.3: validated records, none usable
+    # (PKIX-TA here): STARTTLS all the same, the certificate unchecked
+    # unless -S asks for the usual checks.
+    with server("pkix") as srv:
+        r = etrn("pkix.dane.test", NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [TLS_SCRIPT + ["ETRN " + NODE, "QUIT"]], r)
+        expect(result(r).split(" ")[3].endswith("/TLSv1.3/insecure"),
+               "result line %r" % result(r), r)
+        expect("etrn: pkix.dane.test: TLSA records, none usable (DNSSEC): "
+               "STARTTLS required, not authenticated by them" in err(r),
+               "-v does not say it", r)
+    with server("pkix") as srv:
+        r = etrn("-S", "pkix.dane.test", NODE)
+        expect_status(r, 5)
+        expect_no_etrn(srv, r)
 
 
 @test
@@ -417,6 +444,19 @@ def unsigned_zone_gives_no_dane():
                                         "QUIT"]], r)
         expect("etrn: host.plain.test: TLSA answer not validated by DNSSEC "
                "(no AD bit): no DANE" in err(r), "-v does not say it", r)
+
+
+@test
+def address_records_not_validated_give_no_dane():
+    # RFC 7672 section 2.2.2: validated TLSA records, but the addresses
+    # come through a CNAME into an unsigned zone: no DANE, the usual rules.
+    with server("plain") as srv:
+        r = etrn("cname.dane.test", NODE)
+        expect_status(r, 0)
+        expect_scripts(srv, [["EHLO " + HELO, "ETRN " + NODE, "QUIT"]], r)
+        expect("etrn: cname.dane.test: address records not validated by "
+               "DNSSEC (no AD bit): no DANE" in err(r), "-v does not say it",
+               r)
 
 
 @test

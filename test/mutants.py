@@ -86,6 +86,13 @@ def copy_tree():
             out.add("etrn")     # the binary, never the sources
         return out
     shutil.copytree(TOPDIR, TREE, ignore=ignore)
+    # The unpacked packages the suites run (build/mta, build/dane): used
+    # where they are, never copied.
+    for name in ("mta", "dane"):
+        if os.path.isdir(os.path.join(TOPDIR, "build", name)):
+            os.makedirs(os.path.join(TREE, "build"), exist_ok=True)
+            os.symlink(os.path.join(TOPDIR, "build", name),
+                       os.path.join(TREE, "build", name))
 
 
 def run(argv, deadline, env=None):

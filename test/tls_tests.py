@@ -1049,14 +1049,19 @@ def client_certificate_missing_is_5_without_etrn():
 
 @test
 def client_key_readable_by_others_is_77_before_connecting():
-    for together in (False, True):
-        cert, key = client_pair(mode=0o644, together=together)
+    # As ssh(1): any access for the group or others, not only reading by
+    # all (0644), refuses the key.
+    for together, mode, what in ((False, 0o644, "readable"),
+                                 (True, 0o644, "readable"),
+                                 (False, 0o640, "readable"),
+                                 (False, 0o620, "accessible")):
+        cert, key = client_pair(mode=mode, together=together)
         args = ("--cert", cert) + (("--key", key) if key else ())
         with TLSServer(Behaviour(client_cert=True)) as srv:
             r = etrn("--starttls", "--cafile", ca(), *args, at(srv), NODE)
             expect_status(r, 77)
-            expect(r.err.decode() == "etrn: %s: mode 0644: readable by "
-                   "others\n" % (key or cert), "stderr %r" % r.err, r)
+            expect(r.err.decode() == "etrn: %s: mode %04o: %s by others\n"
+                   % (key or cert, mode, what), "stderr %r" % r.err, r)
             expect(srv.scripts == [], "connected: %r" % srv.scripts, r)
     client_pair()
 

@@ -483,7 +483,7 @@ test_tlsa_pkix_usages_and_bad_lengths_are_ignored(void **state)
 
 	(void)state;
 	assert_int_equal(dns_tlsa_parse(p, len, &dn), 0);
-	assert_int_equal(dn.state, DANE_NONE);
+	assert_int_equal(dn.state, DANE_UNUSABLE);
 	assert_int_equal(dn.n, 0);
 }
 
