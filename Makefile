@@ -14,30 +14,52 @@ TLS ?= yes
 # SASL=no builds without GNU SASL: AUTH is then refused (77), for
 # platforms without a libgsasl of their own (the musl build).
 SASL ?= yes
+# OpenSSL, libidn2 and GNU SASL are loaded by libs.c when a run needs
+# them (README, Performance); STATIC=yes links them, and everything
+# else, statically.
+STATIC ?= no
 VERSION != sed -n 's/^\#define ETRN_VERSION "\(.*\)"/\1/p' etrn.h
 DIST = etrn-$(VERSION)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
+ifeq ($(STATIC),yes)
+PC_STATIC = --static
+STATIC_LDFLAGS = -static
+endif
 CARES_CFLAGS != $(PKG_CONFIG) --cflags libcares 2>/dev/null || true
-CARES_LIBS != $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares
+CARES_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libcares 2>/dev/null || \
+	echo -lcares
 CMOCKA_LIBS != $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka
 IDN_CFLAGS != $(PKG_CONFIG) --cflags libidn2 2>/dev/null || true
-IDN_LIBS != $(PKG_CONFIG) --libs libidn2 2>/dev/null || echo -lidn2
+IDN_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libidn2 2>/dev/null || \
+	echo -lidn2
+# The name a library is loaded by: the SONAME of the library that
+# pkg-config names (libssl.so.3), which its package provides.
+soname = $(shell readelf -d \
+	"$$($(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2)" \
+	2>/dev/null | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
+LIBIDN2_SONAME := $(call soname,libidn2,libidn2.so)
 ifeq ($(SASL),no)
 SASL_DEFS = -DETRN_NO_SASL
 else
 SASL_DEFS != $(PKG_CONFIG) --cflags libgsasl 2>/dev/null || true
-SASL_LIBS != $(PKG_CONFIG) --libs libgsasl 2>/dev/null || echo -lgsasl
+SASL_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs libgsasl 2>/dev/null || \
+	echo -lgsasl
+# Debian's libgsasl.pc leaves out the GSS-API library that libgsasl
+# calls (readelf -d: libgssglue.so.1), which a static link must name.
+SASL_STATIC_LIBS = $(if $(PC_STATIC),-lgssglue)
+LIBGSASL_SONAME := $(call soname,libgsasl,libgsasl.so)
 endif
 ifeq ($(TLS),no)
 TLS_DEFS = -DETRN_NO_TLS
 TLS_PACKAGE =
 else
 TLS_DEFS != $(PKG_CONFIG) --cflags openssl 2>/dev/null || true
-TLS_LIBS != $(PKG_CONFIG) --libs openssl 2>/dev/null || true
+TLS_LIBS != $(PKG_CONFIG) $(PC_STATIC) --libs openssl 2>/dev/null || true
 TLS_PACKAGE = libssl-dev
+LIBSSL_SONAME := $(call soname,libssl,libssl.so)
 endif
 
 # The project's own flags; CFLAGS and CPPFLAGS stay the user's.  Warnings
@@ -53,24 +75,37 @@ ifeq ($(WERROR),yes)
 WERROR_FLAG = -Werror
 endif
 WARNINGS = -Wall -Wextra $(WERROR_FLAG)
-ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) \
-	-DSYSCONFDIR='"$(SYSCONFDIR)"'
+# On demand, the optional libraries are not linked: the link fails if a
+# function etrn calls has no definition in libs.c.  LINKED_LIBS links
+# them, for STATIC=yes and for build/etrn-linked.
+LIBS_DEFS = -DLIBSSL_SONAME='"$(LIBSSL_SONAME)"' \
+	-DLIBIDN2_SONAME='"$(LIBIDN2_SONAME)"' \
+	-DLIBGSASL_SONAME='"$(LIBGSASL_SONAME)"'
 # libcrypto first: the dynamic loader looks up each of its thousands of
 # relocations (bound at load: BIND_NOW) in this order, and finding them
-# in the first library searched saves a plain run about 0.5 M instructions
-# of the 3.3 M that loading OpenSSL costs (make bench, scenario 5); the
-# second -lcrypto serves libssl in a static link.
+# in the first library searched saves about 0.5 M instructions of the
+# 3.3 M that loading OpenSSL at start costs (make bench, scenario 5);
+# the second -lcrypto serves libssl in a static link.
 TLS_FIRST = $(if $(TLS_LIBS),-lcrypto)
-LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS) $(SASL_LIBS)
+LINKED_LIBS = $(TLS_FIRST) $(TLS_LIBS) $(CARES_LIBS) $(IDN_LIBS) \
+	$(SASL_LIBS) $(SASL_STATIC_LIBS)
+ifeq ($(STATIC),yes)
+LIBS_DEFS = -DETRN_LINKED
+LIBS = $(LINKED_LIBS)
+else
+LIBS = $(CARES_LIBS)
+endif
+ETRN_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	$(WARNINGS) $(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) \
+	$(LIBS_DEFS) -DSYSCONFDIR='"$(SYSCONFDIR)"'
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # In the order calls run (etrn.h): each file calls only those after it.
 SRCS = etrn.c config.c race.c resolve.c smtp.c sasl.c conn.c tls.c \
-	report.c reply.c outcome.c names.c util.c
+	report.c reply.c outcome.c names.c util.c libs.c
 LIB_OBJS = config.o race.o resolve.o smtp.o sasl.o conn.o tls.o report.o \
-	reply.o outcome.o names.o util.o
+	reply.o outcome.o names.o util.o libs.o
 # One per source file, named after it: test/unit_FILE.c.
 UNITS = reply smtp sasl outcome names options config util report resolve race
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
@@ -80,7 +115,7 @@ SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 # Debian packages the build and the tests need; postfix is added by
 # deps only when no other mail server is installed.
 DEB_PACKAGES = gcc make pkg-config libc-ares-dev libidn2-dev libgsasl-dev \
-	libcmocka-dev \
+	libcmocka-dev libunistring-dev \
 	python3 dnsmasq-base mandoc libssl-dev openssl time strace clang \
 	libclang-rt-dev musl-tools clang-tidy cppcheck valgrind man-db \
 	groff-base shellcheck systemd iproute2 debhelper dpkg-dev lintian m4 sendmail-cf jq \
@@ -115,7 +150,8 @@ BENCH_PACKAGES = msmtp fetchmail valgrind time
 all: etrn
 
 etrn: $(SRCS:.c=.o)
-	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ $(SRCS:.c=.o) $(LIBS)
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ \
+	    $(SRCS:.c=.o) $(LIBS)
 
 .c.o:
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -c $< -o $@
@@ -128,6 +164,36 @@ build/sasl-$(SASL):
 	@mkdir -p build
 	@rm -f build/sasl-*
 	@touch $@
+
+libs.o etrn: build/static-$(STATIC)
+
+# Objects remember whether the libraries are linked statically.  Loaded
+# on demand, each needs the name it is loaded by.
+build/static-$(STATIC):
+	@if [ "$(STATIC)" != yes ] && { [ -z "$(LIBIDN2_SONAME)" ] || \
+	    { [ "$(SASL)" != no ] && [ -z "$(LIBGSASL_SONAME)" ]; }; }; then \
+	    echo "etrn: no SONAME for libidn2 or libgsasl (readelf -d on" \
+	        "the library pkg-config names): install binutils," \
+	        "libidn2-dev and libgsasl-dev" >&2; \
+	    exit 1; \
+	fi
+	@mkdir -p build
+	@rm -f build/static-*
+	@touch $@
+
+# etrn with the optional libraries linked, never installed: the Debian
+# package's dependencies on them are computed from it (debian/rules),
+# since dpkg-shlibdeps cannot see what etrn loads on demand.
+build/libs-linked.o: libs.c etrn.h build/tls-$(TLS) build/sasl-$(SASL) \
+    build/werror-$(WERROR)
+	@mkdir -p build
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ETRN_CFLAGS) -DETRN_LINKED -c libs.c \
+	    -o $@
+
+build/etrn-linked: $(SRCS:.c=.o) build/libs-linked.o
+	$(CC) $(CFLAGS) $(ETRN_CFLAGS) $(LDFLAGS) -o $@ \
+	    $(filter-out libs.o,$(SRCS:.c=.o)) build/libs-linked.o \
+	    $(LINKED_LIBS)
 
 # Objects remember whether warnings stop the build: an object built with
 # a warning is rebuilt, and the warning fails, when WERROR=yes comes.
@@ -148,7 +214,8 @@ FORCE:
 # Objects remember the TLS choice: switching it rebuilds them.  Without
 # OpenSSL, say what to do rather than fail inside tls.c.
 build/tls-$(TLS):
-	@if [ "$(TLS)" != no ] && ! $(PKG_CONFIG) --exists 'openssl >= 3'; then \
+	@if [ "$(TLS)" != no ] && { ! $(PKG_CONFIG) --exists 'openssl >= 3' || \
+	    [ -z "$(LIBSSL_SONAME)" ]; }; then \
 	    echo "etrn: OpenSSL 3 not found (pkg-config openssl); either install it:" >&2; \
 	    echo "    apt-get install libssl-dev" >&2; \
 	    echo "or build without TLS (--tls and --starttls then refused):" >&2; \
@@ -230,7 +297,7 @@ clang-check:
 # value, for one).  Optional features with no musl build of their
 # library are switched off here.
 MUSL_CC = musl-gcc
-MUSL_FLAGS = CC=$(MUSL_CC) TLS=no SASL=no WERROR=yes LDFLAGS=-static
+MUSL_FLAGS = CC=$(MUSL_CC) TLS=no SASL=no WERROR=yes STATIC=yes
 CARES_MUSL = $(CURDIR)/build/musl/cares
 IDN2_MUSL = $(CURDIR)/build/musl/idn2
 
@@ -330,11 +397,23 @@ fuzz: build/fuzz_reply
 # style(9) puts at the top; clang's valist.Uninitialized misreads a
 # va_list handed to a helper.
 LINT_DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS)
+	$(CARES_CFLAGS) $(IDN_CFLAGS) $(TLS_DEFS) $(SASL_DEFS) $(LIBS_DEFS)
 TIDY_OFF = -bugprone-easily-swappable-parameters,-clang-analyzer-valist.Uninitialized
 TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,$(TIDY_OFF)
 
-lint:
+# The link proves that libs.c defines every library function the other
+# objects call; lint checks the other way: none that they do not call
+# (nm -u of the objects is the list).
+lint: $(SRCS:.c=.o)
+	nm -u $(filter-out libs.o,$(SRCS:.c=.o)) | awk '{ print $$2 }' | \
+	    sort -u >build/lint-called
+	nm -g --defined-only libs.o | awk '$$3 !~ /^libs_/ { print $$3 }' | \
+	    sort | comm -23 - build/lint-called >build/lint-uncalled
+	@if [ -s build/lint-uncalled ]; then \
+	    echo "libs.c: defined, but called nowhere:" \
+	        $$(cat build/lint-uncalled) >&2; \
+	    exit 1; \
+	fi
 	cppcheck --enable=warning,style,performance,portability --std=c99 \
 	    --inline-suppr --error-exitcode=1 -q \
 	    --suppress=missingIncludeSystem --suppress=variableScope \

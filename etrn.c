@@ -265,6 +265,28 @@ server_bad(const char *s, const char *why)
 	return ST_USAGE;
 }
 
+/* Whether s has a byte over 0x7f: UTF-8 to be turned into A-labels. */
+static bool
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 0x7f)
+			return true;
+	return false;
+}
+
+/* libidn2 for a name with a byte over 0x7f: 0, or ST_OSERR said. */
+static int
+idn_library(const char *name)
+{
+	char why[256];
+
+	if (!has_8bit(name) || libs_load_idn2(why, sizeof(why)))
+		return 0;
+	diag("%s", why);
+	return ST_OSERR;
+}
+
 /*
  * Split server into host and port: "host", "host:port", an IPv4 or IPv6
  * literal, "[ipv6]" or "[ipv6]:port".  The port is digits only; the host
@@ -281,6 +303,7 @@ server_parse(const char *s, struct options *o)
 	const char *port = NULL, *colon, *close, *why;
 	bool bracketed = s[0] == '[';
 	size_t hostlen;
+	int st;
 
 	if (bracketed) {
 		if ((close = strchr(s, ']')) == NULL)
@@ -334,6 +357,8 @@ server_parse(const char *s, struct options *o)
 		}
 	}
 	if (!o->host_is_literal) {
+		if ((st = idn_library(host)) != 0)
+			return st;
 		if (!idn_to_ascii(host, o->host, sizeof(o->host), &why)) {
 			diag("bad server \"%s\": not a valid IDN: %s",
 			    shown_arg(shown, sizeof(shown), s), why);
@@ -525,16 +550,6 @@ option_name(char *buf, size_t len, int ch)
 	return buf;
 }
 
-/* Whether s has a byte over 0x7f: UTF-8 to be turned into A-labels. */
-static bool
-has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s > 0x7f)
-			return true;
-	return false;
-}
-
 /*
  * The nodes as sent (o->nodes) and as result lines name them (o->shown):
  * typed, or, when one of them has a byte over 0x7f, a block of both
@@ -568,7 +583,8 @@ nodes_init(struct options *o, char **typed, size_t n)
 /*
  * Check node i.  A domain or @domain in UTF-8 is sent in its A-label
  * form, a #queue as it is; result lines name the node as typed unless
- * that has a space or a control byte.  Returns 0 or ST_USAGE, said.
+ * that has a space or a control byte.  Returns 0, ST_USAGE or
+ * ST_OSERR, said.
  */
 static int
 node_parse(struct options *o, size_t i)
@@ -576,8 +592,11 @@ node_parse(struct options *o, size_t i)
 	char shown[4 * COMMAND_LINE_MAX + 1], *slot;
 	const char *typed = o->nodes[i], *why;
 	size_t at = typed[0] == '@';
+	int st;
 
 	if (typed[0] != '#' && has_8bit(typed)) {
+		if ((st = idn_library(typed)) != 0)
+			return st;
 		slot = (char *)((char **)o->node_store + 2 * o->nnodes) +
 		    i * SLOT;
 		slot[0] = '@';
@@ -1003,10 +1022,10 @@ options_parse(int argc, char **argv, struct options *o)
 			config_where(&cf, -(int)i - 1);
 		st = i == 0 ? server_parse(argv[0], o) : node_parse(o, i - 1);
 		diag_where(NULL);
-		if (st != 0) {
+		if (st == ST_USAGE)
 			usage(stderr);
-			return ST_USAGE;
-		}
+		if (st != 0)
+			return st;
 	}
 	if (o->show_config) {
 		config_show(stdout, o, from);
@@ -1186,6 +1205,12 @@ main(int argc, char *argv[])
 		/* It names files as given: shown escaped, like arguments. */
 		diag("%s", shown_arg(shown, sizeof(shown), why));
 		st = report_failure(&o, st, closed & 2);
+		goto end;
+	}
+	/* GNU SASL for AUTH, loaded before any connection as OpenSSL is. */
+	if (o.user != NULL && !libs_load_gsasl(why, sizeof(why))) {
+		diag("%s", why);
+		st = report_failure(&o, ST_OSERR, closed & 2);
 		goto end;
 	}
 	n = o.check ? 1 : o.nnodes;

@@ -548,4 +548,13 @@ int	 signal_fd(void);
 bool	 secret_file_private(int, char *, size_t);
 extern bool verbose;
 
+/*
+ * libs.c: the optional libraries, loaded when a run needs them.  A
+ * loader is called before the first call of its library's functions.
+ */
+bool	 libs_load_tls(char *, size_t);
+const char *libs_tls_soname(void);
+bool	 libs_load_idn2(char *, size_t);
+bool	 libs_load_gsasl(char *, size_t);
+
 #endif /* ETRN_H */

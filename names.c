@@ -105,7 +105,8 @@ host_name_valid(const char *s, bool final_dot, const char **why)
  * UTF-8, whatever the locale (cron has none), and turned into A-labels
  * by IDNA2008 with UTS #46 mapping, non-transitional (RFC 5891, UTS #46
  * section 4); any other name is copied as it is.  Returns false with
- * *why libidn2's reason, or "longer than 253 octets".
+ * *why libidn2's reason, or "longer than 253 octets".  libidn2 must be
+ * loaded before the first name with a byte over 0x7f.
  */
 bool
 idn_to_ascii(const char *name, char *out, size_t outlen, const char **why)
@@ -127,11 +128,14 @@ idn_to_ascii(const char *name, char *out, size_t outlen, const char **why)
 		p = ascii;
 	}
 	if (strlen(p) >= outlen) {
-		idn2_free(ascii);
+		if (ascii != NULL)
+			idn2_free(ascii);
 		return *why = "longer than 253 octets", false;
 	}
 	memcpy(out, p, strlen(p) + 1);
-	idn2_free(ascii);
+	/* An ASCII name needs no libidn2, which may not be loaded. */
+	if (ascii != NULL)
+		idn2_free(ascii);
 	return true;
 }
 

@@ -120,6 +120,8 @@ ctx_ready(char *why, size_t len)
 {
 	int rc;
 
+	if (ctx == NULL && !libs_load_gsasl(why, len))
+		return false;
 	if (ctx == NULL && (rc = gsasl_init(&ctx)) != GSASL_OK) {
 		ctx = NULL;
 		snprintf(why, len, "SASL: %s", gsasl_strerror(rc));

@@ -48,17 +48,28 @@ static SSL_CTX *ctx;
 static bool insecure;
 static bool pkix_asked;		/* -S or --tls: PKIX unless DANE says more */
 
-/* For --version: the OpenSSL in use, and the one built with if another. */
+/*
+ * For --version: the OpenSSL in use, and the one built with if another;
+ * the library loaded for it, or why it does not load.
+ */
 const char *
 secure_library(void)
 {
-	static char line[128];
-	const char *run = OpenSSL_version(OPENSSL_VERSION_STRING);
-	const char *built = OPENSSL_VERSION_STR;
+	static char line[512];
+	char why[256];
+	const char *run, *built = OPENSSL_VERSION_STR;
+	const char *soname = libs_tls_soname();
 
-	snprintf(line, sizeof(line), "TLS via OpenSSL %s%s%s", run,
+	if (!libs_load_tls(why, sizeof(why))) {
+		snprintf(line, sizeof(line), "TLS via OpenSSL, which does not "
+		    "load: %s", why);
+		return line;
+	}
+	run = OpenSSL_version(OPENSSL_VERSION_STRING);
+	snprintf(line, sizeof(line), "TLS via OpenSSL %s%s%s%s%s", run,
 	    strcmp(run, built) != 0 ? ", built with " : "",
-	    strcmp(run, built) != 0 ? built : "");
+	    strcmp(run, built) != 0 ? built : "",
+	    soname != NULL ? " from " : "", soname != NULL ? soname : "");
 	return line;
 }
 
@@ -440,6 +451,8 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 {
 	int st;
 
+	if (!libs_load_tls(why, whylen))
+		return ST_OSERR;
 	/* No openssl.cnf: its settings are not etrn's, and it costs. */
 	if (OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1 ||
 	    (ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -487,7 +500,9 @@ secure_setup(const struct options *o, int64_t deadline_ns, char *why,
 void
 secure_cleanup(void)
 {
-	SSL_CTX_free(ctx);
+	/* Without TLS, OpenSSL is not loaded. */
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
 	ctx = NULL;
 }
 

@@ -18,6 +18,7 @@ import time
 
 from harness import ETRN, TOPDIR, expect, stop_process, test, tmpdir
 from smtpd import Script, ScriptedServer
+from tlsserver import CAPS, PASSWORD, USER, Behaviour, TLSServer, ca
 
 UNIT = os.path.join(TOPDIR, "systemd", "etrn@.service")
 TIMER = os.path.join(TOPDIR, "systemd", "etrn@.timer")
@@ -27,9 +28,13 @@ UNITDIR = subprocess.run(
     ["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
     capture_output=True, text=True).stdout.strip().lstrip("/") or \
     "lib/systemd/system"
+# OpenSSL as loaded on demand ("from libssl.so.3"), as linked (STATIC=yes:
+# nothing more), or not loadable here; or no TLS at all.
 VERSION_LINE = re.compile(
     r"etrn (\d+\.\d+) \(c-ares \d+\.\d+\.\d+(, built with \d+\.\d+\.\d+)?, "
-    r"(TLS via OpenSSL \d+\.\d+\.\d+(, built with \d+\.\d+\.\d+)?|"
+    r"(TLS via OpenSSL \d+\.\d+\.\d+(, built with \d+\.\d+\.\d+)?"
+    r"( from lib[a-z0-9]+\.so\.[0-9.]+)?|"
+    r"TLS via OpenSSL, which does not load: [^\n]+|"
     r"built without TLS)\)\n")
 
 
@@ -318,6 +323,146 @@ def dist_unpacks_builds_and_makes_itself_again_without_git():
         shutil.rmtree(top, ignore_errors=True)
 
 
+# ------------------------------ libraries on demand, and STATIC=yes
+
+def needed(binary):
+    """The libraries binary names in its dynamic section (DT_NEEDED)."""
+    out = subprocess.run(["readelf", "-d", binary], capture_output=True,
+                         text=True).stdout
+    return re.findall(r"\(NEEDED\).*\[(.*)\]", out)
+
+
+def exported(binary):
+    """The names binary offers to the libraries it loads."""
+    out = subprocess.run(["nm", "-D", "--defined-only", binary],
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines()}
+
+
+def etrn_in(src, *args):
+    env = dict(os.environ, ETRN_PASSWORD=PASSWORD)
+    return subprocess.run(["./etrn", "-t", "5", "-m", "20"] + list(args),
+                          cwd=src, capture_output=True, text=True,
+                          timeout=30, env=env)
+
+
+def starttls_session(src, what):
+    """An --starttls session of src/etrn with the test CA and AUTH PLAIN:
+    0, and AUTH and ETRN sent over TLS (OpenSSL and GNU SASL at work)."""
+    with TLSServer(Behaviour(ehlo_tls=CAPS + ["ETRN", "AUTH PLAIN"],
+                             auth_required=True)) as srv:
+        p = etrn_in(src, "-H", "client.test", "--starttls", "--cafile",
+                    ca(), "-u", USER, "127.0.0.1:%d" % srv.port,
+                    "example.org")
+        expect(p.returncode == 0 and re.fullmatch(
+            r"example\.org 0 started 127\.0\.0\.1\[127\.0\.0\.1\]:%d/"
+            r"TLSv1\.[23]/pkix 250 Queuing started\n" % srv.port, p.stdout),
+               "%s: --starttls: %d %r %r" % (what, p.returncode, p.stdout,
+                                            p.stderr))
+        expect(srv.scripts == [["EHLO client.test", "STARTTLS", "<TLS>",
+                                "EHLO client.test", "AUTH PLAIN",
+                                "ETRN example.org", "QUIT"]],
+               "%s: the server saw %r" % (what, srv.scripts))
+
+
+def utf8_node_session(src, what):
+    """A UTF-8 node is sent as its A-label: libidn2 at work."""
+    with ScriptedServer(Script()) as srv:
+        p = etrn_in(src, "-H", "client.test", "127.0.0.1:%d" % srv.port,
+                    "b\u00fccher.example")
+        expect(p.returncode == 0, "%s: UTF-8 node: %d %r" % (
+            what, p.returncode, p.stderr))
+        srv.settle()
+        expect("ETRN xn--bcher-kva.example" in srv.lines,
+               "%s: the server saw %r" % (what, srv.lines))
+
+
+@test
+def libraries_load_on_demand_and_static_yes_links_them():
+    _, top, src = unpacked_dist()
+    try:
+        made(make("-j2", "etrn", cwd=src), "make etrn")
+        # Neither OpenSSL nor libidn2 is bound at start; the wrappers of
+        # libs.c are not offered to the libraries once loaded.
+        libs = needed(os.path.join(src, "etrn"))
+        expect(not [n for n in libs if n.startswith(("libssl", "libcrypto",
+                                                     "libidn2", "libgsasl"))],
+               "etrn links %r" % libs)
+        names = exported(os.path.join(src, "etrn"))
+        expect(not {"SSL_new", "SSL_CTX_ctrl", "CRYPTO_free",
+                    "idn2_to_ascii_8z", "gsasl_init"} & names,
+               "etrn exports %r" % sorted(names))
+        p = subprocess.run(["./etrn", "--version"], cwd=src,
+                           capture_output=True, text=True, timeout=10)
+        expect(VERSION_LINE.fullmatch(p.stdout) and
+               p.stdout.endswith(" from libssl.so.3)\n"),
+               "--version: %r" % p.stdout)
+        starttls_session(src, "on demand")
+        utf8_node_session(src, "on demand")
+
+        # A library that does not load: 71 with dlopen's reason, before
+        # any connection, and only when the run needs it.
+        made(make("-W", "libs.c", "etrn", "LIBSSL_SONAME=libnone.so.9",
+                  "LIBIDN2_SONAME=libnone.so.8",
+                  "LIBGSASL_SONAME=libnone.so.7", cwd=src),
+             "make with missing libraries")
+        p = subprocess.run(["./etrn", "--version"], cwd=src,
+                           capture_output=True, text=True, timeout=10)
+        expect(p.returncode == 0 and VERSION_LINE.fullmatch(p.stdout) and
+               p.stdout.endswith(", TLS via OpenSSL, which does not load: "
+                                 "libnone.so.9: cannot open shared object "
+                                 "file: No such file or directory)\n"),
+               "--version: %r" % p.stdout)
+        with ScriptedServer(Script()) as srv:
+            server = "127.0.0.1:%d" % srv.port
+            p = etrn_in(src, "--starttls", server, "example.org")
+            expect(p.returncode == 71 and p.stdout == "" and p.stderr ==
+                   "etrn: libnone.so.9: cannot open shared object file: "
+                   "No such file or directory\n",
+                   "--starttls: %d %r %r" % (p.returncode, p.stdout,
+                                             p.stderr))
+            p = etrn_in(src, server, "b\u00fccher.example")
+            expect(p.returncode == 71 and p.stdout == "" and p.stderr ==
+                   "etrn: libnone.so.8: cannot open shared object file: "
+                   "No such file or directory\n",
+                   "UTF-8 node: %d %r %r" % (p.returncode, p.stdout,
+                                             p.stderr))
+            p = etrn_in(src, "-u", USER, "--insecure-auth", server,
+                        "example.org")
+            expect(p.returncode == 71 and p.stdout == "" and p.stderr ==
+                   "etrn: libnone.so.7: cannot open shared object file: "
+                   "No such file or directory\n",
+                   "-u: %d %r %r" % (p.returncode, p.stdout, p.stderr))
+            p = etrn_in(src, "-H", "client.test", server, "example.org")
+            expect(p.returncode == 0, "plain run without the libraries: "
+                   "%d %r" % (p.returncode, p.stderr))
+            srv.settle()
+            expect(srv.connections == 1, "%d connections: a run that "
+                   "failed to load connected" % srv.connections)
+        # A library without a function etrn calls: that function named.
+        made(make("-W", "libs.c", "etrn", "LIBSSL_SONAME=libcrypto.so.3",
+                  cwd=src), "make with libcrypto for libssl")
+        p = etrn_in(src, "--starttls", "127.0.0.1:1", "example.org")
+        expect(p.returncode == 71 and re.fullmatch(
+            r"etrn: libcrypto\.so\.3: no (SSL|TLS|OPENSSL_init_ssl)\w*\n",
+            p.stderr), "--starttls: %d %r" % (p.returncode, p.stderr))
+
+        # STATIC=yes: everything linked in, TLS and IDN included.
+        made(make("clean", cwd=src), "make clean")
+        made(make("-j2", "etrn", "STATIC=yes", cwd=src), "make STATIC=yes")
+        expect(needed(os.path.join(src, "etrn")) == [],
+               "STATIC=yes links %r" % needed(os.path.join(src, "etrn")))
+        p = subprocess.run(["./etrn", "--version"], cwd=src,
+                           capture_output=True, text=True, timeout=10)
+        m = VERSION_LINE.fullmatch(p.stdout)
+        expect(m and m.group(3).startswith("TLS via OpenSSL ") and
+               m.group(5) is None, "--version: %r" % p.stdout)
+        starttls_session(src, "STATIC=yes")
+        utf8_node_session(src, "STATIC=yes")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 # ------------------------------------------------- units, profile, hook
 
 def unit_for_test(directory):
@@ -600,7 +745,14 @@ def make_deb_builds_a_package_lintian_passes():
                             check=True).stdout
     # dpkg-shlibdeps computes the libraries (libssl3, libssl3t64 on
     # Ubuntu 24.04): nothing written by hand in debian/control.
-    expect(re.search(r"^Depends:.*\blibssl3(t64)?\b", fields, re.M) and
+    # etrn loads OpenSSL, libidn2 and GNU SASL on demand: their
+    # dependencies, with the versions the functions etrn calls need, come
+    # from build/etrn-linked (debian/rules).
+    expect(re.search(r"^Depends:.*\blibssl3(t64)? \(>= [0-9.]+", fields,
+                     re.M) and
+           re.search(r"^Depends:.*\blibidn2-0 \(>= [0-9.]+", fields, re.M) and
+           re.search(r"^Depends:.*\blibgsasl18 \(>= [0-9.]+", fields,
+                     re.M) and
            re.search(r"^Depends:.*\blibc-ares2\b", fields, re.M) and
            "libtls" not in fields and
            re.search(r"^Recommends:.*\bca-certificates\b", fields, re.M),
@@ -635,9 +787,12 @@ def make_deb_builds_a_package_lintian_passes():
                            env=dict(os.environ, SYSTEMD_LOG_LEVEL="notice"))
         expect(p.returncode == 0 and p.stderr.strip() == "",
                "systemd-analyze verify: %d\n%s" % (p.returncode, p.stderr))
+        expect("./usr/bin/etrn-linked" not in files and
+               "etrn-linked" not in files, "etrn-linked is installed")
         p = subprocess.run([os.path.join(x, "usr/bin/etrn"), "--version"],
                            capture_output=True, text=True, timeout=10)
-        expect(VERSION_LINE.fullmatch(p.stdout), "--version: %r" % p.stdout)
+        expect(VERSION_LINE.fullmatch(p.stdout) and " from libssl.so." in
+               p.stdout, "--version: %r" % p.stdout)
     finally:
         shutil.rmtree(x, ignore_errors=True)
     changes = [os.path.join(debdir, f) for f in os.listdir(debdir)
