@@ -37,7 +37,6 @@ import atexit
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -93,24 +92,6 @@ def cert_sha256(cert):
     return hashlib.sha256(der).hexdigest()
 
 
-def free_port(addresses):
-    """A TCP port free on every one of addresses (the TLSA names carry it,
-    so it is chosen before the servers start)."""
-    for _ in range(50):
-        port = net.free_port(addresses[0])
-        ok = True
-        for a in addresses:
-            with socket.socket() as s:
-                try:
-                    s.bind((a, port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return port
-    raise AssertionError("no port free on %r" % addresses)
-
-
 UNBOUND_CONF = """server:
   interface: 127.0.0.1
   port: %(port)d
@@ -148,7 +129,7 @@ class Rig:
         c = certs()
         self.selfsigned = c.path("selfsigned.pem")
         self._ta_chain(c)
-        self.port = free_port(list(HOSTS.values()) + [PLAIN_HOST])
+        self.port = net.common_port(list(HOSTS.values()) + [PLAIN_HOST])
         try:
             self._zones(c)
             self.auth_port = self._unbound("auth", "iterator", self._auth())

@@ -4,14 +4,14 @@
 Usage: python3 test/mutants.py [NAME...]     (make mutants runs them all)
 
 The tree is copied to build/mutants/tree (never touching the working
-tree).  For each mutant, its one change is made to the copy, etrn and the
-unit tests are built there, the unit tests run, and, when they all pass,
-the Python suites the mutant names, with ETRN pointing at the mutated
-etrn.  A mutant is killed when a test fails; it survives when every test
-passes.  A mutant whose text is not found exactly once, or whose build
-fails, is an error of the list: fix the list.  Each mutant is bounded by
-MUTANT_TIMEOUT seconds (default 900); past it, it counts as killed (a
-hang is caught too) and says so.
+tree).  For each mutant, its change (one or a few places) is made to the
+copy, etrn and the unit tests are built there, the unit tests run, and,
+when they all pass, the Python suites the mutant names, with ETRN
+pointing at the mutated etrn.  A mutant is killed when a test fails; it
+survives when every test passes.  A mutant whose text is not found
+exactly once, or whose build fails, is an error of the list: fix it.
+Each mutant is bounded by MUTANT_TIMEOUT seconds (default 900); past it,
+it counts as killed (a hang is caught too) and says so.
 
 The last line is "N killed, N survived" (and the errors, if any), then the
 survivors' names; the exit status is 0 only when every mutant was killed.
@@ -30,6 +30,7 @@ WORK = os.path.join(TOPDIR, "build", "mutants")
 TREE = os.path.join(WORK, "tree")
 TIMEOUT = float(os.environ.get("MUTANT_TIMEOUT", "900"))
 KEYS = ("name", "file", "from", "to", "suites")
+PAIRS = ("from", "to")      # repeated: several changes make one mutant
 ESCAPES = {"t": "\t", "n": "\n", "\\": "\\"}
 
 
@@ -48,17 +49,22 @@ def parse(path):
             if not line or line.startswith("#"):
                 continue
             key, sep, value = line.partition(": ")
-            if not sep or key not in KEYS or key in m:
+            if not sep or key not in KEYS or (key in m and key not in PAIRS):
                 sys.exit("%s: bad line %r" % (path, line))
-            m[key] = value
+            if key in PAIRS:
+                m.setdefault(key, []).append(value)
+            else:
+                m[key] = value
         if not m:
             continue
         missing = [k for k in KEYS if k not in m]
         if missing:
             sys.exit("%s: mutant %r lacks %s" % (path, m.get("name"),
                                                  ", ".join(missing)))
-        m["from"] = unescape(m["from"])
-        m["to"] = unescape(m["to"])
+        if len(m["from"]) != len(m["to"]):
+            sys.exit("%s: mutant %r: as many to as from" % (path, m["name"]))
+        m["from"] = [unescape(t) for t in m["from"]]
+        m["to"] = [unescape(t) for t in m["to"]]
         m["suites"] = m["suites"].split()
         mutants.append(m)
     names = [m["name"] for m in mutants]
@@ -134,13 +140,17 @@ def try_mutant(m):
     path = os.path.join(TREE, m["file"])
     with open(path, encoding="utf-8") as f:
         original = f.read()
-    n = original.count(m["from"])
-    if n != 1:
-        return "error", "its text is found %d times in %s" % (n, m["file"])
+    mutated = original
+    for old, new in zip(m["from"], m["to"]):
+        n = mutated.count(old)
+        if n != 1:
+            return "error", "its text %r is found %d times in %s" % (
+                old[:40], n, m["file"])
+        mutated = mutated.replace(old, new)
     deadline = time.monotonic() + TIMEOUT
     try:
         with open(path, "w", encoding="utf-8") as f:
-            f.write(original.replace(m["from"], m["to"]))
+            f.write(mutated)
         st, out = run(["make", "-s", "etrn"], deadline)
         if st != 0:
             return "error", "the build fails: " + compile_error(out)

@@ -34,6 +34,21 @@ def free_port(host="127.0.0.1", udp=False):
     raise RuntimeError("no free port on %s" % host)
 
 
+def common_port(hosts):
+    """A TCP port free on every one of hosts at once (chosen before the
+    servers start, when something else must name it first)."""
+    for _ in range(50):
+        port = free_port(hosts[0])
+        try:
+            for h in hosts[1:]:
+                with socket.socket(family_of(h), socket.SOCK_STREAM) as s:
+                    s.bind((h, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no port free on all of %s" % (hosts,))
+
+
 def closed_port(host="127.0.0.1"):
     """A port where nothing listens (bound, noted, closed): connections to
     it are refused."""

@@ -12,12 +12,10 @@ import base64
 import json
 import os
 import re
-import socket
-import subprocess
 import tempfile
 
 import harness
-from harness import ETRN, TOPDIR, expect, test
+from harness import expect, test
 from smtpd import Script, ScriptedServer, reply
 
 HELO = "client.test"
@@ -60,12 +58,6 @@ def expect_first_err(r, line):
     err = err_lines(r)
     expect(err[:1] == [line], "stderr %r, expected first line %r" % (
         err, line), r)
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AuthScript(Script):
