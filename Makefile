@@ -107,7 +107,8 @@ SRCS = etrn.c config.c race.c resolve.c smtp.c sasl.c conn.c tls.c \
 LIB_OBJS = config.o race.o resolve.o smtp.o sasl.o conn.o tls.o report.o \
 	reply.o outcome.o names.o util.o libs.o
 # One per source file, named after it: test/unit_FILE.c.
-UNITS = reply smtp sasl outcome names options config util report resolve race
+UNITS = reply smtp sasl outcome names options config util report resolve race \
+	libs
 SUITES = integration dns_tests failover_tests tls_tests postfix_tests \
 	exim_tests sendmail_tests hostile_tests unattended_tests \
 	race_tests retry_tests profile_tests input_tests dane_tests

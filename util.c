@@ -245,10 +245,13 @@ static void
 on_signal(int sig)
 {
 	int saved = errno;
+	ssize_t n = 0;
 
 	caught = sig;
+	/* A full pipe already wakes the loop: the result does not matter. */
 	if (wake_pipe[1] != -1)
-		(void)write(wake_pipe[1], "", 1);
+		n = write(wake_pipe[1], "", 1);
+	(void)n;
 	errno = saved;
 }
 
