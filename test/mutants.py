@@ -9,7 +9,9 @@ copy, etrn and the unit tests are built there, the unit tests run, and,
 when they all pass, the Python suites the mutant names, with ETRN
 pointing at the mutated etrn.  A mutant is killed when a test fails; it
 survives when every test passes.  A mutant whose text is not found
-exactly once, or whose build fails, is an error of the list: fix it.
+exactly once, or whose build fails, is an error of the list: fix it; one
+whose suites skipped a test is an error of the machine (build/mta and
+build/dane are used from the working tree: make them first).
 Each mutant is bounded by MUTANT_TIMEOUT seconds (default 900); past it,
 it counts as killed (a hang is caught too) and says so.
 
@@ -170,6 +172,10 @@ def try_mutant(m):
                                                    TIMEOUT)
         if st != 0:
             return "killed", first_failure(out)
+        skips = [x for x in out.splitlines() if x.startswith("SKIP ")]
+        if skips:
+            # A test that did not run cannot say whether it kills.
+            return "error", "%d tests skipped: %s" % (len(skips), skips[0])
         return "survived", ""
     finally:
         with open(path, "w", encoding="utf-8") as f:
