@@ -1,10 +1,9 @@
 /*
  * The optional libraries, loaded when a run needs them: OpenSSL for
  * --tls and --starttls, libidn2 for a name with a non-ASCII byte, GNU
- * SASL for AUTH (-u).
- * Linked in, the dynamic loader maps and relocates them at every start:
- * OpenSSL alone costs a plain run ten times its own instructions and
- * most of its memory (README, Performance).
+ * SASL for AUTH (-u).  Linked in, the dynamic loader maps and relocates
+ * them at every start: OpenSSL alone costs a plain run ten times its own
+ * instructions and most of its memory (README, Performance).
  *
  * Every library function the rest of etrn calls is defined here under
  * its own name, with the prototype of the library's header, and calls
