@@ -18,7 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 
-#define ETRN_VERSION "1.1"
+#define ETRN_VERSION "1.2"
 
 /*
  * Exit statuses, one per outcome; the man page's EXIT STATUS table copies
