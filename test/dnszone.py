@@ -28,7 +28,7 @@ import time
 import harness
 from harness import Skip, expect, run_etrn
 from dnsscript import DROP, DnsScript, query
-from net import LOOPBACKS, free_port
+from net import LOOPBACKS, free_port, same_port
 from smtpd import ScriptedServer
 
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -204,18 +204,9 @@ class MxServers:
         scripts = scripts or {}
         self.servers = {}
         try:
-            for _ in range(20):
-                port = free_port()
-                try:
-                    for h in hosts:
-                        self.servers[h] = ScriptedServer(scripts.get(h), h,
-                                                         port)
-                except OSError:
-                    self.stop()
-                    continue
-                self.port = port
-                return
-            raise RuntimeError("no port free on all of %s" % (hosts,))
+            self.port, made = same_port(
+                hosts, lambda h, port: ScriptedServer(scripts.get(h), h, port))
+            self.servers = dict(zip(hosts, made))
         except BaseException:
             self.stop()
             raise

@@ -79,9 +79,10 @@ def stable_port(taken=()):
 def same_port(hosts, make, tries=20):
     """Call make(host, port) for each of hosts with one port free on all;
     returns (port, [what make returned]).  What make returns must have a
-    stop() method, called when another host refuses the port."""
+    stop() method, called when another host refuses the port (and on any
+    other error, which is raised again)."""
     for _ in range(tries):
-        port = free_port(hosts[0])
+        port = free_port(*hosts[:1])    # none: a port for later use
         made = []
         try:
             for h in hosts:
@@ -90,6 +91,10 @@ def same_port(hosts, make, tries=20):
         except OSError:
             for m in made:
                 m.stop()
+        except BaseException:
+            for m in made:
+                m.stop()
+            raise
     raise RuntimeError("no port free on all of %s" % (hosts,))
 
 

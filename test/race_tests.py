@@ -46,7 +46,7 @@ import harness                                  # noqa: E402
 from harness import Skip, expect, test          # noqa: E402
 from dnsscript import DROP, DnsScript           # noqa: E402
 from smtpd import CLOSE, Script, ScriptedServer, Sleep   # noqa: E402
-from net import BlackHole, free_port         # noqa: E402
+from net import BlackHole, same_port          # noqa: E402
 
 NODE = "example.org"
 HELO = "client.test"
@@ -185,22 +185,14 @@ class Race:
         scripts = scripts or {}
         self.servers = {}
         self.dns = DnsScript(zone, timing)
+
+        def make(h, port):
+            if h in lost_syn:
+                return LostSyn(h, port, scripts.get(h))
+            return ScriptedServer(scripts.get(h), h, port)
         try:
-            for _ in range(20):
-                port = free_port()
-                try:
-                    for h in hosts:
-                        if h in lost_syn:
-                            self.servers[h] = LostSyn(h, port, scripts.get(h))
-                        else:
-                            self.servers[h] = ScriptedServer(scripts.get(h),
-                                                             h, port)
-                except OSError:
-                    self._stop_servers()
-                    continue
-                self.port = port
-                return
-            raise RuntimeError("no port free on all of %s" % (hosts,))
+            self.port, made = same_port(hosts, make)
+            self.servers = dict(zip(hosts, made))
         except BaseException:
             self.stop()
             raise
@@ -928,7 +920,6 @@ def tls_certificate_failure_is_final():
     """Two addresses, both with an untrusted certificate: the first
     failure ends the run (5); another server would not make it trusted,
     so there is exactly one connection."""
-    from net import same_port
     from tlsserver import Behaviour, TLSServer
     zone = dict(ZONE, **{"two.race.test": {"A": [V4, V4B],
                                            "AAAA": "NODATA"}})
