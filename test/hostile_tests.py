@@ -6,9 +6,9 @@ ETRN_SLACK=seconds widens every upper time bound for slow wrappers;
 ONLY=part-of-a-name to run some tests).
 
 Every test is a real run of etrn against a server on 127.0.0.1, port 0:
-test/smtpd.py's ScriptedServer where a scripted reply is enough, or the
-RawServer below where the server must stream without end or misbehave at
-the socket level.  Each run is checked for its exit status
+test/smtpd.py's ScriptedServer where a scripted reply is enough, or
+test/net.py's RawServer where the server must stream without end or
+misbehave at the socket level.  Each run is checked for its exit status
 (../shared/INTERFACE.md, /tmp/etrn-spec.md), for the time it took, and
 for what it printed: standard output and standard error may only hold
 printable ASCII and newlines, whatever the server sent (the spec escapes
@@ -22,10 +22,10 @@ import socket
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 
 from harness import ETRN, Result, Skip, expect, run_etrn, test
+from net import RawServer
 from smtpd import (CLOSE, HALF_CLOSE, RESET, Drip, Script, ScriptedServer,
                    Send, Sleep, reply)
 
@@ -96,79 +96,6 @@ def within(r, lo, hi, what=""):
 def result_fields(r):
     """Each result line as [NODE, STATUS, WORD, SERVER, CODE, TEXT]."""
     return [line.split(" ", 5) for line in r.out.decode("ascii").splitlines()]
-
-
-class RawServer:
-    """A TCP listener on 127.0.0.1, port 0, whose every connection runs
-    handler(conn, stop) in its own thread; conn is a connected socket with
-    a 5 s timeout and stop a threading.Event set by .stop().  .connections
-    counts accepted connections; .notes collects what handlers record."""
-
-    def __init__(self, handler):
-        self.handler = handler
-        self.connections = 0
-        self.notes = []
-        self._stop = threading.Event()
-        self._threads = []
-        self._socks = []
-        self._lock = threading.Lock()
-        self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._lsock.bind(("127.0.0.1", 0))
-        self._lsock.listen(16)
-        self.port = self._lsock.getsockname()[1]
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
-        self._acceptor.start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _accept(self):
-        while not self._stop.is_set():
-            r, _, _ = select.select([self._lsock], [], [], 0.05)
-            if not r:
-                continue
-            try:
-                conn, _ = self._lsock.accept()
-            except OSError:
-                continue
-            conn.settimeout(5)
-            with self._lock:
-                self.connections += 1
-                self._socks.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,),
-                                 daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _serve(self, conn):
-        try:
-            self.handler(conn, self._stop)
-        except OSError as e:
-            self.notes.append("handler: %s" % e)
-        finally:
-            conn.close()
-
-    def settle(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        for t in list(self._threads):
-            t.join(max(0.0, deadline - time.monotonic()))
-
-    def stop(self):
-        self._stop.set()
-        self._acceptor.join(2)
-        self._lsock.close()
-        with self._lock:
-            for s in self._socks:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        for t in self._threads:
-            t.join(2)
 
 
 def recv_line(conn):

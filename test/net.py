@@ -1,11 +1,13 @@
 """The network helper of the test suites: free and closed ports, the
-loopback addresses they use, and a black hole.
+loopback addresses they use, a black hole and a raw TCP server.
 
 Only 127.0.0.0/8 and ::1 are ever used (Linux answers on all of 127/8
 without configuration); ports are the kernel's ephemeral picks.
 """
 import random
+import select
 import socket
+import threading
 import time
 
 # The loopback aliases the suites give to several servers (MX hosts).
@@ -165,3 +167,81 @@ class BlackHole:
         self.sock.close()
 
     stop = close
+
+
+class RawServer:
+    """The raw TCP server of the suites: a listener on host, port 0, whose
+    every connection runs handler(conn, stop) in its own thread; conn is a
+    connected socket with a 5 s timeout and stop a threading.Event set by
+    .stop().  .connections counts accepted connections; .notes collects
+    what handlers record (and the OSError a handler ended with).
+
+    For what a scripted SMTP server (smtpd.py) cannot do: stream without
+    end (floods), reset or misbehave at an exact byte, at the socket level.
+    """
+
+    def __init__(self, handler, host="127.0.0.1"):
+        self.handler = handler
+        self.connections = 0
+        self.notes = []
+        self._stop = threading.Event()
+        self._threads = []
+        self._socks = []
+        self._lock = threading.Lock()
+        self._lsock = socket.socket(family_of(host), socket.SOCK_STREAM)
+        self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._lsock.bind((host, 0))
+        self._lsock.listen(16)
+        self.port = self._lsock.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._lsock], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                conn, _ = self._lsock.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            with self._lock:
+                self.connections += 1
+                self._socks.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,),
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        try:
+            self.handler(conn, self._stop)
+        except OSError as e:
+            self.notes.append("handler: %s" % e)
+        finally:
+            conn.close()
+
+    def settle(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        for t in list(self._threads):
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def stop(self):
+        self._stop.set()
+        self._acceptor.join(2)
+        self._lsock.close()
+        with self._lock:
+            for s in self._socks:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        for t in self._threads:
+            t.join(2)
