@@ -86,9 +86,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                  # noqa: E402
 from latency_proxy import LatencyProxy          # noqa: E402
-from dnsscript import DROP, DnsScript, query    # noqa: E402
+from dnsscript import DROP, DnsScript           # noqa: E402
+from dnszone import Zone                        # noqa: E402
 from smtpd import Script, ScriptedServer        # noqa: E402
-from net import BlackHole, free_port, same_port  # noqa: E402
+from net import BlackHole, same_port            # noqa: E402
 
 NODE = "example.org"
 NODES5 = ["n%d.example.org" % i for i in range(1, 6)]
@@ -174,40 +175,6 @@ class Runner:
             raise BenchError("%s: exit status %s\n%s%s" % (
                 " ".join(cmd), status, out, err))
         return total
-
-
-# ---------------------------------------------------------------------- dns
-
-class Dnsmasq:
-    """A private dnsmasq on 127.0.0.1 serving the bench.test zone."""
-
-    def __init__(self, tmp, lines):
-        self.proc = None
-        for _ in range(5):
-            self.port = free_port(udp=True)
-            conf = os.path.join(tmp, "dnsmasq.conf")
-            with open(conf, "w") as f:
-                f.write("\n".join([
-                    "port=%d" % self.port, "listen-address=127.0.0.1",
-                    "bind-interfaces", "no-resolv", "no-hosts",
-                    "local=/%s/" % DOMAIN] + lines) + "\n")
-            self.log = open(os.path.join(tmp, "dnsmasq.log"), "w")
-            self.proc = subprocess.Popen(
-                ["dnsmasq", "--keep-in-foreground", "--conf-file=" + conf,
-                 "--pid-file=" + os.path.join(tmp, "dnsmasq.pid"),
-                 "--log-facility=-"],
-                stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if query(self.port, "mx1." + DOMAIN, 1, 0.2):
-                    return
-                time.sleep(0.05)
-            self.stop()
-        raise BenchError("dnsmasq did not start; see %s" % self.log.name)
-
-    def stop(self):
-        harness.stop_process(self.proc)
-        self.log.close()
 
 
 # ------------------------------------------------------------------ helpers
@@ -322,7 +289,8 @@ class Bench:
             lines += ["mx-host=many.%s,s%d.many.%s,%d" % (DOMAIN, i, DOMAIN,
                                                           10 * i)
                       for i in range(1, MANY_HOSTS + 1)]
-            self._dns = Dnsmasq(self.tmp, lines)
+            self._dns = Zone("\n".join(lines) + "\n", DOMAIN,
+                             "mx1." + DOMAIN, stubs=False, query_log=False)
             self.stack.callback(self._dns.stop)
             self.run.dns_port = self._dns.port
         return self._dns.port

@@ -1,6 +1,7 @@
 """The dnsmasq fixture: a real DNS server with a zone under .test, for the
 suites where a real resolver is the point (dns_tests, failover_tests,
-unattended_tests), and the scripted SMTP servers on its MX hosts.
+unattended_tests, and bench.py with its own zone), and the scripted SMTP
+servers on its MX hosts.
 
 One private dnsmasq serves ZONE for every test of a run: its own config
 file in a temporary folder, an unused port on 127.0.0.1, no upstream
@@ -94,9 +95,16 @@ dns-rr=odd.test,15,000a036d0778047465737400
 
 
 class Zone:
-    """dnsmasq with ZONE, and the three failing stubs."""
+    """dnsmasq with ZONE, and the three failing stubs.
 
-    def __init__(self):
+    bench.py starts its own: records (dnsmasq lines) for domain, no
+    failing stubs, no query log and negative cache as dnsmasq's default
+    (query_log=False), ready once probe has one A record."""
+
+    def __init__(self, records=ZONE, domain="test", probe="implicit.test",
+                 stubs=True, query_log=True):
+        self.records, self.domain, self.probe = records, domain, probe
+        self.query_log = query_log
         if not os.access(DNSMASQ, os.X_OK):
             raise Skip("dnsmasq not installed: no %s "
                        "(apt-get install dnsmasq-base)" % DNSMASQ)
@@ -105,9 +113,10 @@ class Zone:
         self.log = None
         self.stubs = {}
         try:
-            self.stubs["servfail"] = DnsScript({"*": "SERVFAIL"})
-            self.stubs["refused"] = DnsScript({"*": "REFUSED"})
-            self.stubs["silent"] = DnsScript({}, {("*", "*"): DROP})
+            if stubs:
+                self.stubs["servfail"] = DnsScript({"*": "SERVFAIL"})
+                self.stubs["refused"] = DnsScript({"*": "REFUSED"})
+                self.stubs["silent"] = DnsScript({}, {("*", "*"): DROP})
             self.port = self._start()
         except BaseException:
             self.stop()
@@ -118,13 +127,16 @@ class Zone:
         with open(path, "w") as f:
             f.write("port=%d\n" % port)
             f.write("listen-address=127.0.0.1\nbind-interfaces\n")
-            f.write("no-resolv\nno-hosts\nno-negcache\nlog-queries\n")
-            f.write("local=/test/\n")
-            f.write("server=/servfail.test/127.0.0.1#%d\n"
-                    % self.stubs["servfail"].port)
-            f.write("server=/silent.test/127.0.0.1#%d\n"
-                    % self.stubs["silent"].port)
-            f.write(ZONE)
+            f.write("no-resolv\nno-hosts\n")
+            if self.query_log:
+                f.write("no-negcache\nlog-queries\n")
+            f.write("local=/%s/\n" % self.domain)
+            if self.stubs:
+                f.write("server=/servfail.test/127.0.0.1#%d\n"
+                        % self.stubs["servfail"].port)
+                f.write("server=/silent.test/127.0.0.1#%d\n"
+                        % self.stubs["silent"].port)
+            f.write(self.records)
         os.chmod(self.dir, 0o755)
         os.chmod(path, 0o644)
         return path
@@ -142,7 +154,7 @@ class Zone:
                 stderr=subprocess.STDOUT)
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline and self.proc.poll() is None:
-                if query(port, "implicit.test", timeout=0.2) == (0, 1):
+                if query(port, self.probe, timeout=0.2) == (0, 1):
                     return port
             self._stop_dnsmasq()
         raise RuntimeError("dnsmasq did not start; see %s" % self.dir)
