@@ -442,28 +442,10 @@ class Bench:
             "msmtp": r.msmtp_cmd(host, port, NODE),
             "fetchmail": r.fetchmail_cmd(host, port, [NODE]),
         }
-        timefile = os.path.join(self.tmp, "time.out")
         for tool in rounds(self.args.runs, list(cmds)):
             since = len(srv.sessions)
-            status, _, out, err = r.run(
-                ["valgrind", "--tool=callgrind",
-                 "--callgrind-out-file=/dev/null"] + cmds[tool], 120)
-            m = re.search(r"Collected : (\d+)", err or "")
-            if status != 0 or not m:
-                raise BenchError("scenario 5, callgrind %s: status %s\n%s"
-                                 % (tool, status, err))
-            self.row(5, tool + " instructions", "Ir").values.append(
-                int(m.group(1)))
-            status, _, out, err = r.run(
-                ["/usr/bin/time", "-v", "-o", timefile] + cmds[tool])
-            with open(timefile) as f:
-                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
-                              f.read())
-            if status != 0 or not m:
-                raise BenchError("scenario 5, time %s: status %s\n%s"
-                                 % (tool, status, err))
-            self.row(5, tool + " peak RSS", "KiB").values.append(
-                int(m.group(1)))
+            self.instructions(5, tool + " instructions", cmds[tool])
+            self.peak_rss(5, tool + " peak RSS", cmds[tool])
             expect_etrns(srv, since, [NODE, NODE], "scenario 5, %s" % tool)
         for what in ("instructions", "peak RSS"):
             e = self.row(5, "etrn " + what).median
@@ -509,7 +491,6 @@ class Bench:
         }
         if base:
             variants["1.1 --mx --all"] = (cmd(base, *all_args), every)
-        timefile = os.path.join(self.tmp, "time8.out")
         for name in rounds(self.args.runs, list(variants)):
             argv, expect = variants[name]
             since = [len(s.sessions) for s in servers]
@@ -522,25 +503,8 @@ class Bench:
         if base:
             measured["1.1"] = variants["1.1 --mx --all"][0]
         for tool in rounds(self.args.runs, list(measured)):
-            status, _, _, err = r.run(
-                ["valgrind", "--tool=callgrind",
-                 "--callgrind-out-file=/dev/null"] + measured[tool], 120)
-            m = re.search(r"Collected : (\d+)", err or "")
-            if status != 0 or not m:
-                raise BenchError("scenario 8, callgrind %s: status %s\n%s"
-                                 % (tool, status, err))
-            self.row(8, tool + " instructions", "Ir").values.append(
-                int(m.group(1)))
-            status, _, _, err = r.run(
-                ["/usr/bin/time", "-v", "-o", timefile] + measured[tool])
-            with open(timefile) as f:
-                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
-                              f.read())
-            if status != 0 or not m:
-                raise BenchError("scenario 8, time %s: status %s\n%s"
-                                 % (tool, status, err))
-            self.row(8, tool + " peak RSS", "KiB").values.append(
-                int(m.group(1)))
+            self.instructions(8, tool + " instructions", measured[tool])
+            self.peak_rss(8, tool + " peak RSS", measured[tool])
         a = self.row(8, "etrn --mx --all").median
         one = self.row(8, "etrn --mx (one session)").median
         self.target(8, "--all over %d hosts at most 1.1 x one session"
@@ -571,6 +535,19 @@ class Bench:
             raise BenchError("scenario %d, callgrind %s: status %s\n%s"
                              % (scenario, name, status, err))
         self.row(scenario, name, "Ir").values.append(int(m.group(1)))
+
+    def peak_rss(self, scenario, name, argv):
+        """One run of argv under time -v: its peak RSS in the row name."""
+        timefile = os.path.join(self.tmp, "time.out")
+        status, _, _, err = self.run.run(
+            ["/usr/bin/time", "-v", "-o", timefile] + argv)
+        with open(timefile) as f:
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)",
+                          f.read())
+        if status != 0 or not m:
+            raise BenchError("scenario %d, time %s: status %s\n%s"
+                             % (scenario, name, status, err))
+        self.row(scenario, name, "KiB").values.append(int(m.group(1)))
 
     def tls_store(self, certs):
         """The system's hashed roots and the test CA in a directory of
