@@ -237,7 +237,7 @@ build/libetrn.a: build/etrn_lib.o $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ build/etrn_lib.o $(LIB_OBJS)
 
-build/unit_%: test/unit_%.c build/libetrn.a
+build/unit_%: test/unit_%.c test/unit.h build/libetrn.a
 	$(CC) $(CFLAGS) $(ETRN_CFLAGS) -I. -o $@ $< build/libetrn.a \
 	    $(LIBS) $(CMOCKA_LIBS)
 
@@ -250,7 +250,7 @@ build/asan/libetrn.a: $(SRCS:%.c=build/asan/%.o)
 	rm -f $@
 	ar rcs $@ $(SRCS:%.c=build/asan/%.o)
 
-build/asan/unit_%: test/unit_%.c build/asan/libetrn.a
+build/asan/unit_%: test/unit_%.c test/unit.h build/asan/libetrn.a
 	$(CC) -O1 -g $(SANITIZE) $(ETRN_CFLAGS) -I. -o $@ $< \
 	    build/asan/libetrn.a $(LIBS) $(CMOCKA_LIBS)
 
@@ -283,7 +283,7 @@ test: etrn
 # errors, so that no object of the main build is reused.
 copy_tree = rm -rf $(1) && mkdir -p $(1)/test && \
 	cp $(SRCS) $(wildcard *.h) Makefile $(1)/ && \
-	cp $(wildcard test/*.c) $(1)/test/
+	cp $(wildcard test/*.c test/*.h) $(1)/test/
 
 # clang: etrn and the unit tests, and the integration suite.
 clang-check:

@@ -11,27 +11,7 @@
 #include <cmocka.h>
 
 #include "etrn.h"
-
-/* Parse a whole reply given as wire text with CRLF line ends. */
-static enum reply_error
-parse(const char *wire, struct reply *r)
-{
-	struct reply_line rl;
-	enum reply_error e;
-	const char *line = wire, *end;
-
-	memset(r, 0, sizeof(*r));
-	for (;;) {
-		end = strstr(line, "\r\n");
-		assert_non_null(end);
-		if ((e = reply_line_parse(line, (size_t)(end - line), &rl)) !=
-		    REPLY_OK || (e = reply_add(r, &rl)) != REPLY_OK)
-			return e;
-		if (!rl.more)
-			return REPLY_OK;
-		line = end + 2;
-	}
-}
+#include "test/unit.h"
 
 /* The session's state machine, driven with canned replies. */
 
